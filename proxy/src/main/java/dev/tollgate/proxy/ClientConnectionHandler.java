@@ -1,0 +1,189 @@
+package dev.tollgate.proxy;
+
+import dev.tollgate.metering.Outcome;
+import dev.tollgate.metering.Route;
+import dev.tollgate.metering.UsageRecord;
+import dev.tollgate.metering.UsageSource;
+import dev.tollgate.proxy.http.OpenAiError;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import java.io.IOException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Last handler of a client connection: checks each request (key, route, body), then runs one
+ * {@link Exchange} at a time. A pipelined request waits, with reads paused, until the current one ends.
+ *
+ * <p>Threading: one instance per connection, confined to its event loop.
+ */
+final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = Logger.getLogger(ClientConnectionHandler.class.getName());
+
+    private final ProxyServices services;
+    private ChannelHandlerContext ctx;
+    private Exchange current;
+    private FullHttpRequest waiting;
+
+    ClientConnectionHandler(ProxyServices services) {
+        this.services = services;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof FullHttpRequest req)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (current != null) {
+            if (waiting != null) {
+                // More than one request ahead of the response: the client is not speaking HTTP/1.1 sanely.
+                req.release();
+                ctx.close();
+                return;
+            }
+            waiting = req;
+            ctx.channel().config().setAutoRead(false);
+            return;
+        }
+        begin(req);
+    }
+
+    private void begin(FullHttpRequest req) {
+        long startNanos = System.nanoTime();
+        long startMillis = System.currentTimeMillis();
+        String requestId = services.requestIds().next();
+        if (req.decoderResult().isFailure()) {
+            Throwable cause = req.decoderResult().cause();
+            HttpResponseStatus st = cause instanceof TooLongHttpHeaderException
+                    ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+                    : cause instanceof TooLongHttpLineException ? HttpResponseStatus.REQUEST_URI_TOO_LONG
+                    : HttpResponseStatus.BAD_REQUEST;
+            reject(req, requestId, st, "Malformed HTTP request: " + st.reasonPhrase() + ".", null, null, true);
+            return;
+        }
+        String path = pathOf(req.uri());
+        Route route = req.method() == HttpMethod.POST ? Route.forPath(path) : null;
+        String account = services.apiKeys().accountFor(req.headers().get(HttpHeaderNames.AUTHORIZATION));
+        if (account == null) {
+            reject(req, requestId, HttpResponseStatus.UNAUTHORIZED,
+                    "Incorrect API key provided.", "invalid_api_key", route, false);
+            return;
+        }
+        MeteredRequest metered = null;
+        byte[] body = null;
+        if (route != null) {
+            body = ByteBufUtil.getBytes(req.content());
+            try {
+                metered = MeteredRequest.parse(route, body);
+            } catch (MeteredRequest.Invalid e) {
+                reject(req, requestId, HttpResponseStatus.BAD_REQUEST, e.getMessage(), e.param(), route, false);
+                return;
+            }
+        }
+        current = new Exchange(services, this, ctx, requestId, account, req, metered, body, startNanos, startMillis);
+        current.start();
+    }
+
+    /** Answers a request Tollgate refuses itself; metered routes still get a usage record. */
+    private void reject(FullHttpRequest req, String requestId, HttpResponseStatus status, String message,
+                        String param, Route route, boolean close) {
+        boolean keepAlive = !close && HttpUtil.isKeepAlive(req);
+        if (route != null) {
+            services.metering().submit(new UsageRecord(requestId, "anonymous", "", "", route, false, 0, 0,
+                    UsageSource.NONE, -1, System.currentTimeMillis(), -1, 0, -1, -1, Outcome.REJECTED,
+                    status.code()));
+        }
+        req.release();
+        String type = "invalid_request_error";
+        String code = status.code() == 401 ? "invalid_api_key" : null;
+        FullHttpResponse r = OpenAiError.response(ctx.alloc(), status, requestId, message, type,
+                status.code() == 401 ? null : param, code);
+        HttpUtil.setKeepAlive(r, keepAlive);
+        var f = ctx.writeAndFlush(r);
+        if (!keepAlive) {
+            f.addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    /** Called by the exchange when it has ended; starts the request that waited, if any. */
+    void exchangeEnded(Exchange exchange, boolean clientGone) {
+        if (current != exchange) {
+            return;
+        }
+        current = null;
+        FullHttpRequest next = waiting;
+        waiting = null;
+        if (next != null) {
+            if (clientGone || !ctx.channel().isActive()) {
+                next.release();
+                return;
+            }
+            ctx.channel().config().setAutoRead(true);
+            begin(next);
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (current != null) {
+            current.onClientWritabilityChanged();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (waiting != null) {
+            waiting.release();
+            waiting = null;
+        }
+        if (current != null) {
+            current.onClientClosed();
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof IdleStateEvent && current == null) {
+            ctx.close();
+            return;
+        }
+        ReferenceCountUtil.release(evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (!(cause instanceof IOException)) {
+            LOG.log(Level.FINE, "client connection failed", cause);
+        }
+        ctx.close();
+    }
+
+    private static String pathOf(String uri) {
+        int q = uri.indexOf('?');
+        String p = q < 0 ? uri : uri.substring(0, q);
+        while (p.length() > 1 && p.endsWith("/")) {
+            p = p.substring(0, p.length() - 1);
+        }
+        return p;
+    }
+}

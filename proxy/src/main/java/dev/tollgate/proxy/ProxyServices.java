@@ -1,0 +1,24 @@
+package dev.tollgate.proxy;
+
+import dev.tollgate.metering.agent.MeteringAgent;
+import dev.tollgate.metering.tokens.TokenEstimator;
+import dev.tollgate.proxy.config.ProxyConfig;
+import dev.tollgate.proxy.http.ApiKeys;
+import dev.tollgate.proxy.http.RequestIds;
+import dev.tollgate.proxy.upstream.UpstreamConnector;
+import dev.tollgate.proxy.upstream.UpstreamGroup;
+
+/**
+ * What every exchange of a node shares: limits, upstreams, the metering agent, the admission gate.
+ * Immutable; every member is thread-safe.
+ */
+public record ProxyServices(
+        ProxyConfig.Limits limits,
+        UpstreamGroup upstreams,
+        UpstreamConnector connector,
+        MeteringAgent metering,
+        TokenEstimator tokens,
+        RequestIds requestIds,
+        ApiKeys apiKeys,
+        AdmissionGate admission) {
+}

@@ -1,0 +1,73 @@
+package dev.tollgate.proxy.config;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Reads and validates a {@link ProxyConfig} from a YAML file. Stateless. */
+public final class ConfigLoader {
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    private ConfigLoader() {
+    }
+
+    /** Loads a config file; any problem is a {@link ConfigException} with a one-line reason. */
+    public static ProxyConfig load(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new ConfigException("config file not found: " + file);
+        }
+        try {
+            ProxyConfig cfg = YAML.readValue(file.toFile(), ProxyConfig.class);
+            return cfg == null ? ProxyConfig.empty() : cfg;
+        } catch (UnrecognizedPropertyException e) {
+            throw new ConfigException(file + ": unknown key '" + e.getPropertyName() + "' at "
+                    + e.getPathReference().replace("dev.tollgate.proxy.config.", ""));
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new ConfigException(file + ": " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new ConfigException(file + ": " + e.getMessage());
+        }
+    }
+
+    /** Checks what must hold before a node starts; returns the config with defaults applied. */
+    public static ProxyConfig validate(ProxyConfig cfg) {
+        ProxyConfig c = cfg.withDefaults();
+        HostPort.parse(c.listen(), "listen");
+        HostPort.parse(c.admin(), "admin");
+        if (c.upstreams().isEmpty()) {
+            throw new ConfigException("no upstream: give --upstream URL or 'upstreams' in the config");
+        }
+        for (UpstreamConfig u : c.upstreams()) {
+            if (u.url() == null) {
+                throw new ConfigException("upstream without url");
+            }
+            URI uri;
+            try {
+                uri = new URI(u.url());
+            } catch (Exception e) {
+                throw new ConfigException("upstream url is not a URL: " + u.url());
+            }
+            if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme())) {
+                throw new ConfigException("upstream url must be http or https: " + u.url());
+            }
+            if (uri.getHost() == null) {
+                throw new ConfigException("upstream url has no host: " + u.url());
+            }
+        }
+        for (ApiKeyConfig k : c.apiKeys()) {
+            if (k.sha256() == null || !k.sha256().matches("[0-9a-fA-F]{64}")) {
+                throw new ConfigException("api_keys entries need sha256: 64 hex characters (never the key itself)");
+            }
+            if (k.account() == null || k.account().isBlank()) {
+                throw new ConfigException("api_keys entry without account");
+            }
+        }
+        return c;
+    }
+}

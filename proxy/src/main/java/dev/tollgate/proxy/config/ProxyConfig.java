@@ -1,0 +1,141 @@
+package dev.tollgate.proxy.config;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.List;
+
+/**
+ * The whole configuration of a Tollgate node, as read from YAML ({@link ConfigLoader}). Every field is
+ * optional; {@link #withDefaults()} fills in what a loopback sidecar needs.
+ *
+ * @param listen              client-facing address, {@code host:port}
+ * @param admin               admin address ({@code /metrics}, {@code /admin/v1/...}), {@code host:port}
+ * @param dataDir             directory of the embedded ledger and journal
+ * @param upstreams           upstream inference servers (at least one to serve)
+ * @param apiKeys             client keys (hashed); empty = open proxy, every request is account "anonymous"
+ * @param adminToken          bearer token the admin API requires; null = admin API open on its address
+ * @param limits              sizes and timeouts
+ * @param settlement          the settlement section, passed to the escrow adapter as a tree
+ */
+@JsonIgnoreProperties(ignoreUnknown = false)
+public record ProxyConfig(
+        @JsonProperty("listen") String listen,
+        @JsonProperty("admin") String admin,
+        @JsonProperty("data_dir") String dataDir,
+        @JsonProperty("upstreams") List<UpstreamConfig> upstreams,
+        @JsonProperty("api_keys") List<ApiKeyConfig> apiKeys,
+        @JsonProperty("admin_token") String adminToken,
+        @JsonProperty("limits") Limits limits,
+        @JsonProperty("settlement") JsonNode settlement) {
+
+    public static final String DEFAULT_LISTEN = "127.0.0.1:8080";
+    public static final String DEFAULT_ADMIN = "127.0.0.1:9090";
+
+    public static ProxyConfig empty() {
+        return new ProxyConfig(null, null, null, null, null, null, null, null);
+    }
+
+    public ProxyConfig withDefaults() {
+        return new ProxyConfig(
+                listen == null ? DEFAULT_LISTEN : listen,
+                admin == null ? DEFAULT_ADMIN : admin,
+                dataDir == null ? ".tollgate" : dataDir,
+                upstreams == null ? List.of() : List.copyOf(upstreams),
+                apiKeys == null ? List.of() : List.copyOf(apiKeys),
+                adminToken,
+                (limits == null ? Limits.defaults() : limits.withDefaults()),
+                settlement);
+    }
+
+    public ProxyConfig withListen(String v) {
+        return new ProxyConfig(v, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement);
+    }
+
+    public ProxyConfig withAdmin(String v) {
+        return new ProxyConfig(listen, v, dataDir, upstreams, apiKeys, adminToken, limits, settlement);
+    }
+
+    public ProxyConfig withDataDir(String v) {
+        return new ProxyConfig(listen, admin, v, upstreams, apiKeys, adminToken, limits, settlement);
+    }
+
+    public ProxyConfig withUpstreams(List<UpstreamConfig> v) {
+        return new ProxyConfig(listen, admin, dataDir, v, apiKeys, adminToken, limits, settlement);
+    }
+
+    public ProxyConfig withApiKeys(List<ApiKeyConfig> v) {
+        return new ProxyConfig(listen, admin, dataDir, upstreams, v, adminToken, limits, settlement);
+    }
+
+    public ProxyConfig withAdminToken(String v) {
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, v, limits, settlement);
+    }
+
+    public ProxyConfig withLimits(Limits v) {
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, v, settlement);
+    }
+
+    public ProxyConfig withSettlement(JsonNode v) {
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, v);
+    }
+
+    /**
+     * Sizes and timeouts.
+     *
+     * @param maxRequestBodyBytes   larger request bodies get 413
+     * @param maxHeaderBytes        larger request heads get 431
+     * @param connectTimeoutMillis  upstream connect timeout
+     * @param idleTimeoutMillis     longest silence from an upstream before the exchange fails (between events)
+     * @param clientIdleTimeoutMillis longest an idle client connection is kept open
+     * @param ejectAfterFailures    consecutive connect failures that eject an upstream
+     * @param ejectMillis           how long an ejected upstream is skipped
+     * @param writeBufferLowBytes   client write-buffer low-water mark (reads resume below it)
+     * @param writeBufferHighBytes  client write-buffer high-water mark (upstream reads stop above it)
+     * @param meteringQueue         capacity of the hand-off queue to the metering thread
+     */
+    public record Limits(
+            @JsonProperty("max_request_body_bytes") Integer maxRequestBodyBytes,
+            @JsonProperty("max_header_bytes") Integer maxHeaderBytes,
+            @JsonProperty("connect_timeout_ms") Integer connectTimeoutMillis,
+            @JsonProperty("idle_timeout_ms") Integer idleTimeoutMillis,
+            @JsonProperty("client_idle_timeout_ms") Integer clientIdleTimeoutMillis,
+            @JsonProperty("eject_after_failures") Integer ejectAfterFailures,
+            @JsonProperty("eject_ms") Integer ejectMillis,
+            @JsonProperty("write_buffer_low_bytes") Integer writeBufferLowBytes,
+            @JsonProperty("write_buffer_high_bytes") Integer writeBufferHighBytes,
+            @JsonProperty("metering_queue") Integer meteringQueue) {
+
+        public static Limits defaults() {
+            return new Limits(null, null, null, null, null, null, null, null, null, null).withDefaults();
+        }
+
+        public Limits withDefaults() {
+            return new Limits(
+                    or(maxRequestBodyBytes, 4 * 1024 * 1024),
+                    or(maxHeaderBytes, 16 * 1024),
+                    or(connectTimeoutMillis, 2_000),
+                    or(idleTimeoutMillis, 60_000),
+                    or(clientIdleTimeoutMillis, 120_000),
+                    or(ejectAfterFailures, 3),
+                    or(ejectMillis, 10_000),
+                    or(writeBufferLowBytes, 32 * 1024),
+                    or(writeBufferHighBytes, 64 * 1024),
+                    or(meteringQueue, 65_536));
+        }
+
+        public Limits withIdleTimeoutMillis(int v) {
+            return new Limits(maxRequestBodyBytes, maxHeaderBytes, connectTimeoutMillis, v, clientIdleTimeoutMillis,
+                    ejectAfterFailures, ejectMillis, writeBufferLowBytes, writeBufferHighBytes, meteringQueue);
+        }
+
+        public Limits withMaxRequestBodyBytes(int v) {
+            return new Limits(v, maxHeaderBytes, connectTimeoutMillis, idleTimeoutMillis, clientIdleTimeoutMillis,
+                    ejectAfterFailures, ejectMillis, writeBufferLowBytes, writeBufferHighBytes, meteringQueue);
+        }
+
+        private static Integer or(Integer v, int d) {
+            return v == null ? d : v;
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package dev.tollgate.proxy.config;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+/**
+ * One upstream inference server (vLLM, a RunPod OpenAI endpoint).
+ *
+ * @param name            label used in metrics and usage records; defaults to host:port
+ * @param url             base URL, e.g. {@code http://127.0.0.1:8000/v1} or
+ *                        {@code https://api.runpod.ai/v2/<id>/openai/v1}
+ * @param apiKey          bearer key sent to this upstream (never the client's)
+ * @param apiKeyEnv       environment variable holding the bearer key, used when {@code apiKey} is absent
+ * @param continuousUsage whether to ask for {@code continuous_usage_stats} (vLLM supports it; OpenAI does not)
+ * @param worker          the payee agent id for escrow settlement (defaults to the name)
+ */
+public record UpstreamConfig(
+        @JsonProperty("name") String name,
+        @JsonProperty("url") String url,
+        @JsonProperty("api_key") String apiKey,
+        @JsonProperty("api_key_env") String apiKeyEnv,
+        @JsonProperty("continuous_usage") Boolean continuousUsage,
+        @JsonProperty("worker") String worker) {
+
+    public static UpstreamConfig of(String url) {
+        return new UpstreamConfig(null, url, null, null, null, null);
+    }
+
+    /** The bearer key to send, resolved from the config or the environment, or null. */
+    public String resolvedApiKey() {
+        if (apiKey != null && !apiKey.isEmpty()) {
+            return apiKey;
+        }
+        if (apiKeyEnv != null && !apiKeyEnv.isEmpty()) {
+            String v = System.getenv(apiKeyEnv);
+            return v == null || v.isEmpty() ? null : v;
+        }
+        return null;
+    }
+
+    public boolean wantsContinuousUsage() {
+        return continuousUsage == null || continuousUsage;
+    }
+}
