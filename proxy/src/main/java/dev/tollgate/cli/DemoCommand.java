@@ -1,0 +1,125 @@
+package dev.tollgate.cli;
+
+import dev.tollgate.metering.UsageRecord;
+import dev.tollgate.proxy.TollgateNode;
+import dev.tollgate.proxy.config.ProxyConfig;
+import dev.tollgate.proxy.config.UpstreamConfig;
+import dev.tollgate.simulator.SimulatorConfig;
+import dev.tollgate.simulator.SimulatorServer;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tollgate demo}: the simulator and the proxy in one process on free ports, a short workload through
+ * the OpenAI HTTP API, and a per-request table read back from Tollgate's own records.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Run the simulator and the proxy on free loopback ports, send a short workload through the "
+                + "OpenAI API (streaming and not, with and without usage, failures), and print what was metered.")
+final class DemoCommand implements Callable<Integer> {
+    @Option(names = "--data", paramLabel = "DIR", description = "Data directory (default: a fresh temporary one).")
+    Path data;
+
+    @Option(names = "--ttft-ms", defaultValue = "40", description = "Simulated time to first token (default ${DEFAULT-VALUE}).")
+    long ttftMillis;
+
+    @Option(names = "--tokens-per-second", defaultValue = "400",
+            description = "Simulated generation rate (default ${DEFAULT-VALUE}).")
+    long tokensPerSecond;
+
+    /** One request of the workload. */
+    record Step(String label, String path, String body, String fault) {
+    }
+
+    static List<Step> workload(String model) {
+        String chat = "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":"
+                + "\"Explain back-pressure in one paragraph.\"}],\"max_tokens\":%d%s}";
+        List<Step> steps = new ArrayList<>();
+        steps.add(new Step("chat", "/v1/chat/completions", String.format(chat, 24, ""), null));
+        steps.add(new Step("chat stream", "/v1/chat/completions", String.format(chat, 48, ",\"stream\":true"), null));
+        steps.add(new Step("chat stream+usage", "/v1/chat/completions",
+                String.format(chat, 48, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}"), null));
+        steps.add(new Step("chat stream n=2", "/v1/chat/completions", String.format(chat, 16, ",\"stream\":true,\"n\":2"),
+                null));
+        steps.add(new Step("completion stream", "/v1/completions", "{\"model\":\"" + model
+                + "\",\"prompt\":\"Once upon a time\",\"max_tokens\":32,\"stream\":true}", null));
+        steps.add(new Step("embedding", "/v1/embeddings", "{\"model\":\"" + model
+                + "\",\"input\":[\"metering proxy\",\"escrow settlement\"]}", null));
+        steps.add(new Step("upstream 503", "/v1/chat/completions", String.format(chat, 24, ",\"stream\":true"),
+                "status:503"));
+        steps.add(new Step("error mid-stream", "/v1/chat/completions", String.format(chat, 64, ",\"stream\":true"),
+                "error-after:5"));
+        return steps;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintStream out = System.out;
+        Path dir = data != null ? data : Files.createTempDirectory("tollgate-demo-");
+        SimulatorConfig simCfg = SimulatorConfig.defaults().withTtftMillis(ttftMillis).withTokensPerSecond(tokensPerSecond);
+        try (SimulatorServer sim = SimulatorServer.start(simCfg);
+             TollgateNode node = TollgateNode.start(ProxyConfig.empty().withListen("127.0.0.1:0")
+                     .withAdmin("127.0.0.1:0").withDataDir(dir.toString())
+                     .withUpstreams(List.of(new UpstreamConfig("simulator", sim.baseUrl(), null, null, true,
+                             "worker-sim"))))) {
+            out.println("simulator  " + sim.baseUrl());
+            out.println("tollgate   " + node.baseUrl() + "   (admin " + node.adminUrl() + ")");
+            out.println();
+            HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+            List<String> ids = new ArrayList<>();
+            List<Step> steps = workload(simCfg.model());
+            for (Step s : steps) {
+                HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(node.baseUrl().replace("/v1", "") + s.path()))
+                        .timeout(Duration.ofSeconds(30))
+                        .header("content-type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(s.body()));
+                if (s.fault() != null) {
+                    b.header("x-sim-fault", s.fault());
+                }
+                HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+                ids.add(r.headers().firstValue("x-tollgate-request-id").orElse("?"));
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            List<UsageRecord> records = new ArrayList<>();
+            for (String id : ids) {
+                UsageRecord rec;
+                while ((rec = node.metering().find(id)) == null && System.nanoTime() < deadline) {
+                    Thread.onSpinWait();
+                }
+                records.add(rec);
+            }
+            printTable(out, steps, records);
+            return records.stream().allMatch(r -> r != null) ? 0 : 1;
+        }
+    }
+
+    static void printTable(PrintStream out, List<Step> steps, List<UsageRecord> records) {
+        String fmt = "%-20s %-8s %7s %7s %-9s %8s %8s %-20s%n";
+        out.printf(fmt, "request", "status", "prompt", "compl", "usage", "ttft_ms", "tok/s", "outcome");
+        out.printf(fmt, "-".repeat(20), "-".repeat(8), "-".repeat(7), "-".repeat(7), "-".repeat(9), "-".repeat(8),
+                "-".repeat(8), "-".repeat(20));
+        for (int i = 0; i < steps.size(); i++) {
+            UsageRecord r = records.get(i);
+            if (r == null) {
+                out.printf("%-20s (no usage record)%n", steps.get(i).label());
+                continue;
+            }
+            long mtps = r.milliTokensPerSecond();
+            out.printf(fmt, steps.get(i).label(), r.httpStatus(), r.promptTokens(), r.completionTokens(),
+                    r.usageSource().wireName(),
+                    r.ttftNanos() < 0 ? "-" : String.valueOf(r.ttftNanos() / 1_000_000),
+                    mtps < 0 ? "-" : String.valueOf(mtps / 1000), r.outcome().wireName());
+        }
+    }
+}
