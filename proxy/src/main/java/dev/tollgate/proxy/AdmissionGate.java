@@ -1,6 +1,7 @@
 package dev.tollgate.proxy;
 
 import java.util.concurrent.CompletionStage;
+import java.util.function.LongSupplier;
 
 /**
  * Decides, before any upstream call, whether a metered request may go ahead (for example: an escrow lock
@@ -14,8 +15,12 @@ public interface AdmissionGate {
     AdmissionGate OPEN = (requestId, account, worker, model, promptEstimate, maxTokens) ->
             java.util.concurrent.CompletableFuture.completedFuture(Decision.ADMIT);
 
+    /**
+     * @param promptTokenEstimate counts the prompt's tokens locally; call it only when the decision needs it
+     *                            (it tokenizes the prompt), and only on the calling thread
+     */
     CompletionStage<Decision> admit(String requestId, String account, String worker, String model,
-                                    long promptTokenEstimate, long maxTokens);
+                                    LongSupplier promptTokenEstimate, long maxTokens);
 
     /** The gate's answer: admit, or refuse with a client-facing message (HTTP 402). */
     record Decision(boolean admitted, String message) {

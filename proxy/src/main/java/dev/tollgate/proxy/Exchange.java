@@ -117,9 +117,8 @@ final class Exchange implements UpstreamEvents {
             connect();
             return;
         }
-        long promptEstimate = metered.estimatePromptTokens(services.tokens());
-        services.admission().admit(requestId, account, upstream.worker(), metered.model(), promptEstimate,
-                        metered.maxTokens())
+        services.admission().admit(requestId, account, upstream.worker(), metered.model(),
+                        () -> metered.estimatePromptTokens(services.tokens()), metered.maxTokens())
                 .whenComplete((decision, error) -> client.executor().execute(() -> onAdmission(decision, error)));
     }
 
