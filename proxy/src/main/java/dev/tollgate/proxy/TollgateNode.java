@@ -16,12 +16,9 @@ import dev.tollgate.proxy.upstream.UpstreamGroup;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLException;
 
 /**
  * A running Tollgate: the proxy listener, the admin listener, the metering thread, and (when configured)
@@ -58,12 +55,12 @@ public final class TollgateNode implements AutoCloseable {
             UpstreamGroup upstreams = new UpstreamGroup(cfg.upstreams(), limits.ejectAfterFailures(),
                     limits.ejectMillis());
             UpstreamConnector connector = new UpstreamConnector(limits.connectTimeoutMillis(),
-                    limits.idleTimeoutMillis(), clientTls());
+                    limits.idleTimeoutMillis(), TlsContexts.forUpstreams(cfg.upstreamCaFile()));
             metering.start();
             ProxyServices services = new ProxyServices(limits, upstreams, connector, metering,
                     TokenEstimator.standard(), new RequestIds(), new ApiKeys(cfg.apiKeys()), AdmissionGate.OPEN);
             ProxyServer proxy = ProxyServer.bind(HostPort.parse(cfg.listen(), "listen"), boss, workers, services,
-                    null);
+                    TlsContexts.forListener(cfg.tls()));
             List<AdminRoutes> routes = new ArrayList<>();
             routes.add(new HealthRoutes(metering, upstreams, List.of()));
             routes.add(new MeteringRoutes(metering, null, List.of()));
@@ -80,14 +77,6 @@ public final class TollgateNode implements AutoCloseable {
             boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             throw e;
-        }
-    }
-
-    private static SslContext clientTls() {
-        try {
-            return SslContextBuilder.forClient().build();
-        } catch (SSLException e) {
-            throw new IllegalStateException("TLS client context: " + e.getMessage(), e);
         }
     }
 

@@ -17,6 +17,9 @@ import java.util.List;
  * @param adminToken          bearer token the admin API requires; null = admin API open on its address
  * @param limits              sizes and timeouts
  * @param settlement          the settlement section, passed to the escrow adapter as a tree
+ * @param grpc                address of the gRPC control service, {@code host:port}, or {@code off}
+ * @param tls                 certificate and key for TLS on the client-facing listener; null = plain HTTP
+ * @param upstreamCaFile      PEM file of CA certificates trusted for https upstreams; null = the JDK's
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record ProxyConfig(
@@ -27,13 +30,22 @@ public record ProxyConfig(
         @JsonProperty("api_keys") List<ApiKeyConfig> apiKeys,
         @JsonProperty("admin_token") String adminToken,
         @JsonProperty("limits") Limits limits,
-        @JsonProperty("settlement") JsonNode settlement) {
+        @JsonProperty("settlement") JsonNode settlement,
+        @JsonProperty("grpc") String grpc,
+        @JsonProperty("tls") Tls tls,
+        @JsonProperty("upstream_ca_file") String upstreamCaFile) {
 
     public static final String DEFAULT_LISTEN = "127.0.0.1:8080";
     public static final String DEFAULT_ADMIN = "127.0.0.1:9090";
 
+    public static final String DEFAULT_GRPC = "127.0.0.1:9091";
+
     public static ProxyConfig empty() {
-        return new ProxyConfig(null, null, null, null, null, null, null, null);
+        return new ProxyConfig(null, null, null, null, null, null, null, null, null, null, null);
+    }
+
+    /** Certificate chain and private key (PEM files) for TLS on the listening side. */
+    public record Tls(@JsonProperty("cert_file") String certFile, @JsonProperty("key_file") String keyFile) {
     }
 
     public ProxyConfig withDefaults() {
@@ -45,39 +57,54 @@ public record ProxyConfig(
                 apiKeys == null ? List.of() : List.copyOf(apiKeys),
                 adminToken,
                 (limits == null ? Limits.defaults() : limits.withDefaults()),
-                settlement);
+                settlement,
+                grpc == null ? DEFAULT_GRPC : grpc,
+                tls,
+                upstreamCaFile);
     }
 
     public ProxyConfig withListen(String v) {
-        return new ProxyConfig(v, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement);
+        return new ProxyConfig(v, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile);
     }
 
     public ProxyConfig withAdmin(String v) {
-        return new ProxyConfig(listen, v, dataDir, upstreams, apiKeys, adminToken, limits, settlement);
+        return new ProxyConfig(listen, v, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile);
     }
 
     public ProxyConfig withDataDir(String v) {
-        return new ProxyConfig(listen, admin, v, upstreams, apiKeys, adminToken, limits, settlement);
+        return new ProxyConfig(listen, admin, v, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile);
     }
 
     public ProxyConfig withUpstreams(List<UpstreamConfig> v) {
-        return new ProxyConfig(listen, admin, dataDir, v, apiKeys, adminToken, limits, settlement);
+        return new ProxyConfig(listen, admin, dataDir, v, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile);
     }
 
     public ProxyConfig withApiKeys(List<ApiKeyConfig> v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, v, adminToken, limits, settlement);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, v, adminToken, limits, settlement, grpc, tls, upstreamCaFile);
     }
 
     public ProxyConfig withAdminToken(String v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, v, limits, settlement);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, v, limits, settlement, grpc, tls, upstreamCaFile);
     }
 
     public ProxyConfig withLimits(Limits v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, v, settlement);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, v, settlement, grpc, tls, upstreamCaFile);
     }
 
     public ProxyConfig withSettlement(JsonNode v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, v);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, v, grpc, tls, upstreamCaFile);
+    }
+
+    public ProxyConfig withGrpc(String v) {
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, v, tls, upstreamCaFile);
+    }
+
+    public ProxyConfig withTls(Tls v) {
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, v, upstreamCaFile);
+    }
+
+    public ProxyConfig withUpstreamCaFile(String v) {
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, v);
     }
 
     /**
