@@ -1,9 +1,19 @@
 package dev.tollgate.metering;
 
+import dev.tollgate.metering.json.ChunkScanner;
+import dev.tollgate.metering.sse.SseEventParser;
+import dev.tollgate.metering.sse.SseListener;
 import dev.tollgate.metering.tokens.TokenEstimator;
+import java.util.Arrays;
 
 /**
  * Meters one upstream response body (SSE stream or JSON) as its bytes go by.
+ *
+ * <p>Counting rules (see wire-formats.md): time to first token is the first event with a non-empty
+ * {@code choices}; usage combines by high-water mark, never by summing chunks: prompt tokens keep their
+ * maximum; continuous usage is cumulative per choice, so each choice keeps its maximum and a cut stream's
+ * completion count is their sum; the final usage-only chunk carries the request total and wins. A reported 0
+ * is a real 0, distinct from "absent" (-1).
  *
  * <p>Threading: not thread-safe. One instance belongs to one exchange and is used only by the thread that
  * relays that exchange (a Netty event loop). Reusable through {@link #reset}.
@@ -11,7 +21,7 @@ import dev.tollgate.metering.tokens.TokenEstimator;
  * <p>Positions: every offset this class reports is an absolute position in the response body byte stream
  * (0 = first body byte), so a caller can relate events to bytes it still holds from earlier reads.
  */
-public final class StreamMeter {
+public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
 
     /** What the relay must do with one complete SSE event before the client sees it. */
     public enum EventAction {
@@ -36,8 +46,39 @@ public final class StreamMeter {
         void onEvent(long eventStart, long eventEnd, EventAction action, long stripStart, long stripEnd);
     }
 
+    /** Largest JSON body kept for scanning; a larger one is metered by estimation. */
+    public static final int MAX_JSON_BODY = 8 << 20;
+    /** Largest delivered text kept for estimation. */
+    public static final int MAX_TEXT = 16 << 20;
+
+    private final SseEventParser parser = new SseEventParser();
+    private final ChunkScanner scanner = new ChunkScanner();
+    private byte[] text = new byte[256];
+    private int textLen;
+    private byte[] body = new byte[0];
+    private int bodyLen;
+    private boolean bodyOverflow;
+    private long[] perChoice = new long[4];
+
+    private Route route;
+    private boolean clientWantsUsage;
+    private boolean clientWantsContinuous;
+    private boolean eventStream;
+    private int status;
+    private long prompt;
+    private long finalCompletion;
+    private long firstToken;
+    private long lastByte;
+    private long bodyBytes;
+    private boolean done;
+    private boolean error;
+    private boolean ended;
+    private long oversizedEvents;
+    private long now;
+    private EventSink sink;
+
     public StreamMeter() {
-        throw new UnsupportedOperationException("todo");
+        reset(Route.CHAT_COMPLETIONS, false, false);
     }
 
     /**
@@ -48,12 +89,32 @@ public final class StreamMeter {
      * @param clientWantsContinuous  the client itself asked for {@code continuous_usage_stats}
      */
     public void reset(Route route, boolean clientWantsUsage, boolean clientWantsContinuous) {
-        throw new UnsupportedOperationException("todo");
+        this.route = route;
+        this.clientWantsUsage = clientWantsUsage;
+        this.clientWantsContinuous = clientWantsContinuous;
+        parser.reset();
+        textLen = 0;
+        bodyLen = 0;
+        bodyOverflow = false;
+        Arrays.fill(perChoice, -1);
+        eventStream = false;
+        status = 0;
+        prompt = -1;
+        finalCompletion = -1;
+        firstToken = -1;
+        lastByte = -1;
+        bodyBytes = 0;
+        done = false;
+        error = false;
+        ended = false;
+        oversizedEvents = 0;
+        sink = null;
     }
 
     /** The upstream's response head arrived. {@code eventStream}: content type is text/event-stream. */
     public void onResponseStart(int status, boolean eventStream, long nanoTime) {
-        throw new UnsupportedOperationException("todo");
+        this.status = status;
+        this.eventStream = eventStream;
     }
 
     /**
@@ -61,56 +122,204 @@ public final class StreamMeter {
      * {@code sink} (may be null) once per event completed inside these bytes.
      */
     public void onBody(byte[] buf, int off, int len, long nanoTime, EventSink sink) {
-        throw new UnsupportedOperationException("todo");
+        if (len <= 0) {
+            return;
+        }
+        lastByte = nanoTime;
+        bodyBytes += len;
+        if (eventStream) {
+            this.now = nanoTime;
+            this.sink = sink;
+            parser.feed(buf, off, len, this);
+            this.sink = null;
+        } else if (!bodyOverflow) {
+            if (bodyLen + len > MAX_JSON_BODY) {
+                bodyOverflow = true;
+                return;
+            }
+            if (bodyLen + len > body.length) {
+                body = Arrays.copyOf(body, Math.min(MAX_JSON_BODY, Math.max(body.length * 2, bodyLen + len)));
+            }
+            System.arraycopy(buf, off, body, bodyLen, len);
+            bodyLen += len;
+        }
     }
 
     /** The body ended (cleanly or not). Parses a buffered JSON body; idempotent. */
     public void onBodyEnd(long nanoTime) {
-        throw new UnsupportedOperationException("todo");
+        if (ended) {
+            return;
+        }
+        ended = true;
+        if (!eventStream && bodyLen > 0 && !bodyOverflow) {
+            boolean ok = scanner.scan(body, 0, bodyLen, this);
+            if (scanner.error()) {
+                error = true;
+            }
+            if (ok && scanner.hasUsage()) {
+                prompt = Math.max(prompt, scanner.promptTokens());
+                long c = scanner.completionTokens();
+                if (c < 0 && route == Route.EMBEDDINGS && scanner.promptTokens() >= 0) {
+                    c = 0;
+                }
+                finalCompletion = Math.max(finalCompletion, c);
+            }
+        }
+        if (body.length > (64 << 10)) {
+            body = new byte[0];
+        }
+    }
+
+    @Override
+    public void onEvent(byte[] data, int off, int len, String eventType, long eventStart, long eventEnd,
+                        long payloadStart) {
+        EventAction action = EventAction.FORWARD;
+        long stripStart = -1;
+        long stripEnd = -1;
+        if (isDone(data, off, len)) {
+            done = true;
+        } else {
+            boolean ok = scanner.scan(data, off, len, this);
+            if (scanner.error()) {
+                error = true;
+            }
+            if (eventType != null && eventType.equals("response.completed")) {
+                done = true;
+            }
+            if (eventType != null && (eventType.equals("error") || eventType.equals("response.failed"))) {
+                error = true;
+            }
+            if (scanner.choicesCount() > 0 && firstToken < 0) {
+                firstToken = now;
+            }
+            if (ok && scanner.hasUsage()) {
+                if (scanner.promptTokens() >= 0) {
+                    prompt = Math.max(prompt, scanner.promptTokens());
+                }
+                long c = scanner.completionTokens();
+                boolean usageOnly = scanner.choicesPresent() && scanner.choicesCount() == 0;
+                if (usageOnly || !scanner.choicesPresent()) {
+                    finalCompletion = Math.max(finalCompletion, c);
+                } else if (c >= 0) {
+                    int idx = scanner.firstChoiceIndex();
+                    if (idx >= perChoice.length) {
+                        int old = perChoice.length;
+                        perChoice = Arrays.copyOf(perChoice, Math.max(idx + 1, old * 2));
+                        Arrays.fill(perChoice, old, perChoice.length, -1);
+                    }
+                    perChoice[idx] = Math.max(perChoice[idx], c);
+                }
+                if (usageOnly) {
+                    action = clientWantsUsage ? EventAction.FORWARD : EventAction.DROP;
+                } else if (!clientWantsContinuous && payloadStart >= 0 && scanner.usageStripStart() >= 0) {
+                    action = EventAction.STRIP;
+                    stripStart = payloadStart + (scanner.usageStripStart() - off);
+                    stripEnd = payloadStart + (scanner.usageStripEnd() - off);
+                }
+            }
+        }
+        if (sink != null) {
+            sink.onEvent(eventStart, eventEnd, action, stripStart, stripEnd);
+        }
+    }
+
+    @Override
+    public void onOversizedEvent(long eventStart, long eventEnd) {
+        oversizedEvents++;
+        if (sink != null) {
+            sink.onEvent(eventStart, eventEnd, EventAction.FORWARD, -1, -1);
+        }
+    }
+
+    private static boolean isDone(byte[] d, int off, int len) {
+        return len == 6 && d[off] == '[' && d[off + 1] == 'D' && d[off + 2] == 'O' && d[off + 3] == 'N'
+                && d[off + 4] == 'E' && d[off + 5] == ']';
+    }
+
+    @Override
+    public void append(byte[] b, int off, int len) {
+        if (textLen + len > MAX_TEXT) {
+            return;
+        }
+        if (textLen + len > text.length) {
+            text = Arrays.copyOf(text, Math.min(MAX_TEXT, Math.max(text.length * 2, textLen + len)));
+        }
+        System.arraycopy(b, off, text, textLen, len);
+        textLen += len;
+    }
+
+    @Override
+    public void append(byte b) {
+        if (textLen >= MAX_TEXT) {
+            return;
+        }
+        if (textLen == text.length) {
+            text = Arrays.copyOf(text, Math.min(MAX_TEXT, text.length * 2));
+        }
+        text[textLen++] = b;
     }
 
     /** Whether the upstream reported any usage (final or continuous). 0 reported is not "absent". */
     public boolean hasUpstreamUsage() {
-        throw new UnsupportedOperationException("todo");
+        return prompt >= 0 || upstreamCompletionTokens() >= 0;
     }
 
     /** Prompt tokens reported by the upstream (high-water mark), or -1. */
     public long upstreamPromptTokens() {
-        throw new UnsupportedOperationException("todo");
+        return prompt;
     }
 
     /** Completion tokens reported by the upstream (final total, else sum of per-choice high-water marks), or -1. */
     public long upstreamCompletionTokens() {
-        throw new UnsupportedOperationException("todo");
+        if (finalCompletion >= 0) {
+            return finalCompletion;
+        }
+        long sum = -1;
+        for (long c : perChoice) {
+            if (c >= 0) {
+                sum = Math.max(sum, 0) + c;
+            }
+        }
+        return sum;
     }
 
     /** Completion tokens estimated from the text delivered so far. */
     public long estimateCompletionTokens(TokenEstimator estimator) {
-        throw new UnsupportedOperationException("todo");
+        return textLen == 0 ? 0 : estimator.countUtf8(text, 0, textLen);
     }
 
     /** Time of the first chunk with non-empty {@code choices} (first token), or -1. */
     public long firstTokenNanos() {
-        throw new UnsupportedOperationException("todo");
+        return firstToken;
     }
 
     /** Time of the last body byte seen, or -1. */
     public long lastByteNanos() {
-        throw new UnsupportedOperationException("todo");
+        return lastByte;
     }
 
     /** The stream ended with {@code data: [DONE]} (or the Responses API's {@code response.completed}). */
     public boolean sawDone() {
-        throw new UnsupportedOperationException("todo");
+        return done;
     }
 
     /** An error event arrived in the stream, or a 2xx JSON body carried a top-level error. */
     public boolean sawError() {
-        throw new UnsupportedOperationException("todo");
+        return error;
     }
 
     /** Total body bytes seen. */
     public long bodyBytes() {
-        throw new UnsupportedOperationException("todo");
+        return bodyBytes;
+    }
+
+    /** Events skipped for exceeding the parser's size limit. */
+    public long oversizedEvents() {
+        return oversizedEvents;
+    }
+
+    /** The HTTP status the upstream answered. */
+    public int status() {
+        return status;
     }
 }

@@ -50,8 +50,8 @@ class TlsTest {
 
     @Test
     void verifiedUpstreamServesAndGetsItsOwnKey() throws Exception {
-        try (TlsJsonUpstream up = new TlsJsonUpstream(localhost);
-             ProxyFixture fx = proxyTo(up, ca.toTempRootCertPem().getPath())) {
+        String caPem = ca.toTempRootCertPem().getPath();
+        try (TlsJsonUpstream up = new TlsJsonUpstream(localhost); ProxyFixture fx = proxyTo(up, caPem)) {
             HttpResponse<byte[]> r = fx.post(fx.proxyOrigin(), "/v1/chat/completions", CHAT,
                     "authorization", "Bearer sk-client-secret");
             assertEquals(200, r.statusCode());
@@ -72,21 +72,23 @@ class TlsTest {
 
     @Test
     void certificateForAnotherHostIsRefused() throws Exception {
-        try (TlsJsonUpstream up = new TlsJsonUpstream(elsewhere);
-             ProxyFixture fx = proxyTo(up, ca.toTempRootCertPem().getPath())) {
+        String caPem = ca.toTempRootCertPem().getPath();
+        try (TlsJsonUpstream up = new TlsJsonUpstream(elsewhere); ProxyFixture fx = proxyTo(up, caPem)) {
             assertEquals(502, fx.post(fx.proxyOrigin(), "/v1/chat/completions", CHAT).statusCode());
         }
     }
 
     @Test
     void listenerServesTls() throws Exception {
+        String caPem = ca.toTempRootCertPem().getPath();
+        String chainPem = localhost.toTempCertChainPem().getPath();
+        String keyPem = localhost.toTempPrivateKeyPem().getPath();
         try (TlsJsonUpstream up = new TlsJsonUpstream(localhost);
              ProxyFixture fx = ProxyFixture.start(SimulatorConfig.defaults(), c -> c
                      .withUpstreams(List.of(new UpstreamConfig("tls", "https://127.0.0.1:" + up.port() + "/v1",
                              null, null, true, "w")))
-                     .withUpstreamCaFile(ca.toTempRootCertPem().getPath())
-                     .withTls(new ProxyConfig.Tls(localhost.toTempCertChainPem().getPath(),
-                             localhost.toTempPrivateKeyPem().getPath())))) {
+                     .withUpstreamCaFile(caPem)
+                     .withTls(new ProxyConfig.Tls(chainPem, keyPem)))) {
             SSLContext ctx = SSLContext.getInstance("TLS");
             ctx.init(null, ca.toTrustManagerFactory().getTrustManagers(), null);
             HttpClient https = HttpClient.newBuilder().sslContext(ctx).connectTimeout(Duration.ofSeconds(5)).build();

@@ -1,59 +1,268 @@
 package dev.tollgate.metering.agent;
 
+import dev.tollgate.metering.Outcome;
 import dev.tollgate.metering.UsageRecord;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.jctools.queues.MpscArrayQueue;
 
 /**
  * The single metering thread. Event loops {@link #submit} records through a bounded MPSC queue; the agent
  * drains them in batches, aggregates per account x upstream x model, records latency histograms and hands
- * each batch to its listeners.
+ * each batch to its listeners (the settlement journal commits one transaction per batch).
+ *
+ * <p>A full queue never drops a record: the offer failure is counted and the record takes an unbounded
+ * overflow queue that the agent drains too. The producer never spins or blocks.
  *
  * <p>Threading: {@link #submit}, {@link #streamStarted}, {@link #streamEnded} are called from any thread and
  * never block. Readers ({@link #find}, {@link #totals}, {@link #writePrometheus}) may run on any thread.
+ * Listeners run on the metering thread only.
  */
 public final class MeteringAgent implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(MeteringAgent.class.getName());
+    private static final int DRAIN_LIMIT = 256;
+    private static final long[] SECONDS_BOUNDS_MICROS = {
+        1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
+        5_000_000, 10_000_000, 30_000_000, 60_000_000, 120_000_000};
+    private static final long[] OVERHEAD_BOUNDS_MICROS = {
+        10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000};
+    private static final long[] RATE_BOUNDS_MILLI = {
+        1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000, 5_000_000};
+
+    private final MpscArrayQueue<UsageRecord> queue;
+    private final Queue<UsageRecord> overflow = new ConcurrentLinkedQueue<>();
+    private final List<UsageListener> listeners = new CopyOnWriteArrayList<>();
+    private final UsageAggregates aggregates = new UsageAggregates();
+    private final RecentRecords recent = new RecentRecords(100_000);
+    private final LatencyHistogram ttft = new LatencyHistogram(600_000_000L);
+    private final LatencyHistogram duration = new LatencyHistogram(3_600_000_000L);
+    private final LatencyHistogram overhead = new LatencyHistogram(600_000_000L);
+    private final LatencyHistogram rate = new LatencyHistogram(100_000_000L);
+    private final AtomicLong submitted = new AtomicLong();
+    private final AtomicLong processed = new AtomicLong();
+    private final AtomicLong overflowed = new AtomicLong();
+    private final AtomicLong listenerErrors = new AtomicLong();
+    private final AtomicLong inFlight = new AtomicLong();
+    private final Thread thread;
+    private volatile boolean running;
+    private volatile boolean parked;
+
     public MeteringAgent(int queueCapacity) {
-        throw new UnsupportedOperationException("todo");
+        this.queue = new MpscArrayQueue<>(Math.max(2, queueCapacity));
+        this.thread = new Thread(this::run, "tollgate-metering");
+        this.thread.setDaemon(true);
     }
 
     public void addListener(UsageListener listener) {
-        throw new UnsupportedOperationException("todo");
+        listeners.add(listener);
     }
 
     public void start() {
-        throw new UnsupportedOperationException("todo");
+        running = true;
+        thread.start();
     }
 
     /** Hands a record to the metering thread; never drops it (a full queue is counted and takes the overflow path). */
     public void submit(UsageRecord record) {
-        throw new UnsupportedOperationException("todo");
+        submitted.incrementAndGet();
+        if (!queue.offer(record)) {
+            overflowed.incrementAndGet();
+            overflow.add(record);
+        }
+        if (parked) {
+            LockSupport.unpark(thread);
+        }
+        if (!running && !thread.isAlive()) {
+            // Closed: process on the caller rather than lose the record.
+            synchronized (this) {
+                drainOnce(new ArrayList<>());
+            }
+        }
     }
 
     public void streamStarted() {
-        throw new UnsupportedOperationException("todo");
+        inFlight.incrementAndGet();
     }
 
     public void streamEnded() {
-        throw new UnsupportedOperationException("todo");
+        inFlight.decrementAndGet();
+    }
+
+    /** Records submitted so far. */
+    public long submittedCount() {
+        return submitted.get();
+    }
+
+    /** Records aggregated and handed to every listener so far. */
+    public long processedCount() {
+        return processed.get();
+    }
+
+    /** Offers that found the queue full (their records took the overflow path). */
+    public long overflowCount() {
+        return overflowed.get();
     }
 
     /** A recently metered record by request id, or null. */
     public UsageRecord find(String requestId) {
-        throw new UnsupportedOperationException("todo");
+        return recent.find(requestId);
     }
 
     /** Totals for one account. */
     public UsageTotals totals(String account) {
-        throw new UnsupportedOperationException("todo");
+        return aggregates.totals(account);
+    }
+
+    private void run() {
+        List<UsageRecord> batch = new ArrayList<>(DRAIN_LIMIT);
+        int idle = 0;
+        while (running) {
+            int n = drainOnce(batch);
+            if (n > 0) {
+                idle = 0;
+            } else if (++idle < 100) {
+                Thread.onSpinWait();
+            } else {
+                parked = true;
+                if (queue.isEmpty() && overflow.isEmpty() && running) {
+                    LockSupport.parkNanos(1_000_000L);
+                }
+                parked = false;
+            }
+        }
+        while (drainOnce(batch) > 0) {
+            // Drain what was submitted before close.
+        }
+    }
+
+    private int drainOnce(List<UsageRecord> batch) {
+        batch.clear();
+        queue.drain(batch::add, DRAIN_LIMIT);
+        UsageRecord r;
+        while (batch.size() < DRAIN_LIMIT * 2 && (r = overflow.poll()) != null) {
+            batch.add(r);
+        }
+        if (batch.isEmpty()) {
+            return 0;
+        }
+        for (UsageRecord rec : batch) {
+            account(rec);
+        }
+        for (UsageListener l : listeners) {
+            try {
+                l.onUsage(batch);
+            } catch (RuntimeException e) {
+                listenerErrors.incrementAndGet();
+                LOG.log(Level.SEVERE, "usage listener failed on a batch of " + batch.size(), e);
+            }
+        }
+        processed.addAndGet(batch.size());
+        return batch.size();
+    }
+
+    private void account(UsageRecord r) {
+        aggregates.add(r);
+        recent.add(r);
+        if (r.ttftNanos() >= 0) {
+            ttft.record(r.ttftNanos() / 1000);
+        }
+        duration.record(r.durationNanos() / 1000);
+        if (r.overheadNanos() >= 0) {
+            overhead.record(r.overheadNanos() / 1000);
+        }
+        long mtps = r.milliTokensPerSecond();
+        if (mtps >= 0) {
+            rate.record(mtps);
+        }
     }
 
     /** Appends the Prometheus text exposition of every metering metric. */
     public void writePrometheus(StringBuilder out) {
-        throw new UnsupportedOperationException("todo");
+        out.append("# HELP tollgate_tokens_total Tokens metered, by type.\n# TYPE tollgate_tokens_total counter\n");
+        for (Map.Entry<UsageAggregates.Key, UsageAggregates.Counters> e : aggregates.byKey.entrySet()) {
+            for (String type : new String[] {"prompt", "completion"}) {
+                out.append("tollgate_tokens_total{type=\"").append(type).append('"');
+                labels(out, e.getKey());
+                out.append("} ").append(type.equals("prompt") ? e.getValue().prompt.get() : e.getValue().completion.get())
+                        .append('\n');
+            }
+        }
+        out.append("# HELP tollgate_requests_total Metered requests, by outcome.\n"
+                + "# TYPE tollgate_requests_total counter\n");
+        for (Map.Entry<UsageAggregates.Key, UsageAggregates.Counters> e : aggregates.byKey.entrySet()) {
+            for (Outcome o : Outcome.values()) {
+                long v = e.getValue().byOutcome[o.ordinal()].get();
+                if (v == 0) {
+                    continue;
+                }
+                out.append("tollgate_requests_total{outcome=\"").append(o.wireName()).append('"');
+                labels(out, e.getKey());
+                out.append("} ").append(v).append('\n');
+            }
+        }
+        ttft.writePrometheus(out, "tollgate_time_to_first_token_seconds",
+                "Request arrival to first content chunk.", SECONDS_BOUNDS_MICROS, 1_000_000L);
+        duration.writePrometheus(out, "tollgate_request_duration_seconds", "Request arrival to end of response.",
+                SECONDS_BOUNDS_MICROS, 1_000_000L);
+        overhead.writePrometheus(out, "tollgate_overhead_seconds",
+                "Time added by Tollgate: total minus time waiting on the upstream.", OVERHEAD_BOUNDS_MICROS, 1_000_000L);
+        rate.writePrometheus(out, "tollgate_output_tokens_per_second",
+                "Completion tokens per second from first token to end.", RATE_BOUNDS_MILLI, 1_000L);
+        gauge(out, "tollgate_streams_in_flight", "Streams being relayed now.", inFlight.get());
+        gauge(out, "tollgate_metering_queue_depth", "Usage records waiting for the metering thread.",
+                queue.size() + overflow.size());
+        counter(out, "tollgate_metering_queue_overflow_total",
+                "Hand-offs that found the metering queue full (the record took the overflow path; none is dropped).",
+                overflowed.get());
+        counter(out, "tollgate_metering_listener_errors_total", "Usage batches a listener failed on.",
+                listenerErrors.get());
+        counter(out, "tollgate_usage_records_total", "Usage records metered.", processed.get());
+    }
+
+    private static void labels(StringBuilder out, UsageAggregates.Key k) {
+        out.append(",account=\"").append(escape(k.account())).append("\",model=\"").append(escape(k.model()))
+                .append("\",upstream=\"").append(escape(k.upstream())).append('"');
+    }
+
+    private static void gauge(StringBuilder out, String name, String help, long v) {
+        out.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name)
+                .append(" gauge\n").append(name).append(' ').append(v).append('\n');
+    }
+
+    private static void counter(StringBuilder out, String name, String help, long v) {
+        out.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name)
+                .append(" counter\n").append(name).append(' ').append(v).append('\n');
+    }
+
+    static String escape(String v) {
+        return v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
     }
 
     /** Drains every submitted record through the listeners, then stops the thread. */
     @Override
     public void close() {
-        throw new UnsupportedOperationException("todo");
+        running = false;
+        LockSupport.unpark(thread);
+        if (thread.isAlive()) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        synchronized (this) {
+            List<UsageRecord> batch = new ArrayList<>();
+            while (drainOnce(batch) > 0) {
+                // Anything submitted while the thread was stopping.
+            }
+        }
     }
 }

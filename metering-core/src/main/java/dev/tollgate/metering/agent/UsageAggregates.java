@@ -1,0 +1,57 @@
+package dev.tollgate.metering.agent;
+
+import dev.tollgate.metering.Outcome;
+import dev.tollgate.metering.UsageRecord;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Counters per account x upstream x model (tokens, requests per outcome) and per account (totals).
+ *
+ * <p>Threading: written only by the metering thread; read by any thread (values are atomics, published with
+ * plain volatile semantics).
+ */
+final class UsageAggregates {
+    record Key(String account, String upstream, String model) {
+    }
+
+    static final class Counters {
+        final AtomicLong prompt = new AtomicLong();
+        final AtomicLong completion = new AtomicLong();
+        final AtomicLong[] byOutcome = new AtomicLong[Outcome.values().length];
+
+        Counters() {
+            for (int i = 0; i < byOutcome.length; i++) {
+                byOutcome[i] = new AtomicLong();
+            }
+        }
+    }
+
+    static final class AccountTotals {
+        final AtomicLong requests = new AtomicLong();
+        final AtomicLong prompt = new AtomicLong();
+        final AtomicLong completion = new AtomicLong();
+    }
+
+    final Map<Key, Counters> byKey = new ConcurrentHashMap<>();
+    final Map<String, AccountTotals> byAccount = new ConcurrentHashMap<>();
+
+    void add(UsageRecord r) {
+        Counters c = byKey.computeIfAbsent(new Key(r.account(), r.upstream(), r.model()), k -> new Counters());
+        c.prompt.lazySet(c.prompt.get() + r.promptTokens());
+        c.completion.lazySet(c.completion.get() + r.completionTokens());
+        AtomicLong o = c.byOutcome[r.outcome().ordinal()];
+        o.lazySet(o.get() + 1);
+        AccountTotals t = byAccount.computeIfAbsent(r.account(), k -> new AccountTotals());
+        t.requests.lazySet(t.requests.get() + 1);
+        t.prompt.lazySet(t.prompt.get() + r.promptTokens());
+        t.completion.lazySet(t.completion.get() + r.completionTokens());
+    }
+
+    UsageTotals totals(String account) {
+        AccountTotals t = byAccount.get(account);
+        return t == null ? new UsageTotals(account, 0, 0, 0)
+                : new UsageTotals(account, t.requests.get(), t.prompt.get(), t.completion.get());
+    }
+}

@@ -1,0 +1,731 @@
+package dev.tollgate.metering.json;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Reads the few things metering needs from one OpenAI-style JSON payload (a stream chunk or a whole body),
+ * in one pass over the bytes, without building a tree and without allocating:
+ * <ul>
+ *   <li>the top-level {@code choices} array: present, empty or not, the first choice's {@code index};</li>
+ *   <li>{@code usage.prompt_tokens} / {@code usage.completion_tokens} (and the Responses API's
+ *       {@code response.usage.input_tokens} / {@code output_tokens});</li>
+ *   <li>the byte range of the top-level {@code "usage"} member with one adjacent comma, so that removing it
+ *       leaves the JSON the server would have written without it;</li>
+ *   <li>a top-level {@code error} (nested or string envelope) or {@code "object":"error"} (flat envelope);</li>
+ *   <li>delivered text ({@code delta.content}, {@code delta.reasoning[_content]}, {@code text},
+ *       {@code message.content}, {@code tool_calls[].function.arguments}), unescaped into a {@link TextSink}.</li>
+ * </ul>
+ * Unknown members, nulls and nesting are skipped. Malformed input makes {@link #scan} return false; it never
+ * throws.
+ *
+ * <p>Threading: not thread-safe; reuse one instance per stream.
+ */
+public final class ChunkScanner {
+    /** Receives unescaped UTF-8 text bytes. */
+    public interface TextSink {
+        void append(byte[] b, int off, int len);
+
+        void append(byte b);
+    }
+
+    private static final byte[] K_CHOICES = bytes("choices");
+    private static final byte[] K_USAGE = bytes("usage");
+    private static final byte[] K_ERROR = bytes("error");
+    private static final byte[] K_OBJECT = bytes("object");
+    private static final byte[] K_RESPONSE = bytes("response");
+    private static final byte[] K_PROMPT = bytes("prompt_tokens");
+    private static final byte[] K_COMPLETION = bytes("completion_tokens");
+    private static final byte[] K_INPUT = bytes("input_tokens");
+    private static final byte[] K_OUTPUT = bytes("output_tokens");
+    private static final byte[] K_INDEX = bytes("index");
+    private static final byte[] K_DELTA = bytes("delta");
+    private static final byte[] K_MESSAGE = bytes("message");
+    private static final byte[] K_TEXT = bytes("text");
+    private static final byte[] K_CONTENT = bytes("content");
+    private static final byte[] K_REASONING = bytes("reasoning");
+    private static final byte[] K_REASONING_CONTENT = bytes("reasoning_content");
+    private static final byte[] K_TOOL_CALLS = bytes("tool_calls");
+    private static final byte[] K_FUNCTION = bytes("function");
+    private static final byte[] K_ARGUMENTS = bytes("arguments");
+    private static final byte[] V_ERROR = bytes("error");
+    private static final int MAX_DEPTH = 64;
+
+    private byte[] b;
+    private int i;
+    private int end;
+    private TextSink sink;
+
+    private boolean choicesPresent;
+    private int choicesCount;
+    private int firstChoiceIndex;
+    private long promptTokens;
+    private long completionTokens;
+    private boolean error;
+    private int usageStripStart;
+    private int usageStripEnd;
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** Scans {@code buf[off, off+len)}; false when it is not well-formed JSON (results are then partial). */
+    public boolean scan(byte[] buf, int off, int len, TextSink textSink) {
+        b = buf;
+        i = off;
+        end = off + len;
+        sink = textSink;
+        choicesPresent = false;
+        choicesCount = 0;
+        firstChoiceIndex = 0;
+        promptTokens = -1;
+        completionTokens = -1;
+        error = false;
+        usageStripStart = -1;
+        usageStripEnd = -1;
+        try {
+            ws();
+            if (i >= end) {
+                return false;
+            }
+            if (b[i] != '{') {
+                skipValue(0);
+                ws();
+                return i == end;
+            }
+            root();
+            ws();
+            return i == end;
+        } catch (Malformed e) {
+            return false;
+        } finally {
+            b = null;
+            sink = null;
+        }
+    }
+
+    public boolean choicesPresent() {
+        return choicesPresent;
+    }
+
+    /** Elements of the top-level {@code choices} array. */
+    public int choicesCount() {
+        return choicesCount;
+    }
+
+    /** {@code index} of the first choice (0 when absent). */
+    public int firstChoiceIndex() {
+        return firstChoiceIndex;
+    }
+
+    /** Prompt tokens in the usage object, or -1. */
+    public long promptTokens() {
+        return promptTokens;
+    }
+
+    /** Completion tokens in the usage object, or -1. */
+    public long completionTokens() {
+        return completionTokens;
+    }
+
+    public boolean hasUsage() {
+        return promptTokens >= 0 || completionTokens >= 0;
+    }
+
+    /** A top-level error was present (nested, string or flat envelope). */
+    public boolean error() {
+        return error;
+    }
+
+    /** Start (offset in the scanned array) of the bytes to remove to drop the top-level usage member, or -1. */
+    public int usageStripStart() {
+        return usageStripStart;
+    }
+
+    public int usageStripEnd() {
+        return usageStripEnd;
+    }
+
+    // ---- grammar -------------------------------------------------------------------------------------
+
+    private void root() {
+        i++; // {
+        ws();
+        if (peek() == '}') {
+            i++;
+            return;
+        }
+        int prevComma = -1;
+        while (true) {
+            ws();
+            int memberStart = i;
+            int ks = i + 1;
+            int ke = keyEnd();
+            ws();
+            expect(':');
+            ws();
+            if (key(ks, ke, K_CHOICES)) {
+                choices();
+            } else if (key(ks, ke, K_USAGE)) {
+                boolean obj = peek() == '{';
+                if (obj) {
+                    usage(K_PROMPT, K_COMPLETION);
+                } else {
+                    skipValue(1);
+                }
+                if (obj) {
+                    usageStripStart = prevComma >= 0 ? prevComma : memberStart;
+                    usageStripEnd = i;
+                }
+            } else if (key(ks, ke, K_ERROR)) {
+                if (peek() != 'n') {
+                    error = true;
+                }
+                skipValue(1);
+            } else if (key(ks, ke, K_OBJECT)) {
+                if (peek() == '"') {
+                    int vs = i + 1;
+                    int ve = stringEnd();
+                    if (key(vs, ve, V_ERROR)) {
+                        error = true;
+                    }
+                } else {
+                    skipValue(1);
+                }
+            } else if (key(ks, ke, K_RESPONSE) && peek() == '{') {
+                response();
+            } else {
+                skipValue(1);
+            }
+            ws();
+            byte c = next();
+            if (c == '}') {
+                return;
+            }
+            if (c != ',') {
+                throw Malformed.INSTANCE;
+            }
+            if (usageStripStart >= 0 && usageStripStart == memberStart && usageStripEnd == i - 1) {
+                // usage was the first member: take the comma after it instead of one before.
+                usageStripEnd = i;
+            }
+            prevComma = i - 1;
+        }
+    }
+
+    private void choices() {
+        if (peek() != '[') {
+            skipValue(1);
+            return;
+        }
+        choicesPresent = true;
+        i++;
+        ws();
+        if (peek() == ']') {
+            i++;
+            return;
+        }
+        while (true) {
+            ws();
+            if (peek() == '{') {
+                choice(choicesCount == 0);
+            } else {
+                skipValue(2);
+            }
+            choicesCount++;
+            ws();
+            byte c = next();
+            if (c == ']') {
+                return;
+            }
+            if (c != ',') {
+                throw Malformed.INSTANCE;
+            }
+        }
+    }
+
+    private void choice(boolean first) {
+        i++;
+        ws();
+        if (peek() == '}') {
+            i++;
+            return;
+        }
+        while (true) {
+            ws();
+            int ks = i + 1;
+            int ke = keyEnd();
+            ws();
+            expect(':');
+            ws();
+            if (key(ks, ke, K_INDEX) && first) {
+                long v = number();
+                firstChoiceIndex = (int) Math.max(0, Math.min(v, 1 << 20));
+            } else if (key(ks, ke, K_DELTA) || key(ks, ke, K_MESSAGE)) {
+                if (peek() == '{') {
+                    delta();
+                } else {
+                    skipValue(3);
+                }
+            } else if (key(ks, ke, K_TEXT)) {
+                text();
+            } else {
+                skipValue(3);
+            }
+            ws();
+            byte c = next();
+            if (c == '}') {
+                return;
+            }
+            if (c != ',') {
+                throw Malformed.INSTANCE;
+            }
+        }
+    }
+
+    private void delta() {
+        i++;
+        ws();
+        if (peek() == '}') {
+            i++;
+            return;
+        }
+        while (true) {
+            ws();
+            int ks = i + 1;
+            int ke = keyEnd();
+            ws();
+            expect(':');
+            ws();
+            if (key(ks, ke, K_CONTENT) || key(ks, ke, K_REASONING) || key(ks, ke, K_REASONING_CONTENT)) {
+                text();
+            } else if (key(ks, ke, K_TOOL_CALLS) && peek() == '[') {
+                toolCalls();
+            } else {
+                skipValue(4);
+            }
+            ws();
+            byte c = next();
+            if (c == '}') {
+                return;
+            }
+            if (c != ',') {
+                throw Malformed.INSTANCE;
+            }
+        }
+    }
+
+    private void toolCalls() {
+        i++;
+        ws();
+        if (peek() == ']') {
+            i++;
+            return;
+        }
+        while (true) {
+            ws();
+            if (peek() == '{') {
+                objectWithText(K_FUNCTION, K_ARGUMENTS, 5);
+            } else {
+                skipValue(5);
+            }
+            ws();
+            byte c = next();
+            if (c == ']') {
+                return;
+            }
+            if (c != ',') {
+                throw Malformed.INSTANCE;
+            }
+        }
+    }
+
+    /** An object whose member {@code outer} is an object whose string member {@code inner} is text. */
+    private void objectWithText(byte[] outer, byte[] inner, int depth) {
+        i++;
+        ws();
+        if (peek() == '}') {
+            i++;
+            return;
+        }
+        while (true) {
+            ws();
+            int ks = i + 1;
+            int ke = keyEnd();
+            ws();
+            expect(':');
+            ws();
+            if (outer != null && key(ks, ke, outer) && peek() == '{') {
+                objectWithText(null, inner, depth + 1);
+            } else if (outer == null && key(ks, ke, inner)) {
+                text();
+            } else {
+                skipValue(depth + 1);
+            }
+            ws();
+            byte c = next();
+            if (c == '}') {
+                return;
+            }
+            if (c != ',') {
+                throw Malformed.INSTANCE;
+            }
+        }
+    }
+
+    private void response() {
+        i++;
+        ws();
+        if (peek() == '}') {
+            i++;
+            return;
+        }
+        while (true) {
+            ws();
+            int ks = i + 1;
+            int ke = keyEnd();
+            ws();
+            expect(':');
+            ws();
+            if (key(ks, ke, K_USAGE) && peek() == '{') {
+                usage(K_INPUT, K_OUTPUT);
+            } else if (key(ks, ke, K_ERROR) && peek() != 'n') {
+                error = true;
+                skipValue(2);
+            } else {
+                skipValue(2);
+            }
+            ws();
+            byte c = next();
+            if (c == '}') {
+                return;
+            }
+            if (c != ',') {
+                throw Malformed.INSTANCE;
+            }
+        }
+    }
+
+    private void usage(byte[] promptKey, byte[] completionKey) {
+        i++;
+        ws();
+        if (peek() == '}') {
+            i++;
+            return;
+        }
+        while (true) {
+            ws();
+            int ks = i + 1;
+            int ke = keyEnd();
+            ws();
+            expect(':');
+            ws();
+            if (key(ks, ke, promptKey) && peek() != 'n') {
+                promptTokens = Math.max(0, number());
+            } else if (key(ks, ke, completionKey) && peek() != 'n') {
+                completionTokens = Math.max(0, number());
+            } else {
+                skipValue(2);
+            }
+            ws();
+            byte c = next();
+            if (c == '}') {
+                return;
+            }
+            if (c != ',') {
+                throw Malformed.INSTANCE;
+            }
+        }
+    }
+
+    // ---- lexical -------------------------------------------------------------------------------------
+
+    /** A string value appended (unescaped) to the sink; null and other values are skipped. */
+    private void text() {
+        if (peek() != '"') {
+            skipValue(6);
+            return;
+        }
+        i++;
+        int run = i;
+        while (true) {
+            if (i >= end) {
+                throw Malformed.INSTANCE;
+            }
+            byte c = b[i];
+            if (c == '"') {
+                flush(run, i);
+                i++;
+                return;
+            }
+            if (c == '\\') {
+                flush(run, i);
+                i++;
+                unescape();
+                run = i;
+                continue;
+            }
+            i++;
+        }
+    }
+
+    private void flush(int from, int to) {
+        if (sink != null && to > from) {
+            sink.append(b, from, to - from);
+        }
+    }
+
+    private void unescape() {
+        byte e = next();
+        switch (e) {
+            case '"', '\\', '/' -> emit(e);
+            case 'b' -> emit((byte) '\b');
+            case 'f' -> emit((byte) '\f');
+            case 'n' -> emit((byte) '\n');
+            case 'r' -> emit((byte) '\r');
+            case 't' -> emit((byte) '\t');
+            case 'u' -> {
+                int cp = hex4();
+                if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= end && b[i] == '\\' && b[i + 1] == 'u') {
+                    int save = i;
+                    i += 2;
+                    int lo = hex4();
+                    if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    } else {
+                        i = save;
+                        cp = 0xFFFD;
+                    }
+                } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+                    cp = 0xFFFD;
+                }
+                utf8(cp);
+            }
+            default -> throw Malformed.INSTANCE;
+        }
+    }
+
+    private void emit(byte v) {
+        if (sink != null) {
+            sink.append(v);
+        }
+    }
+
+    private void utf8(int cp) {
+        if (cp < 0x80) {
+            emit((byte) cp);
+        } else if (cp < 0x800) {
+            emit((byte) (0xC0 | (cp >> 6)));
+            emit((byte) (0x80 | (cp & 0x3F)));
+        } else if (cp < 0x10000) {
+            emit((byte) (0xE0 | (cp >> 12)));
+            emit((byte) (0x80 | ((cp >> 6) & 0x3F)));
+            emit((byte) (0x80 | (cp & 0x3F)));
+        } else {
+            emit((byte) (0xF0 | (cp >> 18)));
+            emit((byte) (0x80 | ((cp >> 12) & 0x3F)));
+            emit((byte) (0x80 | ((cp >> 6) & 0x3F)));
+            emit((byte) (0x80 | (cp & 0x3F)));
+        }
+    }
+
+    private int hex4() {
+        if (i + 4 > end) {
+            throw Malformed.INSTANCE;
+        }
+        int v = 0;
+        for (int k = 0; k < 4; k++) {
+            int d = Character.digit(b[i++], 16);
+            if (d < 0) {
+                throw Malformed.INSTANCE;
+            }
+            v = (v << 4) | d;
+        }
+        return v;
+    }
+
+    /** Parses a JSON number, returning its integer part (saturating); fractions and exponents are read past. */
+    private long number() {
+        boolean neg = false;
+        if (peek() == '-') {
+            neg = true;
+            i++;
+        }
+        if (i >= end || b[i] < '0' || b[i] > '9') {
+            skipValue(6);
+            return -1;
+        }
+        long v = 0;
+        while (i < end && b[i] >= '0' && b[i] <= '9') {
+            v = v > (Long.MAX_VALUE - 9) / 10 ? Long.MAX_VALUE : v * 10 + (b[i] - '0');
+            i++;
+        }
+        while (i < end && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] == '+' || b[i] == '-'
+                || (b[i] >= '0' && b[i] <= '9'))) {
+            i++;
+        }
+        return neg ? -v : v;
+    }
+
+    /** Reads a key string; returns the index of its closing quote. Keys with escapes never match. */
+    private int keyEnd() {
+        if (peek() != '"') {
+            throw Malformed.INSTANCE;
+        }
+        i++;
+        return stringBody();
+    }
+
+    private int stringEnd() {
+        i++;
+        return stringBody();
+    }
+
+    private int stringBody() {
+        int escapedAt = -1;
+        while (true) {
+            if (i >= end) {
+                throw Malformed.INSTANCE;
+            }
+            byte c = b[i];
+            if (c == '"') {
+                int close = i;
+                i++;
+                return escapedAt >= 0 ? -1 : close;
+            }
+            if (c == '\\') {
+                escapedAt = i;
+                i += 2;
+                continue;
+            }
+            i++;
+        }
+    }
+
+    private boolean key(int start, int close, byte[] name) {
+        if (close < 0 || close - start != name.length) {
+            return false;
+        }
+        for (int k = 0; k < name.length; k++) {
+            if (b[start + k] != name[k]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void skipValue(int depth) {
+        if (depth > MAX_DEPTH) {
+            throw Malformed.INSTANCE;
+        }
+        ws();
+        byte c = peek();
+        switch (c) {
+            case '"' -> stringEnd();
+            case '{' -> {
+                i++;
+                ws();
+                if (peek() == '}') {
+                    i++;
+                    return;
+                }
+                while (true) {
+                    ws();
+                    keyEnd();
+                    ws();
+                    expect(':');
+                    skipValue(depth + 1);
+                    ws();
+                    byte d = next();
+                    if (d == '}') {
+                        return;
+                    }
+                    if (d != ',') {
+                        throw Malformed.INSTANCE;
+                    }
+                }
+            }
+            case '[' -> {
+                i++;
+                ws();
+                if (peek() == ']') {
+                    i++;
+                    return;
+                }
+                while (true) {
+                    skipValue(depth + 1);
+                    ws();
+                    byte d = next();
+                    if (d == ']') {
+                        return;
+                    }
+                    if (d != ',') {
+                        throw Malformed.INSTANCE;
+                    }
+                }
+            }
+            case 't' -> literal("true");
+            case 'f' -> literal("false");
+            case 'n' -> literal("null");
+            default -> {
+                if (c == '-' || (c >= '0' && c <= '9')) {
+                    number();
+                } else {
+                    throw Malformed.INSTANCE;
+                }
+            }
+        }
+    }
+
+    private void literal(String word) {
+        if (i + word.length() > end) {
+            throw Malformed.INSTANCE;
+        }
+        for (int k = 0; k < word.length(); k++) {
+            if (b[i + k] != word.charAt(k)) {
+                throw Malformed.INSTANCE;
+            }
+        }
+        i += word.length();
+    }
+
+    private void ws() {
+        while (i < end) {
+            byte c = b[i];
+            if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+                i++;
+            } else {
+                return;
+            }
+        }
+    }
+
+    private byte peek() {
+        if (i >= end) {
+            throw Malformed.INSTANCE;
+        }
+        return b[i];
+    }
+
+    private byte next() {
+        if (i >= end) {
+            throw Malformed.INSTANCE;
+        }
+        return b[i++];
+    }
+
+    private void expect(char c) {
+        if (next() != c) {
+            throw Malformed.INSTANCE;
+        }
+    }
+
+    /** Thrown inside the scanner only; preallocated, no stack trace. */
+    private static final class Malformed extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        static final Malformed INSTANCE = new Malformed();
+
+        private Malformed() {
+            super("malformed JSON", null, false, false);
+        }
+    }
+}

@@ -1,0 +1,270 @@
+package dev.tollgate.metering.sse;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * Incremental server-sent-events parser over byte slices. Events may be split anywhere: inside a field name,
+ * inside a UTF-8 sequence, between CR and LF. Lines end with LF, CR or CRLF; {@code data:} lines are joined
+ * with LF; comments ({@code :...}), {@code id:} and {@code retry:} are ignored; {@code event:} is reported.
+ *
+ * <p>Allocation: an event whose single data line lies within one slice is reported as a view of the caller's
+ * array; otherwise bytes are copied into reusable internal buffers that grow to the largest event seen, never
+ * beyond {@code maxEventBytes} (a larger event is skipped and reported as oversized).
+ *
+ * <p>Threading: not thread-safe; one instance per stream.
+ */
+public final class SseEventParser {
+    public static final int DEFAULT_MAX_EVENT_BYTES = 1 << 20;
+    private static final byte[] DATA = "data".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] EVENT = "event".getBytes(StandardCharsets.US_ASCII);
+
+    private final int maxEventBytes;
+    private byte[] line = new byte[256];
+    private int lineLen;
+    private boolean lineCarried;
+    private boolean lineOverflow;
+    private byte[] data = new byte[1024];
+    private int dataLen;
+    private int dataLines;
+    private String eventType;
+    private boolean skipLf;
+    private boolean oversized;
+    private long pos;
+    private long eventStart = -1;
+    private long payloadStart = -1;
+    private long lineStart;
+    // A single data line still in the caller's slice (not yet copied).
+    private byte[] viewArr;
+    private int viewOff;
+    private int viewLen;
+
+    public SseEventParser() {
+        this(DEFAULT_MAX_EVENT_BYTES);
+    }
+
+    public SseEventParser(int maxEventBytes) {
+        this.maxEventBytes = maxEventBytes;
+    }
+
+    /** Forgets everything; the next byte is body position 0. */
+    public void reset() {
+        lineLen = 0;
+        lineCarried = false;
+        lineOverflow = false;
+        dataLen = 0;
+        dataLines = 0;
+        eventType = null;
+        skipLf = false;
+        oversized = false;
+        pos = 0;
+        eventStart = -1;
+        payloadStart = -1;
+        viewArr = null;
+    }
+
+    /** Body position of the next byte to be fed. */
+    public long position() {
+        return pos;
+    }
+
+    public void feed(byte[] buf, int off, int len, SseListener listener) {
+        int end = off + len;
+        int i = off;
+        if (skipLf && i < end) {
+            skipLf = false;
+            if (buf[i] == '\n') {
+                i++;
+                pos++;
+            }
+        }
+        int segStart = i;
+        while (i < end) {
+            byte b = buf[i];
+            if (b != '\n' && b != '\r') {
+                i++;
+                continue;
+            }
+            // A line ends at i.
+            int termLen = 1;
+            boolean crAtEnd = false;
+            if (b == '\r') {
+                if (i + 1 < end) {
+                    if (buf[i + 1] == '\n') {
+                        termLen = 2;
+                    }
+                } else {
+                    crAtEnd = true;
+                }
+            }
+            long lineEndPos = pos + (i - segStart);
+            if (lineCarried) {
+                appendLine(buf, segStart, i - segStart);
+                if (!lineOverflow) {
+                    onLine(line, 0, lineLen, lineEndPos + termLen, false, listener);
+                }
+                lineCarried = false;
+                lineOverflow = false;
+                lineLen = 0;
+            } else {
+                lineStart = pos;
+                onLine(buf, segStart, i - segStart, lineEndPos + termLen, true, listener);
+            }
+            pos = lineEndPos + termLen;
+            i += termLen;
+            if (crAtEnd) {
+                skipLf = true;
+            }
+            segStart = i;
+            if (eventStart < 0) {
+                eventStart = pos;
+            }
+        }
+        if (segStart < end) {
+            if (!lineCarried) {
+                lineCarried = true;
+                lineLen = 0;
+                lineStart = pos;
+            }
+            appendLine(buf, segStart, end - segStart);
+            pos += end - segStart;
+        }
+        // The caller's array is about to change: keep the pending single data line.
+        if (viewArr != null) {
+            copyView();
+        }
+    }
+
+    private void onLine(byte[] b, int off, int len, long afterTerminator, boolean inCallerArray, SseListener listener) {
+        if (eventStart < 0) {
+            eventStart = lineStart;
+        }
+        if (len == 0) {
+            dispatch(afterTerminator, listener);
+            return;
+        }
+        if (oversized || b[off] == ':') {
+            return;
+        }
+        int colon = -1;
+        for (int k = off; k < off + len; k++) {
+            if (b[k] == ':') {
+                colon = k;
+                break;
+            }
+        }
+        int nameEnd = colon < 0 ? off + len : colon;
+        int valueStart = colon < 0 ? off + len : colon + 1;
+        if (valueStart < off + len && b[valueStart] == ' ') {
+            valueStart++;
+        }
+        int valueLen = off + len - valueStart;
+        if (nameIs(b, off, nameEnd, DATA)) {
+            payloadStart = dataLines == 0 ? lineStart + (valueStart - off) : -1;
+            if (dataLines == 0 && inCallerArray && valueLen <= maxEventBytes) {
+                viewArr = b;
+                viewOff = valueStart;
+                viewLen = valueLen;
+            } else {
+                if (viewArr != null) {
+                    copyView();
+                }
+                if (dataLines > 0) {
+                    appendData((byte) '\n');
+                }
+                appendData(b, valueStart, valueLen);
+            }
+            dataLines++;
+        } else if (nameIs(b, off, nameEnd, EVENT)) {
+            eventType = new String(b, valueStart, valueLen, StandardCharsets.UTF_8);
+        }
+    }
+
+    private void dispatch(long eventEnd, SseListener listener) {
+        long start = eventStart;
+        if (oversized) {
+            listener.onOversizedEvent(start, eventEnd);
+        } else if (dataLines > 0) {
+            if (viewArr != null) {
+                listener.onEvent(viewArr, viewOff, viewLen, eventType, start, eventEnd, payloadStart);
+            } else {
+                listener.onEvent(data, 0, dataLen, eventType, start, eventEnd, dataLines == 1 ? payloadStart : -1);
+            }
+        }
+        viewArr = null;
+        dataLen = 0;
+        dataLines = 0;
+        eventType = null;
+        oversized = false;
+        payloadStart = -1;
+        eventStart = -1;
+    }
+
+    private void copyView() {
+        byte[] a = viewArr;
+        viewArr = null;
+        dataLen = 0;
+        appendData(a, viewOff, viewLen);
+    }
+
+    private static boolean nameIs(byte[] b, int from, int to, byte[] name) {
+        if (to - from != name.length) {
+            return false;
+        }
+        for (int k = 0; k < name.length; k++) {
+            if (b[from + k] != name[k]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void appendLine(byte[] b, int off, int len) {
+        if (lineOverflow) {
+            return;
+        }
+        if (lineLen + len > maxEventBytes) {
+            markOversized();
+            lineOverflow = true;
+            return;
+        }
+        if (lineLen + len > line.length) {
+            line = Arrays.copyOf(line, Math.min(maxEventBytes, Math.max(line.length * 2, lineLen + len)));
+        }
+        System.arraycopy(b, off, line, lineLen, len);
+        lineLen += len;
+    }
+
+    private void appendData(byte v) {
+        if (dataLen + 1 > maxEventBytes) {
+            markOversized();
+            return;
+        }
+        if (dataLen == data.length) {
+            data = Arrays.copyOf(data, Math.min(maxEventBytes, data.length * 2));
+        }
+        data[dataLen++] = v;
+    }
+
+    private void appendData(byte[] b, int off, int len) {
+        if (oversized) {
+            return;
+        }
+        if (dataLen + len > maxEventBytes) {
+            markOversized();
+            return;
+        }
+        if (dataLen + len > data.length) {
+            data = Arrays.copyOf(data, Math.min(maxEventBytes, Math.max(data.length * 2, dataLen + len)));
+        }
+        System.arraycopy(b, off, data, dataLen, len);
+        dataLen += len;
+    }
+
+    private void markOversized() {
+        oversized = true;
+        viewArr = null;
+        dataLen = 0;
+        lineLen = 0;
+    }
+}
