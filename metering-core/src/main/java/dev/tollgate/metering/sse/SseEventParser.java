@@ -28,7 +28,7 @@ public final class SseEventParser {
     private int dataLen;
     private int dataLines;
     private String eventType;
-    private boolean skipLf;
+    private boolean pendingCr;
     private boolean oversized;
     private long pos;
     private long eventStart = -1;
@@ -55,7 +55,7 @@ public final class SseEventParser {
         dataLen = 0;
         dataLines = 0;
         eventType = null;
-        skipLf = false;
+        pendingCr = false;
         oversized = false;
         pos = 0;
         eventStart = -1;
@@ -71,11 +71,21 @@ public final class SseEventParser {
     public void feed(byte[] buf, int off, int len, SseListener listener) {
         int end = off + len;
         int i = off;
-        if (skipLf && i < end) {
-            skipLf = false;
+        if (pendingCr && i < end) {
+            // A line ended with CR at the end of the last slice: an LF now belongs to the same terminator.
+            pendingCr = false;
             if (buf[i] == '\n') {
                 i++;
                 pos++;
+            }
+            if (!lineOverflow) {
+                onLine(line, 0, lineLen, pos, false, listener);
+            }
+            lineCarried = false;
+            lineOverflow = false;
+            lineLen = 0;
+            if (eventStart < 0) {
+                eventStart = pos;
             }
         }
         int segStart = i;
@@ -85,18 +95,20 @@ public final class SseEventParser {
                 i++;
                 continue;
             }
-            // A line ends at i.
-            int termLen = 1;
-            boolean crAtEnd = false;
-            if (b == '\r') {
-                if (i + 1 < end) {
-                    if (buf[i + 1] == '\n') {
-                        termLen = 2;
-                    }
-                } else {
-                    crAtEnd = true;
+            if (b == '\r' && i + 1 == end) {
+                // Cannot tell CR from CRLF yet: keep the line until the next slice.
+                if (!lineCarried) {
+                    lineCarried = true;
+                    lineLen = 0;
+                    lineStart = pos;
                 }
+                appendLine(buf, segStart, i - segStart);
+                pos += i - segStart + 1;
+                pendingCr = true;
+                segStart = end;
+                break;
             }
+            int termLen = b == '\r' && buf[i + 1] == '\n' ? 2 : 1;
             long lineEndPos = pos + (i - segStart);
             if (lineCarried) {
                 appendLine(buf, segStart, i - segStart);
@@ -112,9 +124,6 @@ public final class SseEventParser {
             }
             pos = lineEndPos + termLen;
             i += termLen;
-            if (crAtEnd) {
-                skipLf = true;
-            }
             segStart = i;
             if (eventStart < 0) {
                 eventStart = pos;
