@@ -1,0 +1,60 @@
+package dev.tollgate.escrow.db;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+
+/** Tables of the ledger and the settlement journal. */
+final class Schema {
+    private Schema() {
+    }
+
+    static Void create(Connection c) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            // Double-entry ledger: every movement is a transfer between two accounts; balances are kept in the
+            // same transaction and must always equal the sum of transfers. Amounts are micro-USDC.
+            s.execute("CREATE TABLE IF NOT EXISTS account (id TEXT PRIMARY KEY, balance INTEGER NOT NULL, "
+                    + "referrer TEXT)");
+            s.execute("CREATE TABLE IF NOT EXISTS transfer (seq INTEGER PRIMARY KEY AUTOINCREMENT, op_id TEXT NOT NULL, "
+                    + "debit TEXT NOT NULL, credit TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0), "
+                    + "kind TEXT NOT NULL, escrow_id TEXT, at_ms INTEGER NOT NULL)");
+            s.execute("CREATE INDEX IF NOT EXISTS transfer_credit ON transfer(credit, kind)");
+            s.execute("CREATE INDEX IF NOT EXISTS transfer_debit ON transfer(debit, kind)");
+            s.execute("CREATE TABLE IF NOT EXISTS escrow (id TEXT PRIMARY KEY, payer TEXT NOT NULL, payee TEXT NOT NULL, "
+                    + "locked INTEGER NOT NULL, released INTEGER NOT NULL, refunded INTEGER NOT NULL, "
+                    + "fee INTEGER NOT NULL, referral INTEGER NOT NULL, status TEXT NOT NULL, "
+                    + "expires_at_ms INTEGER NOT NULL, created_at_ms INTEGER NOT NULL, "
+                    + "CHECK (released + refunded <= locked))");
+            s.execute("CREATE INDEX IF NOT EXISTS escrow_open ON escrow(status, expires_at_ms)");
+            // One effect per ledger operation id.
+            s.execute("CREATE TABLE IF NOT EXISTS ledger_op (op_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                    + "escrow_id TEXT, outcome TEXT NOT NULL, code TEXT)");
+            // Settlement journal: usage is deduplicated by request id forever.
+            s.execute("CREATE TABLE IF NOT EXISTS usage (request_id TEXT PRIMARY KEY, account TEXT NOT NULL, "
+                    + "worker TEXT NOT NULL, upstream TEXT NOT NULL, model TEXT NOT NULL, route TEXT NOT NULL, "
+                    + "stream INTEGER NOT NULL, prompt INTEGER NOT NULL, completion INTEGER NOT NULL, "
+                    + "source TEXT NOT NULL, max_tokens INTEGER NOT NULL, started_ms INTEGER NOT NULL, "
+                    + "ttft_us INTEGER NOT NULL, duration_us INTEGER NOT NULL, generation_us INTEGER NOT NULL, "
+                    + "upstream_us INTEGER NOT NULL, outcome TEXT NOT NULL, status INTEGER NOT NULL)");
+            s.execute("CREATE TABLE IF NOT EXISTS settlement (request_id TEXT PRIMARY KEY, account TEXT NOT NULL, "
+                    + "worker TEXT NOT NULL, policy TEXT NOT NULL, escrow_id TEXT, state TEXT NOT NULL, "
+                    + "reserved INTEGER NOT NULL DEFAULT 0, cost INTEGER NOT NULL DEFAULT 0, "
+                    + "released INTEGER NOT NULL DEFAULT 0, refunded INTEGER NOT NULL DEFAULT 0, "
+                    + "bonus INTEGER NOT NULL DEFAULT 0, score TEXT, deadline_ms INTEGER, updated_ms INTEGER NOT NULL)");
+            s.execute("CREATE TABLE IF NOT EXISTS settle_op (op_id TEXT PRIMARY KEY, request_id TEXT, escrow_id TEXT, "
+                    + "kind TEXT NOT NULL, target INTEGER NOT NULL, payer TEXT, payee TEXT, state TEXT NOT NULL, "
+                    + "attempts INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, "
+                    + "seq INTEGER NOT NULL, error TEXT)");
+            s.execute("CREATE INDEX IF NOT EXISTS settle_op_due ON settle_op(state, next_at_ms, seq)");
+            s.execute("CREATE TABLE IF NOT EXISTS budget (escrow_id TEXT PRIMARY KEY, payer TEXT NOT NULL, "
+                    + "worker TEXT NOT NULL, model TEXT NOT NULL, locked INTEGER NOT NULL, "
+                    + "prompt INTEGER NOT NULL DEFAULT 0, completion INTEGER NOT NULL DEFAULT 0, "
+                    + "requests INTEGER NOT NULL DEFAULT 0, compute_ms INTEGER NOT NULL DEFAULT 0, "
+                    + "reserved INTEGER NOT NULL DEFAULT 0, released_target INTEGER NOT NULL DEFAULT 0, "
+                    + "calls_since INTEGER NOT NULL DEFAULT 0, tokens_since INTEGER NOT NULL DEFAULT 0, "
+                    + "last_release_ms INTEGER NOT NULL, state TEXT NOT NULL)");
+            s.execute("CREATE INDEX IF NOT EXISTS budget_open ON budget(payer, worker, state)");
+        }
+        return null;
+    }
+}

@@ -1,0 +1,61 @@
+package dev.tollgate.escrow.ledger;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+
+/** Read-only questions to the book: statements and the conservation check. */
+final class LedgerQueries {
+    private LedgerQueries() {
+    }
+
+    private static long one(Connection c, String sql, String... args) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < args.length; i++) {
+                ps.setString(i + 1, args[i]);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        }
+    }
+
+    static Statement statement(Connection c, String agent) throws SQLException {
+        long balance = one(c, "SELECT COALESCE(balance, 0) FROM account WHERE id = ?", agent);
+        long held = one(c, "SELECT COALESCE(SUM(locked - released - refunded), 0) FROM escrow WHERE payer = ? "
+                + "AND status = 'locked'", agent);
+        long released = one(c, "SELECT COALESCE(SUM(released), 0) FROM escrow WHERE payer = ?", agent);
+        long refunded = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'refund'",
+                agent);
+        long earned = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind IN "
+                + "('release', 'bonus')", agent);
+        long bonusEarned = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'bonus'",
+                agent);
+        long bonusPaidNet = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
+                + "('bonus', 'fee', 'referral')", agent);
+        long escrowFees = one(c, "SELECT COALESCE(SUM(fee), 0) FROM escrow WHERE payer = ?", agent);
+        long directFees = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
+                + "('fee', 'referral')", agent);
+        long referral = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'referral'",
+                agent);
+        long credited = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'credit'",
+                agent);
+        return new Statement(agent, balance, held, released + bonusPaidNet, refunded, earned, bonusPaidNet,
+                bonusEarned, escrowFees + directFees, referral, credited);
+    }
+
+    static Conservation conservation(Connection c) throws SQLException {
+        long minted = -one(c, "SELECT COALESCE(balance, 0) FROM account WHERE id = ?", LedgerBook.MINT);
+        long agents = one(c, "SELECT COALESCE(SUM(balance), 0) FROM account WHERE id NOT LIKE '@%' "
+                + "AND id NOT LIKE 'escrow:%'");
+        long escrows = one(c, "SELECT COALESCE(SUM(balance), 0) FROM account WHERE id LIKE 'escrow:%'");
+        long fees = one(c, "SELECT COALESCE(balance, 0) FROM account WHERE id = ?", LedgerBook.FEES);
+        long mismatched = one(c, "SELECT COUNT(*) FROM account a WHERE a.balance != "
+                + "(SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = a.id) - "
+                + "(SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = a.id)");
+        long badEscrows = one(c, "SELECT COUNT(*) FROM escrow e JOIN account a ON a.id = 'escrow:' || e.id "
+                + "WHERE a.balance != e.locked - e.released - e.refunded OR e.released + e.refunded > e.locked");
+        return new Conservation(minted, agents, escrows, fees, mismatched == 0 && badEscrows == 0);
+    }
+}
