@@ -40,16 +40,15 @@ final class Schema {
                     + "worker TEXT NOT NULL, policy TEXT NOT NULL, escrow_id TEXT, state TEXT NOT NULL, "
                     + "reserved INTEGER NOT NULL DEFAULT 0, cost INTEGER NOT NULL DEFAULT 0, "
                     + "released INTEGER NOT NULL DEFAULT 0, refunded INTEGER NOT NULL DEFAULT 0, "
-                    + "bonus INTEGER NOT NULL DEFAULT 0, score TEXT, deadline_ms INTEGER, updated_ms INTEGER NOT NULL)");
+                    + "bonus INTEGER NOT NULL DEFAULT 0, cum_target INTEGER NOT NULL DEFAULT 0, score TEXT, "
+                    + "deadline_ms INTEGER, updated_ms INTEGER NOT NULL)");
             s.execute("CREATE TABLE IF NOT EXISTS settle_op (op_id TEXT PRIMARY KEY, request_id TEXT, escrow_id TEXT, "
                     + "kind TEXT NOT NULL, target INTEGER NOT NULL, payer TEXT, payee TEXT, state TEXT NOT NULL, "
                     + "attempts INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, "
                     + "seq INTEGER NOT NULL, error TEXT)");
             s.execute("CREATE INDEX IF NOT EXISTS settle_op_due ON settle_op(state, next_at_ms, seq)");
             s.execute("CREATE TABLE IF NOT EXISTS budget (escrow_id TEXT PRIMARY KEY, payer TEXT NOT NULL, "
-                    + "worker TEXT NOT NULL, model TEXT NOT NULL, locked INTEGER NOT NULL, "
-                    + "prompt INTEGER NOT NULL DEFAULT 0, completion INTEGER NOT NULL DEFAULT 0, "
-                    + "requests INTEGER NOT NULL DEFAULT 0, compute_ms INTEGER NOT NULL DEFAULT 0, "
+                    + "worker TEXT NOT NULL, locked INTEGER NOT NULL, cost_pico INTEGER NOT NULL DEFAULT 0, "
                     + "reserved INTEGER NOT NULL DEFAULT 0, released_target INTEGER NOT NULL DEFAULT 0, "
                     + "calls_since INTEGER NOT NULL DEFAULT 0, tokens_since INTEGER NOT NULL DEFAULT 0, "
                     + "last_release_ms INTEGER NOT NULL, state TEXT NOT NULL)");

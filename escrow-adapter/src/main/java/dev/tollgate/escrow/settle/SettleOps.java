@@ -1,0 +1,92 @@
+package dev.tollgate.escrow.settle;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The settlement operations table: what must be done to an escrow, written before it is done. States:
+ * {@code pending} (to do), {@code sent} (being done; after a crash it is {@code unknown}), {@code unknown}
+ * (read the backend before retrying), {@code done}, {@code rejected}. Operations on one escrow run in the
+ * order they were written.
+ *
+ * <p>Threading: called inside the caller's database transaction.
+ */
+final class SettleOps {
+    enum Kind { LOCK, RELEASE, REFUND, PAY }
+
+    record Op(String opId, String requestId, String escrowId, Kind kind, long target, String payer, String payee,
+              String state, int attempts) {
+    }
+
+    private SettleOps() {
+    }
+
+    static void insert(Connection c, String opId, String requestId, String escrowId, Kind kind, long target,
+                       String payer, String payee, long now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT OR IGNORE INTO settle_op(op_id, request_id, escrow_id, "
+                + "kind, target, payer, payee, state, next_at_ms, created_ms, seq) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                + "'pending', ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM settle_op))")) {
+            ps.setString(1, opId);
+            ps.setString(2, requestId);
+            ps.setString(3, escrowId);
+            ps.setString(4, kind.name());
+            ps.setLong(5, target);
+            ps.setString(6, payer);
+            ps.setString(7, payee);
+            ps.setLong(8, now);
+            ps.setLong(9, now);
+            ps.executeUpdate();
+        }
+    }
+
+    /** Operations due now whose escrow has no earlier unfinished operation. */
+    static List<Op> due(Connection c, long now, int limit) throws SQLException {
+        List<Op> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT op_id, request_id, escrow_id, kind, target, payer, "
+                + "payee, state, attempts FROM settle_op o WHERE state IN ('pending', 'unknown') AND next_at_ms <= ? "
+                + "AND NOT EXISTS (SELECT 1 FROM settle_op p WHERE p.escrow_id = o.escrow_id AND p.seq < o.seq "
+                + "AND p.state IN ('pending', 'sent', 'unknown')) ORDER BY seq LIMIT ?")) {
+            ps.setLong(1, now);
+            ps.setInt(2, limit);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new Op(rs.getString(1), rs.getString(2), rs.getString(3), Kind.valueOf(rs.getString(4)),
+                            rs.getLong(5), rs.getString(6), rs.getString(7), rs.getString(8), rs.getInt(9)));
+                }
+            }
+        }
+        return out;
+    }
+
+    static void mark(Connection c, String opId, String state, long nextAt, String error) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE settle_op SET state = ?, next_at_ms = ?, error = ?, "
+                + "attempts = attempts + (CASE WHEN ? = 'sent' THEN 1 ELSE 0 END) WHERE op_id = ?")) {
+            ps.setString(1, state);
+            ps.setLong(2, nextAt);
+            ps.setString(3, error);
+            ps.setString(4, state);
+            ps.setString(5, opId);
+            ps.executeUpdate();
+        }
+    }
+
+    /** At start-up: an operation caught mid-call by a crash may or may not have happened. */
+    static int sentToUnknown(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE settle_op SET state = 'unknown' WHERE state = 'sent'")) {
+            return ps.executeUpdate();
+        }
+    }
+
+    static long count(Connection c, String state) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM settle_op WHERE state = ?")) {
+            ps.setString(1, state);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.tollgate.escrow.settle;
+
+import dev.tollgate.escrow.pricing.Fees;
+import dev.tollgate.escrow.pricing.Micros;
+import dev.tollgate.escrow.pricing.Price;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * Settlement configuration (from the {@code settlement:} section of the YAML, see {@link SettlementConfigReader}).
+ *
+ * @param dataDir           where the database lives
+ * @param backend           {@code embedded} (default) or {@code purpleflea}
+ * @param purpleFleaUrl     base URL of the Purple Flea escrow service (purpleflea backend)
+ * @param purpleFleaKey     its API key (purpleflea backend)
+ * @param fees              escrow fee and referrer share
+ * @param minLockMicros     smallest escrow
+ * @param autoReleaseMillis escrow lifetime before it expires
+ * @param expiryRefunds     on expiry the remainder returns to the payer (else it is released to the payee)
+ * @param faucet            the dev faucet may credit agents
+ * @param prices            price per model; key {@code "*"} for every other model
+ * @param accounts          policy per paying account; key {@code "*"} for every other account
+ */
+public record SettlementConfig(Path dataDir, String backend, String purpleFleaUrl, String purpleFleaKey, Fees fees,
+                               long minLockMicros, long autoReleaseMillis, boolean expiryRefunds, boolean faucet,
+                               Map<String, Price> prices, Map<String, AccountPolicy> accounts) {
+
+    public Price priceOf(String model) {
+        Price p = prices.get(model);
+        return p != null ? p : prices.getOrDefault("*", Price.FREE);
+    }
+
+    public AccountPolicy policyOf(String account) {
+        AccountPolicy p = accounts.get(account);
+        return p != null ? p : accounts.getOrDefault("*", AccountPolicy.NONE);
+    }
+
+    /** No settlement at all: metering only. */
+    public static SettlementConfig disabled(Path dataDir) {
+        return new SettlementConfig(dataDir, "embedded", null, null, Fees.PURPLE_FLEA, 100_000, 24 * 3_600_000L, true,
+                true, Map.of(), Map.of());
+    }
+
+    /** The demo's settings: every account pays per request, funded with 5 USDC, with a throughput bonus. */
+    public static SettlementConfig demoDefaults(Path dataDir) {
+        AccountPolicy perRequest = new AccountPolicy(PolicyKind.PER_REQUEST, null, Micros.parse("5"), true, 1024, 0, 0,
+                0, 0, false, 100_000, 5, AccountPolicy.Quality.OFF);
+        return new SettlementConfig(dataDir, "embedded", null, null, Fees.PURPLE_FLEA, 100_000, 24 * 3_600_000L, true,
+                true, Map.of("*", Price.of("20.00", "60.00", null, null)), Map.of("*", perRequest));
+    }
+}

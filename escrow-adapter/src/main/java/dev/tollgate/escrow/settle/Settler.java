@@ -1,0 +1,222 @@
+package dev.tollgate.escrow.settle;
+
+import dev.tollgate.escrow.db.Database;
+import dev.tollgate.escrow.port.EscrowPort;
+import dev.tollgate.escrow.port.EscrowResult;
+import dev.tollgate.escrow.port.EscrowState;
+import dev.tollgate.escrow.port.LockRequest;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.util.List;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The settler thread: carries out journaled settlement operations against the escrow backend, in order per
+ * escrow, with backoff. Each operation is marked {@code sent} before the call and {@code done} or
+ * {@code rejected} on a definitive answer; an ambiguous answer makes it {@code unknown}, and an unknown
+ * operation is resolved by reading the backend before it is retried. At start-up, operations left
+ * {@code sent} by a crash become {@code unknown}, so every unfinished settlement resumes.
+ *
+ * <p>Threading: one daemon thread, "tollgate-settler"; {@link #wake} from any thread.
+ */
+final class Settler implements Runnable {
+    private static final Logger LOG = Logger.getLogger(Settler.class.getName());
+    private static final long MAX_BACKOFF_MS = 60_000;
+
+    private final Database db;
+    private final EscrowPort port;
+    private final Clock clock;
+    private final Runnable housekeeping;
+    private final Object signal = new Object();
+    private final Thread thread;
+    private volatile boolean running = true;
+    private boolean woken;
+
+    Settler(Database db, EscrowPort port, Clock clock, Runnable housekeeping) {
+        this.db = db;
+        this.port = port;
+        this.clock = clock;
+        this.housekeeping = housekeeping;
+        this.thread = new Thread(this, "tollgate-settler");
+        this.thread.setDaemon(true);
+    }
+
+    void start() {
+        int resumed = db.transaction(SettleOps::sentToUnknown);
+        if (resumed > 0) {
+            LOG.info("resuming " + resumed + " settlement operation(s) interrupted by a stop");
+        }
+        thread.start();
+    }
+
+    void wake() {
+        synchronized (signal) {
+            woken = true;
+            signal.notifyAll();
+        }
+    }
+
+    void stop() {
+        running = false;
+        wake();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void run() {
+        long lastHousekeeping = 0;
+        while (running) {
+            try {
+                long now = clock.millis();
+                if (now - lastHousekeeping >= 200) {
+                    housekeeping.run();
+                    lastHousekeeping = now;
+                }
+                int n = runDue();
+                if (n == 0) {
+                    synchronized (signal) {
+                        if (!woken && running) {
+                            signal.wait(100);
+                        }
+                        woken = false;
+                    }
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "settler cycle failed; retrying", e);
+                synchronized (signal) {
+                    try {
+                        signal.wait(500);
+                    } catch (InterruptedException ie) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /** Runs every operation due now; returns how many ran. Also used by tests and shutdown to drain. */
+    synchronized int runDue() {
+        List<SettleOps.Op> due = db.transaction(c -> SettleOps.due(c, clock.millis(), 64));
+        for (SettleOps.Op op : due) {
+            execute(op);
+        }
+        return due.size();
+    }
+
+    private void execute(SettleOps.Op op) {
+        long now = clock.millis();
+        if (op.state().equals("unknown") && resolvedByReading(op)) {
+            return;
+        }
+        db.transaction(c -> {
+            SettleOps.mark(c, op.opId(), "sent", now, null);
+            return null;
+        });
+        EscrowResult r;
+        try {
+            r = call(op);
+        } catch (RuntimeException e) {
+            r = new EscrowResult.Ambiguous(e.toString());
+        }
+        EscrowResult result = r;
+        db.transaction(c -> {
+            apply(c, op, result, now);
+            return null;
+        });
+    }
+
+    private EscrowResult call(SettleOps.Op op) {
+        return switch (op.kind()) {
+            case LOCK -> port.lock(op.opId(), new LockRequest(op.escrowId(), op.payer(), op.payee(), op.target(),
+                    clock.millis() + 24 * 3_600_000L, "tollgate op=" + op.opId()));
+            case RELEASE -> port.releaseTo(op.opId(), op.escrowId(), op.target());
+            case REFUND -> port.refundRemainder(op.opId(), op.escrowId());
+            case PAY -> port.pay(op.opId(), op.payer(), op.payee(), op.target());
+        };
+    }
+
+    /** For an operation whose outcome is unknown: true when the backend shows it took effect. */
+    private boolean resolvedByReading(SettleOps.Op op) {
+        if (port.capabilities().idempotencyKeys() || op.kind() == SettleOps.Kind.PAY) {
+            return false; // Retrying with the same operation id is safe.
+        }
+        EscrowState s = port.read(op.escrowId());
+        boolean took = switch (op.kind()) {
+            case LOCK -> s != null;
+            case RELEASE -> s != null && s.releasedMicros() >= op.target();
+            case REFUND -> s != null && !s.open();
+            default -> false;
+        };
+        if (took) {
+            db.transaction(c -> {
+                apply(c, op, new EscrowResult.Done(op.escrowId(), s), clock.millis());
+                return null;
+            });
+        }
+        return took;
+    }
+
+    private void apply(Connection c, SettleOps.Op op, EscrowResult r, long now) throws SQLException {
+        if (r instanceof EscrowResult.Done done) {
+            SettleOps.mark(c, op.opId(), "done", now, null);
+            recordEffect(c, op, done.state());
+        } else if (r instanceof EscrowResult.Rejected rej) {
+            SettleOps.mark(c, op.opId(), "rejected", now, rej.code() + ": " + rej.message());
+            if (op.requestId() != null) {
+                SettlementRows.update(c, op.requestId(), "state = ?", "failed_" + op.kind().name().toLowerCase());
+            }
+            LOG.warning("settlement operation " + op.opId() + " rejected: " + rej.code() + " " + rej.message());
+        } else {
+            String state = r instanceof EscrowResult.Ambiguous ? "unknown" : "pending";
+            long backoff = Math.min(MAX_BACKOFF_MS, 100L << Math.min(10, op.attempts()));
+            SettleOps.mark(c, op.opId(), state, now + backoff, r.toString());
+        }
+    }
+
+    /** Reflects a completed operation in the settlement rows it concerns. */
+    private static void recordEffect(Connection c, SettleOps.Op op, EscrowState s) throws SQLException {
+        switch (op.kind()) {
+            case RELEASE -> {
+                if (op.requestId() != null) {
+                    SettlementRows.update(c, op.requestId(), "released = ?", op.target());
+                } else {
+                    try (PreparedStatement ps = c.prepareStatement("UPDATE settlement SET state = 'released', "
+                            + "released = cost WHERE escrow_id = ? AND state = 'batched' AND cum_target <= ?")) {
+                        ps.setString(1, op.escrowId());
+                        ps.setLong(2, op.target());
+                        ps.executeUpdate();
+                    }
+                }
+            }
+            case REFUND -> {
+                if (op.requestId() != null) {
+                    long refunded = s == null ? 0 : s.refundedMicros();
+                    SettlementRows.update(c, op.requestId(), "refunded = ?, state = CASE WHEN released > 0 "
+                            + "THEN 'settled' ELSE 'refunded' END", refunded);
+                }
+            }
+            case PAY -> {
+                if (op.requestId() != null) {
+                    SettlementRows.update(c, op.requestId(), "bonus = bonus + ?", op.target());
+                }
+            }
+            case LOCK -> {
+                if (op.requestId() != null) {
+                    SettlementRows.update(c, op.requestId(), "state = CASE WHEN state IN ('locking', 'lock_unknown') "
+                            + "THEN 'locked' ELSE state END");
+                }
+            }
+            default -> {
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+package dev.tollgate.escrow.settle;
+
+import dev.tollgate.escrow.db.Database;
+import dev.tollgate.escrow.port.EscrowPort;
+import dev.tollgate.escrow.port.EscrowResult;
+import dev.tollgate.escrow.port.LockRequest;
+import dev.tollgate.escrow.pricing.Micros;
+import dev.tollgate.escrow.pricing.Price;
+import dev.tollgate.metering.UsageRecord;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.util.UUID;
+
+/**
+ * One escrow per payer x worker with a budget. Each request reserves its worst case from what the budget has
+ * left; its actual cost accrues (exactly, in pico-USDC, across models) and is released in batches: every N
+ * calls, N tokens or T milliseconds, each release naming the cumulative cost rounded once. When the budget
+ * cannot cover a request the next escrow opens (or the request gets 402); an escrow that was replaced closes
+ * once its last request is settled: what is owed is released, the rest refunded.
+ *
+ * <p>Threading: as {@link PerRequestPolicy}.
+ */
+final class StreamBudgetPolicy {
+    static final String NAME = "stream_budget";
+
+    private final SettlementConfig cfg;
+    private final Database db;
+    private final EscrowPort port;
+    private final Clock clock;
+
+    /** A budget row. */
+    record Budget(String escrowId, String payer, String worker, long locked, long costPico, long reserved,
+                  long releasedTarget, long callsSince, long tokensSince, long lastReleaseMs, String state) {
+        long costMicros() {
+            return Math.min(locked, costPico / 1_000_000L);
+        }
+
+        long remaining() {
+            return locked - costMicros() - reserved;
+        }
+    }
+
+    StreamBudgetPolicy(SettlementConfig cfg, Database db, EscrowPort port, Clock clock) {
+        this.cfg = cfg;
+        this.db = db;
+        this.port = port;
+        this.clock = clock;
+    }
+
+    Admission admit(String requestId, String account, String worker, String model, long promptEstimate,
+                    long maxTokens, AccountPolicy p) {
+        Price price = cfg.priceOf(model);
+        long est = price.microsUpperBound(promptEstimate, maxTokens >= 0 ? maxTokens : p.defaultMaxTokens());
+        long now = clock.millis();
+        String[] opening = new String[1];
+        Admission quick = db.transaction(c -> {
+            Budget b = open(c, account, worker);
+            if (b != null && b.remaining() >= est) {
+                reserve(c, b.escrowId(), est);
+                SettlementRows.insert(c, requestId, account, worker, NAME, b.escrowId(), "reserved", est, now);
+                return Admission.granted(b.escrowId());
+            }
+            if (b != null && !p.openNextEscrow()) {
+                return Admission.paymentRequired("The stream budget of " + account + " for " + worker
+                        + " cannot cover this request (" + Micros.format(b.remaining()) + " USDC left).");
+            }
+            if (b != null) {
+                setState(c, b.escrowId(), "draining");
+            }
+            String escrowId = "bud-" + UUID.randomUUID();
+            long amount = Math.max(Math.max(p.budgetMicros(), est), cfg.minLockMicros());
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO budget(escrow_id, payer, worker, locked, "
+                    + "last_release_ms, state) VALUES (?, ?, ?, ?, ?, 'opening')")) {
+                ps.setString(1, escrowId);
+                ps.setString(2, account);
+                ps.setString(3, worker);
+                ps.setLong(4, amount);
+                ps.setLong(5, now);
+                ps.executeUpdate();
+            }
+            SettleOps.insert(c, "lock:" + escrowId, null, escrowId, SettleOps.Kind.LOCK, amount, account, worker, now);
+            SettleOps.mark(c, "lock:" + escrowId, "sent", now, null);
+            opening[0] = escrowId;
+            return null;
+        });
+        if (quick != null) {
+            return quick;
+        }
+        String escrowId = opening[0];
+        Budget fresh = db.transaction(c -> byId(c, escrowId));
+        EscrowResult r = port.lock("lock:" + escrowId, new LockRequest(escrowId, account, worker, fresh.locked(),
+                now + cfg.autoReleaseMillis(), "tollgate op=lock:" + escrowId));
+        return db.transaction(c -> {
+            if (r instanceof EscrowResult.Done) {
+                SettleOps.mark(c, "lock:" + escrowId, "done", now, null);
+                setState(c, escrowId, "open");
+                reserve(c, escrowId, est);
+                SettlementRows.insert(c, requestId, account, worker, NAME, escrowId, "reserved", est, now);
+                closeDrained(c, account, worker, now);
+                return Admission.granted(escrowId);
+            }
+            boolean rejected = r instanceof EscrowResult.Rejected;
+            SettleOps.mark(c, "lock:" + escrowId, rejected ? "rejected" : "unknown", now, r.toString());
+            setState(c, escrowId, rejected ? "failed" : "lock_unknown");
+            return Admission.paymentRequired(rejected && ((EscrowResult.Rejected) r).code().equals("insufficient_balance")
+                    ? "Insufficient balance: " + account + " cannot lock a stream budget of "
+                    + Micros.format(fresh.locked()) + " USDC." : "The stream budget escrow could not be opened.");
+        });
+    }
+
+    void onUsage(Connection c, SettlementRows.Row row, UsageRecord r, AccountPolicy p, long now) throws SQLException {
+        Budget b = byId(c, row.escrowId());
+        if (b == null) {
+            return;
+        }
+        long picos = Outcomes.refundAll(r, p) ? 0 : cfg.priceOf(r.model()).picosFor(r.promptTokens(),
+                r.completionTokens(), 1, Outcomes.computeMillis(r));
+        long before = b.costMicros();
+        try (PreparedStatement ps = c.prepareStatement("UPDATE budget SET cost_pico = cost_pico + ?, "
+                + "reserved = MAX(0, reserved - ?), calls_since = calls_since + 1, tokens_since = tokens_since + ? "
+                + "WHERE escrow_id = ?")) {
+            ps.setLong(1, picos);
+            ps.setLong(2, row.reserved());
+            ps.setLong(3, r.promptTokens() + r.completionTokens());
+            ps.setString(4, b.escrowId());
+            ps.executeUpdate();
+        }
+        Budget after = byId(c, b.escrowId());
+        long cost = after.costMicros() - before;
+        SettlementRows.update(c, row.requestId(), "state = ?, cost = ?, cum_target = ?", "batched", cost,
+                after.costMicros());
+        long bonus = Outcomes.throughputBonus(r, p, cost);
+        if (bonus > 0) {
+            SettleOps.insert(c, "bonus-tps:" + row.requestId(), row.requestId(), row.escrowId() + ":bonus",
+                    SettleOps.Kind.PAY, bonus, row.account(), row.worker(), now);
+        }
+        boolean due = (p.batchCalls() > 0 && after.callsSince() >= p.batchCalls())
+                || (p.batchTokens() > 0 && after.tokensSince() >= p.batchTokens())
+                || (p.batchMillis() > 0 && now - after.lastReleaseMs() >= p.batchMillis());
+        if (due) {
+            release(c, after, now);
+        }
+        if (after.state().equals("draining") && after.reserved() == 0) {
+            close(c, byId(c, after.escrowId()), now);
+        }
+    }
+
+    /** Releases what is owed so far (a batch); no-op when nothing new is owed. */
+    static void release(Connection c, Budget b, long now) throws SQLException {
+        long target = b.costMicros();
+        if (target > b.releasedTarget()) {
+            SettleOps.insert(c, "release:" + b.escrowId() + ":" + target, null, b.escrowId(), SettleOps.Kind.RELEASE,
+                    target, b.payer(), b.worker(), now);
+        }
+        try (PreparedStatement ps = c.prepareStatement("UPDATE budget SET released_target = ?, calls_since = 0, "
+                + "tokens_since = 0, last_release_ms = ? WHERE escrow_id = ?")) {
+            ps.setLong(1, Math.max(target, b.releasedTarget()));
+            ps.setLong(2, now);
+            ps.setString(3, b.escrowId());
+            ps.executeUpdate();
+        }
+    }
+
+    /** Releases what is owed, refunds the rest, closes the budget. */
+    static void close(Connection c, Budget b, long now) throws SQLException {
+        release(c, b, now);
+        SettleOps.insert(c, "refund:" + b.escrowId(), null, b.escrowId(), SettleOps.Kind.REFUND, 0, b.payer(),
+                b.worker(), now);
+        setState(c, b.escrowId(), "closed");
+    }
+
+    /** Budgets replaced by a newer escrow whose last request has been settled. */
+    private static void closeDrained(Connection c, String payer, String worker, long now) throws SQLException {
+        for (Budget b : list(c, "SELECT * FROM budget WHERE payer = ? AND worker = ? AND state = 'draining' "
+                + "AND reserved = 0", payer, worker)) {
+            close(c, b, now);
+        }
+    }
+
+    /** Time-based batches: budgets owing something for longer than their batch interval. */
+    static void flushDue(Connection c, SettlementConfig cfg, long now) throws SQLException {
+        for (Budget b : list(c, "SELECT * FROM budget WHERE state IN ('open', 'draining')")) {
+            AccountPolicy p = cfg.policyOf(b.payer());
+            if (p.batchMillis() > 0 && now - b.lastReleaseMs() >= p.batchMillis() && b.costMicros() > b.releasedTarget()) {
+                release(c, b, now);
+            }
+        }
+    }
+
+    /** Closes every open budget of a payer (releases what is owed, refunds the rest). */
+    static int closeAll(Connection c, String payer, long now) throws SQLException {
+        int n = 0;
+        for (Budget b : list(c, "SELECT * FROM budget WHERE payer = ? AND state IN ('open', 'draining')", payer)) {
+            close(c, b, now);
+            n++;
+        }
+        return n;
+    }
+
+    private static Budget open(Connection c, String payer, String worker) throws SQLException {
+        var l = list(c, "SELECT * FROM budget WHERE payer = ? AND worker = ? AND state = 'open' "
+                + "ORDER BY last_release_ms DESC LIMIT 1", payer, worker);
+        return l.isEmpty() ? null : l.get(0);
+    }
+
+    static Budget byId(Connection c, String escrowId) throws SQLException {
+        var l = list(c, "SELECT * FROM budget WHERE escrow_id = ?", escrowId);
+        return l.isEmpty() ? null : l.get(0);
+    }
+
+    private static void reserve(Connection c, String escrowId, long amount) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE budget SET reserved = reserved + ? WHERE escrow_id = ?")) {
+            ps.setLong(1, amount);
+            ps.setString(2, escrowId);
+            ps.executeUpdate();
+        }
+    }
+
+    private static void setState(Connection c, String escrowId, String state) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE budget SET state = ? WHERE escrow_id = ?")) {
+            ps.setString(1, state);
+            ps.setString(2, escrowId);
+            ps.executeUpdate();
+        }
+    }
+
+    private static java.util.List<Budget> list(Connection c, String sql, String... args) throws SQLException {
+        java.util.List<Budget> out = new java.util.ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < args.length; i++) {
+                ps.setString(i + 1, args[i]);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new Budget(rs.getString("escrow_id"), rs.getString("payer"), rs.getString("worker"),
+                            rs.getLong("locked"), rs.getLong("cost_pico"), rs.getLong("reserved"),
+                            rs.getLong("released_target"), rs.getLong("calls_since"), rs.getLong("tokens_since"),
+                            rs.getLong("last_release_ms"), rs.getString("state")));
+                }
+            }
+        }
+        return out;
+    }
+}
