@@ -10,9 +10,6 @@ import dev.tollgate.escrow.port.LockRequest;
 import dev.tollgate.escrow.pricing.Fees;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -98,7 +95,7 @@ class LedgerModelTest {
     @Property(tries = 200)
     void ledgerAgreesWithTheModel(@ForAll("actions") @Size(max = 30) List<Action> actions) throws Exception {
         Path dir = Files.createTempDirectory("ledger-model-");
-        MutableClock clock = new MutableClock();
+        dev.tollgate.escrow.TestClock clock = new dev.tollgate.escrow.TestClock();
         try (Database db = Database.open(dir)) {
             EmbeddedLedger ledger = new EmbeddedLedger(db, new LedgerBook(FEES), clock, MIN, true);
             Model m = new Model();
@@ -134,7 +131,7 @@ class LedgerModelTest {
         return hint;
     }
 
-    private static void apply(EmbeddedLedger ledger, Model m, Action a, String op, MutableClock clock) {
+    private static void apply(EmbeddedLedger ledger, Model m, Action a, String op, dev.tollgate.escrow.TestClock clock) {
         String payer = PAYERS[a.payer()];
         String id = "e" + a.escrow();
         boolean seen = m.ops.containsKey(op);
@@ -222,35 +219,6 @@ class LedgerModelTest {
             lastReleased.put(e.getKey(), s.releasedMicros());
             assertEquals(e.getValue()[1], s.releasedMicros());
             assertEquals(e.getValue()[2], s.refundedMicros());
-        }
-    }
-
-    /** A clock the test moves. */
-    static final class MutableClock extends Clock {
-        private long millis = 1_700_000_000_000L;
-
-        void advance(long ms) {
-            millis += ms;
-        }
-
-        @Override
-        public long millis() {
-            return millis;
-        }
-
-        @Override
-        public Instant instant() {
-            return Instant.ofEpochMilli(millis);
-        }
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
         }
     }
 }

@@ -1,0 +1,35 @@
+package dev.tollgate.escrow;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+
+/** A clock the test moves by hand, so expiry, deadlines and batching by time are deterministic. */
+public final class TestClock extends Clock {
+    private volatile long millis = 1_700_000_000_000L;
+
+    public void advance(long ms) {
+        millis += ms;
+    }
+
+    @Override
+    public long millis() {
+        return millis;
+    }
+
+    @Override
+    public Instant instant() {
+        return Instant.ofEpochMilli(millis);
+    }
+
+    @Override
+    public ZoneId getZone() {
+        return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+        return this;
+    }
+}

@@ -1,0 +1,214 @@
+package dev.tollgate.escrow.settle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tollgate.escrow.TestClock;
+import dev.tollgate.escrow.ledger.Statement;
+import dev.tollgate.escrow.pricing.Fees;
+import dev.tollgate.escrow.pricing.Micros;
+import dev.tollgate.escrow.pricing.Price;
+import dev.tollgate.metering.Outcome;
+import dev.tollgate.metering.Route;
+import dev.tollgate.metering.UsageRecord;
+import dev.tollgate.metering.UsageSource;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The settlement policies end to end on the embedded ledger, with a hand-moved clock. */
+class SettlementServiceTest {
+    static final String PAYER = "ag_payer";
+    static final String WORKER = "ag_worker";
+    static final Price PRICE = Price.of("1000", "3000", null, null); // 0.001 / 0.003 USDC per token
+    final TestClock clock = new TestClock();
+    SettlementService service;
+
+    static AccountPolicy perRequest(String fund, AccountPolicy.Quality q) {
+        return new AccountPolicy(PolicyKind.PER_REQUEST, null, Micros.parse(fund), true, 100, 0, 0, 0, 0, false,
+                100_000, 5, q);
+    }
+
+    static AccountPolicy budget(String fund, String budget, int batchCalls, boolean next) {
+        return new AccountPolicy(PolicyKind.STREAM_BUDGET, null, Micros.parse(fund), true, 100,
+                Micros.parse(budget), batchCalls, 0, 0, next, 0, 0, AccountPolicy.Quality.OFF);
+    }
+
+    SettlementService open(AccountPolicy policy) throws Exception {
+        Path dir = Files.createTempDirectory("settle-");
+        SettlementConfig cfg = new SettlementConfig(dir, "embedded", null, null, Fees.PURPLE_FLEA, 100_000,
+                3_600_000L, true, true, Map.of("*", PRICE), Map.of(PAYER, policy));
+        service = SettlementService.open(cfg, clock, null, up -> WORKER);
+        return service;
+    }
+
+    @AfterEach
+    void close() {
+        if (service != null) {
+            service.close();
+        }
+    }
+
+    static UsageRecord usage(String id, long prompt, long completion, Outcome outcome, long generationNanos) {
+        return new UsageRecord(id, PAYER, "sim", "m", Route.CHAT_COMPLETIONS, true, prompt, completion,
+                UsageSource.UPSTREAM, 100, 0, 1_000_000, 0, generationNanos, 0, outcome, 200);
+    }
+
+    void journal(UsageRecord... records) {
+        service.usageListener().onUsage(List.of(records));
+        service.settleNow();
+    }
+
+    @Test
+    void perRequestLocksReleasesTheCostAndRefundsTheRest() throws Exception {
+        open(perRequest("5", AccountPolicy.Quality.OFF));
+        Admission a = service.admit("r1", PAYER, WORKER, "m", 10, 100).get();
+        assertTrue(a.admitted());
+        SettlementView locked = service.settlement("r1").orElseThrow();
+        long lock = Math.max(100_000, 10 * 1000 + 100 * 3000);
+        assertEquals(lock, locked.reservedMicros());
+        assertEquals(Micros.parse("5") - lock, service.ledger().balance(PAYER));
+        // 10 prompt + 20 completion tokens at 1000 + 3000 micro each; slow generation: no throughput bonus.
+        journal(usage("r1", 10, 20, Outcome.COMPLETED, 10_000_000_000L));
+        SettlementView s = service.settlement("r1").orElseThrow();
+        assertEquals("settled", s.state());
+        assertEquals(70_000, s.costMicros());
+        assertEquals(70_000, s.releasedMicros());
+        assertEquals(lock - 70_000, s.refundedMicros());
+        assertEquals(0, s.bonusMicros());
+        Statement worker = service.statement(WORKER);
+        assertEquals(70_000 - Fees.PURPLE_FLEA.feeOn(70_000), worker.earnedMicros());
+        assertEquals(Micros.parse("5") - 70_000, service.ledger().balance(PAYER));
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void paymentRequiredWhenTheBalanceCannotCoverTheLock() throws Exception {
+        open(perRequest("0.05", AccountPolicy.Quality.OFF));
+        Admission a = service.admit("r1", PAYER, WORKER, "m", 10, 100).get();
+        assertFalse(a.admitted());
+        assertTrue(a.message().contains("Insufficient balance"), a.message());
+        assertEquals("lock_failed", service.settlement("r1").orElseThrow().state());
+        journal(usage("r1", 0, 0, Outcome.PAYMENT_REQUIRED, -1));
+        assertEquals(Micros.parse("0.05"), service.ledger().balance(PAYER));
+    }
+
+    @Test
+    void upstreamErrorRefundsEverythingAndDisconnectPaysWhatWasServed() throws Exception {
+        open(perRequest("5", AccountPolicy.Quality.OFF));
+        service.admit("err", PAYER, WORKER, "m", 10, 100).get();
+        service.admit("cut", PAYER, WORKER, "m", 10, 100).get();
+        journal(usage("err", 0, 0, Outcome.UPSTREAM_ERROR, -1), usage("cut", 10, 5, Outcome.CLIENT_DISCONNECTED, -1));
+        SettlementView err = service.settlement("err").orElseThrow();
+        assertEquals("refunded", err.state());
+        assertEquals(0, err.releasedMicros());
+        SettlementView cut = service.settlement("cut").orElseThrow();
+        assertEquals(10 * 1000 + 5 * 3000, cut.releasedMicros());
+        assertEquals(Micros.parse("5") - 25_000, service.ledger().balance(PAYER));
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void throughputBonusComesFromThePayersBalance() throws Exception {
+        open(perRequest("5", AccountPolicy.Quality.OFF));
+        service.admit("fast", PAYER, WORKER, "m", 10, 100).get();
+        // 20 tokens in 0.1 s = 200 tokens/s >= 100.
+        journal(usage("fast", 10, 20, Outcome.COMPLETED, 100_000_000L));
+        SettlementView s = service.settlement("fast").orElseThrow();
+        assertEquals(70_000 * 5 / 100, s.bonusMicros());
+        assertEquals(Micros.parse("5") - 70_000 - 3_500, service.ledger().balance(PAYER));
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void qualityTiersDecideWhatAHeldCostPays() throws Exception {
+        AccountPolicy.Quality gate = new AccountPolicy.Quality(true, 60_000, 7_000, 9_000, 10, 9_000, 7_000, 70);
+        open(perRequest("5", gate));
+        for (String id : new String[] {"great", "ok", "bad", "silent"}) {
+            service.admit(id, PAYER, WORKER, "m", 10, 100).get();
+        }
+        journal(usage("great", 10, 20, Outcome.COMPLETED, -1), usage("ok", 10, 20, Outcome.COMPLETED, -1),
+                usage("bad", 10, 20, Outcome.COMPLETED, -1), usage("silent", 10, 20, Outcome.COMPLETED, -1));
+        assertEquals("awaiting_score", service.settlement("great").orElseThrow().state());
+        assertTrue(service.score("great", "0.95"));
+        assertTrue(service.score("ok", "0.8"));
+        assertTrue(service.score("bad", "0.5"));
+        assertFalse(service.score("nobody", "0.5"));
+        clock.advance(61_000);
+        service.settleNow();
+        // Deadline passed for "silent": the default score (0.7) pays 70%.
+        awaitSettled("silent");
+        service.settleNow();
+        assertEquals(70_000, service.settlement("great").orElseThrow().releasedMicros());
+        assertEquals(7_000, service.settlement("great").orElseThrow().bonusMicros());
+        assertEquals(49_000, service.settlement("ok").orElseThrow().releasedMicros());
+        assertEquals(0, service.settlement("bad").orElseThrow().releasedMicros());
+        assertEquals("refunded", service.settlement("bad").orElseThrow().state());
+        assertEquals(49_000, service.settlement("silent").orElseThrow().releasedMicros());
+        assertTrue(service.conservation().holds());
+    }
+
+    private void awaitSettled(String id) {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (service.settlement(id).orElseThrow().state().equals("awaiting_score")) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("deadline sweep did not run");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+    }
+
+    @Test
+    void streamBudgetBatchesReleasesAndPaysExactlyTheTotal() throws Exception {
+        open(budget("5", "1.00", 3, true));
+        long expectedPicos = 0;
+        for (int i = 0; i < 7; i++) {
+            assertTrue(service.admit("b" + i, PAYER, WORKER, "m", 3, 7).get().admitted());
+            journal(usage("b" + i, 3, i, Outcome.COMPLETED, -1));
+            expectedPicos += PRICE.picosFor(3, i, 1, 1);
+        }
+        String escrow = service.settlement("b0").orElseThrow().escrowId();
+        // Two batches of three released; the seventh request waits for the next batch.
+        assertEquals("released", service.settlement("b5").orElseThrow().state());
+        assertEquals("batched", service.settlement("b6").orElseThrow().state());
+        assertEquals(1, service.closeBudgets(PAYER));
+        service.settleNow();
+        var state = service.ledger().read(escrow);
+        assertEquals(expectedPicos / 1_000_000, state.releasedMicros(), "cost of the total, rounded once");
+        assertEquals(state.lockedMicros() - state.releasedMicros(), state.refundedMicros());
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void exhaustedBudgetOpensTheNextEscrowOrRefuses() throws Exception {
+        open(budget("5", "0.10", 100, true));
+        // Each request reserves (3 + 40) tokens' worst case: 123,000 micro > 0.10 budget -> its own escrow.
+        assertTrue(service.admit("x1", PAYER, WORKER, "m", 3, 20).get().admitted());
+        assertTrue(service.admit("x2", PAYER, WORKER, "m", 3, 20).get().admitted());
+        String e1 = service.settlement("x1").orElseThrow().escrowId();
+        String e2 = service.settlement("x2").orElseThrow().escrowId();
+        assertFalse(e1.equals(e2), "the second request needed a new escrow");
+        journal(usage("x1", 3, 20, Outcome.COMPLETED, -1), usage("x2", 3, 20, Outcome.COMPLETED, -1));
+        assertFalse(service.ledger().read(e1).open(), "the drained escrow closes once its request settled");
+        service.close();
+        service = null;
+        open(budget("5", "0.10", 100, false));
+        assertTrue(service.admit("y1", PAYER, WORKER, "m", 3, 20).get().admitted());
+        assertFalse(service.admit("y2", PAYER, WORKER, "m", 3, 20).get().admitted());
+    }
+
+    @Test
+    void aRecordJournaledTwiceSettlesOnce() throws Exception {
+        open(perRequest("5", AccountPolicy.Quality.OFF));
+        service.admit("d", PAYER, WORKER, "m", 10, 100).get();
+        UsageRecord r = usage("d", 10, 20, Outcome.COMPLETED, -1);
+        journal(r);
+        journal(r, r);
+        assertEquals(70_000, service.statement(PAYER).spentMicros());
+        assertTrue(service.conservation().holds());
+    }
+}
