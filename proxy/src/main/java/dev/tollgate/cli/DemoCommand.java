@@ -70,7 +70,7 @@ final class DemoCommand implements Callable<Integer> {
         SimulatorConfig simCfg = SimulatorConfig.defaults().withTtftMillis(ttftMillis).withTokensPerSecond(tokensPerSecond);
         try (SimulatorServer sim = SimulatorServer.start(simCfg);
              TollgateNode node = TollgateNode.start(ProxyConfig.empty().withListen("127.0.0.1:0")
-                     .withAdmin("127.0.0.1:0").withDataDir(dir.toString())
+                     .withAdmin("127.0.0.1:0").withGrpc("127.0.0.1:0").withDataDir(dir.toString())
                      .withUpstreams(List.of(new UpstreamConfig("simulator", sim.baseUrl(), null, null, true,
                              "worker-sim"))))) {
             out.println("simulator  " + sim.baseUrl());

@@ -26,6 +26,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--admin", paramLabel = "HOST:PORT", description = "Admin address (default 127.0.0.1:9090).")
     String admin;
 
+    @Option(names = "--grpc", paramLabel = "HOST:PORT", description = "gRPC control address, or 'off' (default 127.0.0.1:9091).")
+    String grpc;
+
     @Option(names = "--upstream", paramLabel = "URL", description = "Upstream base URL, e.g. http://127.0.0.1:8000/v1 (repeatable).")
     List<String> upstreams = new ArrayList<>();
 
@@ -43,6 +46,9 @@ final class ServeCommand implements Callable<Integer> {
         }
         if (data != null) {
             cfg = cfg.withDataDir(data);
+        }
+        if (grpc != null) {
+            cfg = cfg.withGrpc(grpc);
         }
         if (!upstreams.isEmpty()) {
             List<UpstreamConfig> ups = new ArrayList<>();

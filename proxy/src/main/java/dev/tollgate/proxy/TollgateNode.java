@@ -1,11 +1,19 @@
 package dev.tollgate.proxy;
 
+import dev.tollgate.escrow.settle.SettlementConfig;
+import dev.tollgate.escrow.settle.SettlementConfigReader;
+import dev.tollgate.escrow.settle.SettlementService;
 import dev.tollgate.metering.agent.MeteringAgent;
 import dev.tollgate.metering.tokens.TokenEstimator;
 import dev.tollgate.proxy.admin.AdminRoutes;
 import dev.tollgate.proxy.admin.AdminServer;
 import dev.tollgate.proxy.admin.HealthRoutes;
 import dev.tollgate.proxy.admin.MeteringRoutes;
+import dev.tollgate.proxy.admin.SettlementRoutes;
+import dev.tollgate.proxy.config.ConfigException;
+import dev.tollgate.proxy.control.ControlServer;
+import dev.tollgate.proxy.control.UsageFeed;
+import dev.tollgate.proxy.upstream.Upstream;
 import dev.tollgate.proxy.config.ConfigLoader;
 import dev.tollgate.proxy.config.HostPort;
 import dev.tollgate.proxy.config.ProxyConfig;
@@ -16,7 +24,11 @@ import dev.tollgate.proxy.upstream.UpstreamGroup;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -33,15 +45,20 @@ public final class TollgateNode implements AutoCloseable {
     private final ProxyServer proxy;
     private final AdminServer admin;
     private final UpstreamGroup upstreams;
+    private final SettlementService settlement;
+    private final ControlServer control;
 
     private TollgateNode(EventLoopGroup boss, EventLoopGroup workers, MeteringAgent metering, ProxyServer proxy,
-                         AdminServer admin, UpstreamGroup upstreams) {
+                         AdminServer admin, UpstreamGroup upstreams, SettlementService settlement,
+                         ControlServer control) {
         this.boss = boss;
         this.workers = workers;
         this.metering = metering;
         this.proxy = proxy;
         this.admin = admin;
         this.upstreams = upstreams;
+        this.settlement = settlement;
+        this.control = control;
     }
 
     /** Starts a node; the config is validated first ({@link dev.tollgate.proxy.config.ConfigException}). */
@@ -51,32 +68,65 @@ public final class TollgateNode implements AutoCloseable {
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
         MeteringAgent metering = new MeteringAgent(limits.meteringQueue());
+        SettlementService settlement = null;
+        ProxyServer proxy = null;
+        AdminServer admin = null;
         try {
             UpstreamGroup upstreams = new UpstreamGroup(cfg.upstreams(), limits.ejectAfterFailures(),
                     limits.ejectMillis());
             UpstreamConnector connector = new UpstreamConnector(limits.connectTimeoutMillis(),
                     limits.idleTimeoutMillis(), TlsContexts.forUpstreams(cfg.upstreamCaFile()));
+            Map<String, String> workerOf = new HashMap<>();
+            for (Upstream u : upstreams.all()) {
+                workerOf.put(u.name(), u.worker());
+            }
+            SettlementConfig sc;
+            try {
+                sc = SettlementConfigReader.read(cfg.settlement(), Path.of(cfg.dataDir()));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("settlement: " + e.getMessage());
+            }
+            settlement = SettlementService.open(sc, Clock.systemUTC(), EscrowBackends.forConfig(sc),
+                    up -> workerOf.getOrDefault(up, up));
+            metering.addListener(settlement.usageListener());
+            UsageFeed feed = new UsageFeed();
+            metering.addListener(feed);
             metering.start();
             ProxyServices services = new ProxyServices(limits, upstreams, connector, metering,
-                    TokenEstimator.standard(), new RequestIds(), new ApiKeys(cfg.apiKeys()), AdmissionGate.OPEN);
-            ProxyServer proxy = ProxyServer.bind(HostPort.parse(cfg.listen(), "listen"), boss, workers, services,
+                    TokenEstimator.standard(), new RequestIds(), new ApiKeys(cfg.apiKeys()),
+                    new SettlementGate(settlement));
+            proxy = ProxyServer.bind(HostPort.parse(cfg.listen(), "listen"), boss, workers, services,
                     TlsContexts.forListener(cfg.tls()));
+            SettlementService s = settlement;
+            SettlementRoutes settlementRoutes = new SettlementRoutes(s);
             List<AdminRoutes> routes = new ArrayList<>();
-            routes.add(new HealthRoutes(metering, upstreams, List.of()));
-            routes.add(new MeteringRoutes(metering, null, List.of()));
-            AdminServer admin;
-            try {
-                admin = AdminServer.bind(HostPort.parse(cfg.admin(), "admin"), boss, cfg.adminToken(), routes);
-            } catch (RuntimeException | InterruptedException e) {
-                proxy.close();
-                throw e;
+            routes.add(new HealthRoutes(metering, upstreams, List.of(s::writePrometheus)));
+            routes.add(new MeteringRoutes(metering, s::usage, List.of(settlementRoutes)));
+            routes.add(settlementRoutes);
+            admin = AdminServer.bind(HostPort.parse(cfg.admin(), "admin"), boss, cfg.adminToken(), routes);
+            ControlServer control = "off".equals(cfg.grpc()) ? null
+                    : ControlServer.start(HostPort.parse(cfg.grpc(), "grpc"), s, feed, cfg.adminToken());
+            return new TollgateNode(boss, workers, metering, proxy, admin, upstreams, settlement, control);
+        } catch (RuntimeException | InterruptedException | java.io.IOException e) {
+            if (admin != null) {
+                admin.close();
             }
-            return new TollgateNode(boss, workers, metering, proxy, admin, upstreams);
-        } catch (RuntimeException | InterruptedException e) {
+            if (proxy != null) {
+                proxy.close();
+            }
             metering.close();
+            if (settlement != null) {
+                settlement.close();
+            }
             boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-            throw e;
+            if (e instanceof InterruptedException ie) {
+                throw ie;
+            }
+            if (e instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new ConfigException("grpc: " + e.getMessage());
         }
     }
 
@@ -105,13 +155,27 @@ public final class TollgateNode implements AutoCloseable {
         return upstreams;
     }
 
-    /** Stops accepting, lets the event loops finish, then drains metering. */
+    /** Settlement: admission, journal, ledger, statements. */
+    public SettlementService settlement() {
+        return settlement;
+    }
+
+    /** Port of the gRPC control service, or -1 when it is off. */
+    public int grpcPort() {
+        return control == null ? -1 : control.port();
+    }
+
+    /** Stops accepting, lets the event loops finish, drains metering into the journal, then stops settling. */
     @Override
     public void close() {
         proxy.close();
         admin.close();
+        if (control != null) {
+            control.close();
+        }
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         metering.close();
+        settlement.close();
     }
 }

@@ -37,7 +37,7 @@ public final class ProxyFixture implements AutoCloseable {
     public static ProxyFixture start(SimulatorConfig sim, UnaryOperator<ProxyConfig> tweak) throws Exception {
         SimulatorServer simulator = SimulatorServer.start(sim);
         Path dir = Files.createTempDirectory("tollgate-test-");
-        ProxyConfig cfg = ProxyConfig.empty().withListen("127.0.0.1:0").withAdmin("127.0.0.1:0")
+        ProxyConfig cfg = ProxyConfig.empty().withListen("127.0.0.1:0").withAdmin("127.0.0.1:0").withGrpc("127.0.0.1:0")
                 .withDataDir(dir.toString())
                 .withUpstreams(List.of(new UpstreamConfig("sim", simulator.baseUrl(), null, null, true, "worker-1")));
         try {
