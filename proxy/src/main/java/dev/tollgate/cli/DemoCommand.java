@@ -1,6 +1,13 @@
 package dev.tollgate.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tollgate.escrow.pricing.Micros;
+import dev.tollgate.escrow.settle.SettlementService;
 import dev.tollgate.metering.UsageRecord;
+import dev.tollgate.proxy.config.ApiKeyConfig;
+import dev.tollgate.proxy.http.ApiKeys;
 import dev.tollgate.proxy.TollgateNode;
 import dev.tollgate.proxy.config.ProxyConfig;
 import dev.tollgate.proxy.config.UpstreamConfig;
@@ -38,8 +45,17 @@ final class DemoCommand implements Callable<Integer> {
             description = "Simulated generation rate (default ${DEFAULT-VALUE}).")
     long tokensPerSecond;
 
+    static final String ORCHESTRATOR = "ag_orchestrator";
+    static final String ORCHESTRATOR_KEY = "sk-demo-orchestrator";
+    static final String BROKE = "ag_broke";
+    static final String BROKE_KEY = "sk-demo-broke";
+    static final String WORKER = "ag_worker_sim";
+
     /** One request of the workload. */
-    record Step(String label, String path, String body, String fault) {
+    record Step(String label, String path, String body, String fault, String key) {
+        Step(String label, String path, String body, String fault) {
+            this(label, path, body, fault, ORCHESTRATOR_KEY);
+        }
     }
 
     static List<Step> workload(String model) {
@@ -60,7 +76,21 @@ final class DemoCommand implements Callable<Integer> {
                 "status:503"));
         steps.add(new Step("error mid-stream", "/v1/chat/completions", String.format(chat, 64, ",\"stream\":true"),
                 "error-after:5"));
+        steps.add(new Step("payer out of funds", "/v1/chat/completions", String.format(chat, 24, ""), null, BROKE_KEY));
         return steps;
+    }
+
+    /** Settlement for the demo: both accounts pay per request; prices are per million tokens. */
+    static JsonNode settlement() {
+        ObjectMapper m = new ObjectMapper();
+        ObjectNode s = m.createObjectNode();
+        s.putObject("prices").putObject("*").put("prompt_per_million", "20.00").put("completion_per_million", "60.00");
+        ObjectNode accounts = s.putObject("accounts");
+        ObjectNode orch = accounts.putObject(ORCHESTRATOR).put("policy", "per_request").put("fund", "5.00")
+                .put("referrer", "ag_referrer");
+        orch.putObject("throughput_bonus").put("min_tokens_per_second", "100").put("pct", 5);
+        accounts.putObject(BROKE).put("policy", "per_request").put("fund", "0.05");
+        return s;
     }
 
     @Override
@@ -72,7 +102,10 @@ final class DemoCommand implements Callable<Integer> {
              TollgateNode node = TollgateNode.start(ProxyConfig.empty().withListen("127.0.0.1:0")
                      .withAdmin("127.0.0.1:0").withGrpc("127.0.0.1:0").withDataDir(dir.toString())
                      .withUpstreams(List.of(new UpstreamConfig("simulator", sim.baseUrl(), null, null, true,
-                             "worker-sim"))))) {
+                             WORKER)))
+                     .withApiKeys(List.of(new ApiKeyConfig(ApiKeys.hash(ORCHESTRATOR_KEY), ORCHESTRATOR),
+                             new ApiKeyConfig(ApiKeys.hash(BROKE_KEY), BROKE)))
+                     .withSettlement(settlement()))) {
             out.println("simulator  " + sim.baseUrl());
             out.println("tollgate   " + node.baseUrl() + "   (admin " + node.adminUrl() + ")");
             out.println();
@@ -83,6 +116,7 @@ final class DemoCommand implements Callable<Integer> {
                 HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(node.baseUrl().replace("/v1", "") + s.path()))
                         .timeout(Duration.ofSeconds(30))
                         .header("content-type", "application/json")
+                        .header("authorization", "Bearer " + s.key())
                         .POST(HttpRequest.BodyPublishers.ofString(s.body()));
                 if (s.fault() != null) {
                     b.header("x-sim-fault", s.fault());
@@ -100,7 +134,30 @@ final class DemoCommand implements Callable<Integer> {
                 records.add(rec);
             }
             printTable(out, steps, records);
-            return records.stream().allMatch(r -> r != null) ? 0 : 1;
+            SettlementService settlement = node.settlement();
+            while (settlement.unfinishedOperations() > 0 && System.nanoTime() < deadline) {
+                settlement.settleNow();
+            }
+            out.println();
+            printSettlements(out, steps, ids, settlement);
+            out.println();
+            boolean conserved = StatementPrinter.print(out, settlement, List.of(ORCHESTRATOR, BROKE, WORKER, "ag_referrer"));
+            out.println();
+            out.println("data directory: " + dir + "  (./tollgate ledger statement --data " + dir + ")");
+            return records.stream().allMatch(r -> r != null) && conserved ? 0 : 1;
+        }
+    }
+
+    static void printSettlements(PrintStream out, List<Step> steps, List<String> ids, SettlementService settlement) {
+        String fmt = "%-20s %-10s %12s %12s %12s %12s%n";
+        out.printf(fmt, "settlement (USDC)", "state", "locked", "released", "refunded", "bonus");
+        for (int i = 0; i < steps.size(); i++) {
+            var v = settlement.settlement(ids.get(i)).orElse(null);
+            if (v == null) {
+                continue;
+            }
+            out.printf(fmt, steps.get(i).label(), v.state(), Micros.format(v.reservedMicros()),
+                    Micros.format(v.releasedMicros()), Micros.format(v.refundedMicros()), Micros.format(v.bonusMicros()));
         }
     }
 

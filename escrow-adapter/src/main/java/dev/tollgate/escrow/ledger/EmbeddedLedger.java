@@ -219,6 +219,20 @@ public final class EmbeddedLedger implements EscrowPort {
         });
     }
 
+    /** Every agent account (not system or escrow accounts), sorted. */
+    public java.util.List<String> agents() {
+        return db.transaction(c -> {
+            java.util.List<String> out = new java.util.ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT id FROM account WHERE id NOT LIKE '@%' "
+                    + "AND id NOT LIKE 'escrow:%' ORDER BY id"); ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(rs.getString(1));
+                }
+            }
+            return out;
+        });
+    }
+
     public Statement statement(String agent) {
         return db.transaction(c -> LedgerQueries.statement(c, agent));
     }
