@@ -1,0 +1,183 @@
+package dev.tollgate.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tollgate.escrow.db.Database;
+import dev.tollgate.escrow.ledger.EmbeddedLedger;
+import dev.tollgate.escrow.ledger.LedgerBook;
+import dev.tollgate.escrow.pricing.Fees;
+import dev.tollgate.simulator.SimulatorConfig;
+import dev.tollgate.simulator.SimulatorServer;
+import dev.tollgate.testing.Await;
+import dev.tollgate.testing.ChildTollgate;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A proxy in a child JVM serves a steady load of paid streaming requests and is killed with SIGKILL several
+ * times; restarted on the same data directory, it settles every journaled usage record exactly once: one
+ * release per request escrow, equal to the metered cost, nothing left pending, money conserved.
+ */
+class CrashRecoveryTest {
+    private static final int KILLS = 3;
+
+    private static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Test
+    void everyJournaledRequestIsSettledExactlyOnceAcrossKills() throws Exception {
+        Path dir = Files.createTempDirectory("tollgate-crash-");
+        int port = freePort();
+        int admin = freePort();
+        try (SimulatorServer sim = SimulatorServer.start(SimulatorConfig.defaults().withTokensPerSecond(3000))) {
+            Path config = dir.resolve("tollgate.yaml");
+            Files.writeString(config, String.join("\n",
+                    "listen: 127.0.0.1:" + port,
+                    "admin: 127.0.0.1:" + admin,
+                    "grpc: \"off\"",
+                    "data_dir: " + dir.resolve("data"),
+                    "upstreams:",
+                    "  - {name: sim, url: \"" + sim.baseUrl() + "\", worker: ag_worker}",
+                    "api_keys:",
+                    "  - {sha256: " + dev.tollgate.proxy.http.ApiKeys.hash("sk-crash") + ", account: ag_payer}",
+                    "settlement:",
+                    "  prices: {\"*\": {prompt_per_million: \"1000\", completion_per_million: \"3000\"}}",
+                    "  accounts:",
+                    "    ag_payer: {policy: per_request, fund: \"1000.00\"}",
+                    ""));
+            HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+            Set<String> completed = ConcurrentHashMap.newKeySet();
+            AtomicInteger failures = new AtomicInteger();
+            for (int round = 0; round <= KILLS; round++) {
+                try (ChildTollgate child = ChildTollgate.start(config)) {
+                    AtomicBoolean running = new AtomicBoolean(true);
+                    List<Thread> clients = new ArrayList<>();
+                    int before = completed.size();
+                    for (int t = 0; t < 3; t++) {
+                        int seed = round * 10 + t;
+                        Thread th = new Thread(() -> load(http, port, seed, running, completed, failures));
+                        th.start();
+                        clients.add(th);
+                    }
+                    // Kill at a different point each round: after a varying number of completed streams.
+                    int target = before + 8 + round * 5;
+                    Await.until(() -> completed.size() >= target, Duration.ofSeconds(60), "completed streams");
+                    if (round < KILLS) {
+                        child.kill();
+                    } else {
+                        running.set(false);
+                        for (Thread th : clients) {
+                            th.join();
+                        }
+                        Await.until(() -> pendingOps(http, admin) == 0, Duration.ofSeconds(30), "settlement to finish");
+                        child.stop();
+                    }
+                    running.set(false);
+                    for (Thread th : clients) {
+                        th.join();
+                    }
+                }
+            }
+            verify(dir.resolve("data"), completed);
+        }
+    }
+
+    private static void load(HttpClient http, int port, int seed, AtomicBoolean running, Set<String> completed,
+                             AtomicInteger failures) {
+        int i = 0;
+        while (running.get()) {
+            String body = "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":\"crash test "
+                    + seed + " " + (i++) + "\"}],\"max_tokens\":40,\"stream\":true}";
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(
+                                URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+                        .timeout(Duration.ofSeconds(10)).header("authorization", "Bearer sk-crash")
+                        .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(), HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200 && r.body().endsWith("data: [DONE]\n\n")) {
+                    completed.add(r.headers().firstValue("x-tollgate-request-id").orElseThrow());
+                }
+            } catch (Exception e) {
+                failures.incrementAndGet();
+                if (!running.get()) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private static long pendingOps(HttpClient http, int admin) {
+        try {
+            String m = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            for (String line : m.split("\n")) {
+                if (line.startsWith("tollgate_settlement_operations_pending ")) {
+                    return Long.parseLong(line.substring(line.indexOf(' ') + 1).trim());
+                }
+            }
+        } catch (Exception e) {
+            // not up yet
+        }
+        return -1;
+    }
+
+    private static void verify(Path data, Set<String> completed) throws Exception {
+        try (Database db = Database.open(data)) {
+            long[] r = db.transaction(c -> {
+                long usage = one(c, "SELECT COUNT(*) FROM usage");
+                long unsettled = one(c, "SELECT COUNT(*) FROM usage u LEFT JOIN settlement s USING (request_id) "
+                        + "WHERE s.state IS NULL OR s.state NOT IN ('settled', 'refunded', 'lock_failed')");
+                long wrongAmount = one(c, "SELECT COUNT(*) FROM usage u JOIN settlement s USING (request_id) "
+                        + "WHERE s.state = 'settled' AND s.released != (u.prompt * 1000 + u.completion * 3000)");
+                long doubleRelease = one(c, "SELECT COUNT(*) FROM (SELECT escrow_id FROM transfer WHERE kind = "
+                        + "'release' GROUP BY escrow_id HAVING COUNT(*) > 1)");
+                long pending = one(c, "SELECT COUNT(*) FROM settle_op WHERE state IN ('pending', 'sent', 'unknown')");
+                long journaledCompleted = 0;
+                for (String id : completed) {
+                    try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM usage WHERE request_id = ?")) {
+                        ps.setString(1, id);
+                        try (ResultSet rs = ps.executeQuery()) {
+                            rs.next();
+                            journaledCompleted += rs.getLong(1);
+                        }
+                    }
+                }
+                return new long[] {usage, unsettled, wrongAmount, doubleRelease, pending, journaledCompleted};
+            });
+            assertTrue(r[0] >= completed.size() - KILLS * 3L, "journaled " + r[0] + " of " + completed.size());
+            assertEquals(0, r[1], "usage records without a finished settlement");
+            assertEquals(0, r[2], "settlements that did not release exactly the metered cost");
+            assertEquals(0, r[3], "escrows released more than once");
+            assertEquals(0, r[4], "settlement operations left unfinished");
+            EmbeddedLedger ledger = new EmbeddedLedger(db, new LedgerBook(Fees.PURPLE_FLEA), Clock.systemUTC(),
+                    100_000, true);
+            assertTrue(ledger.conservation().holds(), ledger.conservation().toString());
+        }
+    }
+
+    private static long one(java.sql.Connection c, String sql) throws java.sql.SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
+            return rs.next() ? rs.getLong(1) : 0;
+        }
+    }
+}
