@@ -53,6 +53,14 @@ final class Schema {
                     + "calls_since INTEGER NOT NULL DEFAULT 0, tokens_since INTEGER NOT NULL DEFAULT 0, "
                     + "last_release_ms INTEGER NOT NULL, state TEXT NOT NULL)");
             s.execute("CREATE INDEX IF NOT EXISTS budget_open ON budget(payer, worker, state)");
+            // Post-pay (backends without partial release): what each payer owes each worker, and what was paid.
+            s.execute("CREATE TABLE IF NOT EXISTS postpay (payer TEXT NOT NULL, worker TEXT NOT NULL, "
+                    + "owed_pico INTEGER NOT NULL DEFAULT 0, paid INTEGER NOT NULL DEFAULT 0, "
+                    + "arrears INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (payer, worker))");
+            // Remote escrows created for operations, persisted the moment the service answers (or before the
+            // call, as 'creating', so that an unanswered create is never repeated blindly).
+            s.execute("CREATE TABLE IF NOT EXISTS remote_escrow (op_id TEXT PRIMARY KEY, remote_id TEXT, "
+                    + "state TEXT NOT NULL, amount INTEGER NOT NULL, updated_ms INTEGER NOT NULL)");
         }
         return null;
     }

@@ -46,6 +46,9 @@ public final class SettlementService implements AutoCloseable {
     private final Clock clock;
     private final PerRequestPolicy perRequest;
     private final StreamBudgetPolicy streamBudget;
+    private final PostPayPolicy postPay;
+    private final boolean postPaid;
+    private long lastArrearsRetry;
     private final Settler settler;
     private final ExecutorService executor;
     private final Function<String, String> workerOfUpstream;
@@ -60,6 +63,8 @@ public final class SettlementService implements AutoCloseable {
         this.workerOfUpstream = workerOfUpstream;
         this.perRequest = new PerRequestPolicy(cfg, db, port, clock);
         this.streamBudget = new StreamBudgetPolicy(cfg, db, port, clock);
+        this.postPaid = !port.capabilities().partialRelease();
+        this.postPay = new PostPayPolicy(cfg, Math.max(cfg.minLockMicros(), port.capabilities().minimumLockMicros()));
         this.settler = new Settler(db, port, clock, this::housekeeping);
         this.executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "tollgate-ledger");
@@ -72,16 +77,16 @@ public final class SettlementService implements AutoCloseable {
      * Opens the database in the configured directory, funds configured accounts once, resumes unfinished
      * operations, and starts the settler.
      *
-     * @param backend          the escrow backend, or null for the embedded ledger
+     * @param backend          builds the escrow backend on the service's database, or null for the embedded ledger
      * @param workerOfUpstream maps a usage record's upstream name to the payee agent
      */
-    public static SettlementService open(SettlementConfig cfg, Clock clock, EscrowPort backend,
+    public static SettlementService open(SettlementConfig cfg, Clock clock, Function<Database, EscrowPort> backend,
                                          Function<String, String> workerOfUpstream) {
         Database db = Database.open(cfg.dataDir());
         EmbeddedLedger ledger = new EmbeddedLedger(db, new LedgerBook(cfg.fees()), clock, cfg.minLockMicros(),
                 cfg.expiryRefunds());
-        SettlementService s = new SettlementService(cfg, db, backend == null ? ledger : backend, ledger, clock,
-                workerOfUpstream);
+        SettlementService s = new SettlementService(cfg, db, backend == null ? ledger : backend.apply(db), ledger,
+                clock, workerOfUpstream);
         cfg.accounts().forEach((account, policy) -> {
             if (account.equals("*")) {
                 return;
@@ -122,6 +127,11 @@ public final class SettlementService implements AutoCloseable {
             // A wildcard policy funds each new account once, on first use.
             executor.execute(() -> ledger.credit("fund:" + account, account, p.fundMicros()));
         }
+        if (postPaid) {
+            return CompletableFuture.supplyAsync(() -> db.transaction(c -> PostPayPolicy.inArrears(c, account, worker))
+                    ? Admission.paymentRequired("Insufficient balance: the escrow service refused the last payment of "
+                    + account + "; top up the balance.") : Admission.FREE, executor);
+        }
         return CompletableFuture.supplyAsync(() -> p.kind() == PolicyKind.PER_REQUEST
                 ? perRequest.admit(requestId, account, worker, model, promptTokenEstimate, maxTokens, p)
                 : streamBudget.admit(requestId, account, worker, model, promptTokenEstimate, maxTokens, p), executor);
@@ -139,6 +149,13 @@ public final class SettlementService implements AutoCloseable {
                 String worker = workerOfUpstream.apply(r.upstream());
                 if (!UsageJournal.insert(c, r, worker)) {
                     continue; // Seen before: it was settled (or is being settled) once already.
+                }
+                if (postPaid) {
+                    AccountPolicy p = cfg.policyOf(r.account());
+                    if (p.kind() != PolicyKind.NONE) {
+                        postPay.onUsage(c, r, worker, p, now);
+                    }
+                    continue;
                 }
                 SettlementRows.Row row = SettlementRows.find(c, r.requestId());
                 if (row == null) {
@@ -163,6 +180,10 @@ public final class SettlementService implements AutoCloseable {
             ledger.expireDue();
         }
         db.transaction(c -> {
+            if (postPaid && now - lastArrearsRetry >= 60_000) {
+                lastArrearsRetry = now;
+                postPay.retryArrears(c, now);
+            }
             StreamBudgetPolicy.flushDue(c, cfg, now);
             for (String id : awaitingScore(c, now)) {
                 SettlementRows.Row row = SettlementRows.find(c, id);

@@ -173,6 +173,8 @@ final class Settler implements Runnable {
             SettleOps.mark(c, op.opId(), "rejected", now, rej.code() + ": " + rej.message());
             if (op.requestId() != null) {
                 SettlementRows.update(c, op.requestId(), "state = ?", "failed_" + op.kind().name().toLowerCase());
+            } else if (op.escrowId().startsWith(PostPayPolicy.LANE)) {
+                PostPayPolicy.refused(c, op);
             }
             LOG.warning("settlement operation " + op.opId() + " rejected: " + rej.code() + " " + rej.message());
         } else {
@@ -207,6 +209,8 @@ final class Settler implements Runnable {
             case PAY -> {
                 if (op.requestId() != null) {
                     SettlementRows.update(c, op.requestId(), "bonus = bonus + ?", op.target());
+                } else if (op.escrowId().startsWith(PostPayPolicy.LANE)) {
+                    PostPayPolicy.paid(c, op);
                 }
             }
             case LOCK -> {
