@@ -9,8 +9,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Counters per account x upstream x model (tokens, requests per outcome) and per account (totals).
  *
- * <p>Threading: written only by the metering thread; read by any thread (values are atomics, published with
- * plain volatile semantics).
+ * <p>Threading: written only by the metering thread (the index is its own); read by any thread through
+ * {@code byKey} and {@code byAccount} (values are atomics).
  */
 final class UsageAggregates {
     record Key(String account, String upstream, String model) {
@@ -36,9 +36,14 @@ final class UsageAggregates {
 
     final Map<Key, Counters> byKey = new ConcurrentHashMap<>();
     final Map<String, AccountTotals> byAccount = new ConcurrentHashMap<>();
+    /** account -> upstream -> model -> counters: found without allocating a key (the metering hot path). */
+    private final Map<String, Map<String, Map<String, Counters>>> index = new java.util.HashMap<>();
 
     void add(UsageRecord r) {
-        Counters c = byKey.computeIfAbsent(new Key(r.account(), r.upstream(), r.model()), k -> new Counters());
+        Counters c = index.computeIfAbsent(r.account(), a -> new java.util.HashMap<>())
+                .computeIfAbsent(r.upstream(), u -> new java.util.HashMap<>())
+                .computeIfAbsent(r.model(), m -> byKey.computeIfAbsent(new Key(r.account(), r.upstream(), m),
+                        k -> new Counters()));
         c.prompt.lazySet(c.prompt.get() + r.promptTokens());
         c.completion.lazySet(c.completion.get() + r.completionTokens());
         AtomicLong o = c.byOutcome[r.outcome().ordinal()];

@@ -1,0 +1,103 @@
+package dev.tollgate.bench.load;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A {@code tollgate} command in its own JVM (so its CPU time and resident memory can be read from /proc),
+ * started and waited for until it prints its ready line.
+ */
+final class ChildProcess implements AutoCloseable {
+    private final Process process;
+
+    private ChildProcess(Process process) {
+        this.process = process;
+    }
+
+    static ChildProcess start(Path jar, String readyPrefix, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g", "-XX:+UseParallelGC", "-Dio.netty.leakDetection.level=disabled", "-jar", jar.toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        CompletableFuture<Boolean> ready = CompletableFuture.supplyAsync(() -> {
+            try {
+                String line;
+                while ((line = out.readLine()) != null) {
+                    if (line.startsWith(readyPrefix)) {
+                        return true;
+                    }
+                }
+            } catch (IOException e) {
+                return false;
+            }
+            return false;
+        });
+        try {
+            if (!ready.get(60, TimeUnit.SECONDS)) {
+                throw new IOException("child exited: " + String.join(" ", args));
+            }
+        } catch (Exception e) {
+            p.destroyForcibly();
+            throw new IOException("child did not start: " + String.join(" ", args), e);
+        }
+        Thread drain = new Thread(() -> {
+            try {
+                while (out.readLine() != null) {
+                    // discard
+                }
+            } catch (IOException e) {
+                // gone
+            }
+        });
+        drain.setDaemon(true);
+        drain.start();
+        return new ChildProcess(p);
+    }
+
+    /** User + system CPU seconds so far, from /proc. */
+    double cpuSeconds() {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + process.pid() + "/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /** Resident set size in KiB, from /proc. */
+    long rssKib() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + process.pid() + "/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (IOException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+}
