@@ -98,6 +98,10 @@ public final class SettlementService implements AutoCloseable {
                 ledger.credit("fund:" + account, account, policy.fundMicros());
             }
         });
+        db.transaction(c -> {
+            StreamBudgetPolicy.closeOrphans(c, clock.millis());
+            return null;
+        });
         s.settler.start();
         return s;
     }
@@ -132,6 +136,13 @@ public final class SettlementService implements AutoCloseable {
                     ? Admission.paymentRequired("Insufficient balance: the escrow service refused the last payment of "
                     + account + "; top up the balance.") : Admission.FREE, executor);
         }
+        if (p.kind() == PolicyKind.STREAM_BUDGET) {
+            Admission fast = streamBudget.tryReserve(requestId, account, worker,
+                    streamBudget.estimate(model, promptTokenEstimate, maxTokens, p));
+            if (fast != null) {
+                return CompletableFuture.completedFuture(fast);
+            }
+        }
         return CompletableFuture.supplyAsync(() -> p.kind() == PolicyKind.PER_REQUEST
                 ? perRequest.admit(requestId, account, worker, model, promptTokenEstimate, maxTokens, p)
                 : streamBudget.admit(requestId, account, worker, model, promptTokenEstimate, maxTokens, p), executor);
@@ -157,15 +168,14 @@ public final class SettlementService implements AutoCloseable {
                     }
                     continue;
                 }
-                SettlementRows.Row row = SettlementRows.find(c, r.requestId());
-                if (row == null) {
+                StreamBudgetPolicy.Reservation reservation = streamBudget.take(r.requestId());
+                if (reservation != null) {
+                    streamBudget.onUsage(c, reservation, r, cfg.policyOf(r.account()), now);
                     continue;
                 }
-                AccountPolicy p = cfg.policyOf(row.account());
-                if (row.policy().equals(PerRequestPolicy.NAME)) {
-                    perRequest.onUsage(c, row, r, p, now);
-                } else {
-                    streamBudget.onUsage(c, row, r, p, now);
+                SettlementRows.Row row = SettlementRows.find(c, r.requestId());
+                if (row != null && row.policy().equals(PerRequestPolicy.NAME)) {
+                    perRequest.onUsage(c, row, r, cfg.policyOf(row.account()), now);
                 }
             }
             return null;

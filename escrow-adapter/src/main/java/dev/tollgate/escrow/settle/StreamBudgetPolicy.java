@@ -12,11 +12,14 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One escrow per payer x worker with a budget. Each request reserves its worst case from what the budget has
- * left; its actual cost accrues (exactly, in pico-USDC, across models) and is released in batches: every N
+ * left (in memory, on the caller's thread: no database write per request); its actual cost accrues (exactly, in pico-USDC, across models) and is released in batches: every N
  * calls, N tokens or T milliseconds, each release naming the cumulative cost rounded once. When the budget
  * cannot cover a request the next escrow opens (or the request gets 402); an escrow that was replaced closes
  * once its last request is settled: what is owed is released, the rest refunded.
@@ -50,25 +53,85 @@ final class StreamBudgetPolicy {
         this.clock = clock;
     }
 
+    /** An escrow taking reservations (or draining its last ones), mirrored in memory for admission. */
+    static final class Live {
+        final String escrowId;
+        final long locked;
+        final AtomicLong costMicros;
+        final AtomicLong reserved = new AtomicLong();
+
+        Live(String escrowId, long locked, long costMicros) {
+            this.escrowId = escrowId;
+            this.locked = locked;
+            this.costMicros = new AtomicLong(costMicros);
+        }
+    }
+
+    /** What one admitted request reserved, until its usage is journaled. */
+    record Reservation(String escrowId, long amount) {
+    }
+
+    private final Map<String, Live> openByPair = new ConcurrentHashMap<>();
+    private final Map<String, Live> liveByEscrow = new ConcurrentHashMap<>();
+    private final Map<String, Reservation> reservations = new ConcurrentHashMap<>();
+
+    private static String pair(String payer, String worker) {
+        return payer + "\u0000" + worker;
+    }
+
+    /**
+     * The fast path, on the caller's thread and without touching the database: reserve from the open escrow
+     * when it can cover the request. Reservations are not journaled: a request that dies with the process
+     * leaves no usage to settle, and its reservation dies with it.
+     */
+    Admission tryReserve(String requestId, String account, String worker, long est) {
+        Live live = openByPair.get(pair(account, worker));
+        if (live == null) {
+            return null;
+        }
+        while (true) {
+            long cur = live.reserved.get();
+            if (live.locked - live.costMicros.get() - cur < est) {
+                return null;
+            }
+            if (live.reserved.compareAndSet(cur, cur + est)) {
+                reservations.put(requestId, new Reservation(live.escrowId, est));
+                return Admission.granted(live.escrowId);
+            }
+        }
+    }
+
+    long estimate(String model, long promptEstimate, long maxTokens, AccountPolicy p) {
+        return cfg.priceOf(model).microsUpperBound(promptEstimate, maxTokens >= 0 ? maxTokens : p.defaultMaxTokens());
+    }
+
+    /** The slow path, on the ledger executor: load the open escrow, or open the next one. */
     Admission admit(String requestId, String account, String worker, String model, long promptEstimate,
                     long maxTokens, AccountPolicy p) {
-        Price price = cfg.priceOf(model);
-        long est = price.microsUpperBound(promptEstimate, maxTokens >= 0 ? maxTokens : p.defaultMaxTokens());
+        long est = estimate(model, promptEstimate, maxTokens, p);
+        Admission fast = tryReserve(requestId, account, worker, est);
+        if (fast != null) {
+            return fast;
+        }
         long now = clock.millis();
         String[] opening = new String[1];
         Admission quick = db.transaction(c -> {
             Budget b = open(c, account, worker);
-            if (b != null && b.remaining() >= est) {
-                reserve(c, b.escrowId(), est);
-                SettlementRows.insert(c, requestId, account, worker, NAME, b.escrowId(), "reserved", est, now);
-                return Admission.granted(b.escrowId());
+            if (b != null && !openByPair.containsKey(pair(account, worker))) {
+                // First use since start: mirror the open escrow in memory.
+                Live live = new Live(b.escrowId(), b.locked(), b.costMicros());
+                liveByEscrow.put(b.escrowId(), live);
+                openByPair.put(pair(account, worker), live);
+                Admission again = tryReserve(requestId, account, worker, est);
+                if (again != null) {
+                    return again;
+                }
             }
-            if (b != null && !p.openNextEscrow()) {
+            Live current = openByPair.get(pair(account, worker));
+            if (current != null && !p.openNextEscrow()) {
                 return Admission.paymentRequired("The stream budget of " + account + " for " + worker
-                        + " cannot cover this request (" + Micros.format(b.remaining()) + " USDC left).");
-            }
-            if (b != null) {
-                setState(c, b.escrowId(), "draining");
+                        + " cannot cover this request (" + Micros.format(current.locked - current.costMicros.get()
+                        - current.reserved.get()) + " USDC left).");
             }
             String escrowId = "bud-" + UUID.randomUUID();
             long amount = Math.max(Math.max(p.budgetMicros(), est), cfg.minLockMicros());
@@ -97,9 +160,19 @@ final class StreamBudgetPolicy {
             if (r instanceof EscrowResult.Done) {
                 SettleOps.mark(c, "lock:" + escrowId, "done", now, null);
                 setState(c, escrowId, "open");
-                reserve(c, escrowId, est);
-                SettlementRows.insert(c, requestId, account, worker, NAME, escrowId, "reserved", est, now);
-                closeDrained(c, account, worker, now);
+                Live previous = openByPair.get(pair(account, worker));
+                if (previous != null) {
+                    setState(c, previous.escrowId, "draining");
+                    if (previous.reserved.get() == 0) {
+                        close(c, byId(c, previous.escrowId), now);
+                        liveByEscrow.remove(previous.escrowId);
+                    }
+                }
+                Live live = new Live(escrowId, fresh.locked(), 0);
+                liveByEscrow.put(escrowId, live);
+                openByPair.put(pair(account, worker), live);
+                live.reserved.addAndGet(est);
+                reservations.put(requestId, new Reservation(escrowId, est));
                 return Admission.granted(escrowId);
             }
             boolean rejected = r instanceof EscrowResult.Rejected;
@@ -111,8 +184,20 @@ final class StreamBudgetPolicy {
         });
     }
 
-    void onUsage(Connection c, SettlementRows.Row row, UsageRecord r, AccountPolicy p, long now) throws SQLException {
-        Budget b = byId(c, row.escrowId());
+    /** The reservation an admitted request made, taken (once) when its usage is journaled; null if none. */
+    Reservation take(String requestId) {
+        return reservations.remove(requestId);
+    }
+
+    /** Budgets left draining by a previous process: their in-flight requests died with it, so close them. */
+    static void closeOrphans(Connection c, long now) throws SQLException {
+        for (Budget b : list(c, "SELECT * FROM budget WHERE state = 'draining'")) {
+            close(c, b, now);
+        }
+    }
+
+    void onUsage(Connection c, Reservation res, UsageRecord r, AccountPolicy p, long now) throws SQLException {
+        Budget b = byId(c, res.escrowId());
         if (b == null) {
             return;
         }
@@ -120,22 +205,27 @@ final class StreamBudgetPolicy {
                 r.completionTokens(), 1, Outcomes.computeMillis(r));
         long before = b.costMicros();
         try (PreparedStatement ps = c.prepareStatement("UPDATE budget SET cost_pico = cost_pico + ?, "
-                + "reserved = MAX(0, reserved - ?), calls_since = calls_since + 1, tokens_since = tokens_since + ? "
-                + "WHERE escrow_id = ?")) {
+                + "calls_since = calls_since + 1, tokens_since = tokens_since + ? WHERE escrow_id = ?")) {
             ps.setLong(1, picos);
-            ps.setLong(2, row.reserved());
-            ps.setLong(3, r.promptTokens() + r.completionTokens());
-            ps.setString(4, b.escrowId());
+            ps.setLong(2, r.promptTokens() + r.completionTokens());
+            ps.setString(3, b.escrowId());
             ps.executeUpdate();
         }
         Budget after = byId(c, b.escrowId());
+        Live live = liveByEscrow.get(b.escrowId());
+        long stillReserved = 0;
+        if (live != null) {
+            live.costMicros.set(after.costMicros());
+            stillReserved = live.reserved.addAndGet(-res.amount());
+        }
         long cost = after.costMicros() - before;
-        SettlementRows.update(c, row.requestId(), "state = ?, cost = ?, cum_target = ?", "batched", cost,
-                after.costMicros());
+        SettlementRows.insert(c, r.requestId(), r.account(), b.worker(), NAME, b.escrowId(), "batched", res.amount(),
+                now);
+        SettlementRows.update(c, r.requestId(), "cost = ?, cum_target = ?", cost, after.costMicros());
         long bonus = Outcomes.throughputBonus(r, p, cost);
         if (bonus > 0) {
-            SettleOps.insert(c, "bonus-tps:" + row.requestId(), row.requestId(), row.escrowId() + ":bonus",
-                    SettleOps.Kind.PAY, bonus, row.account(), row.worker(), now);
+            SettleOps.insert(c, "bonus-tps:" + r.requestId(), r.requestId(), b.escrowId() + ":bonus",
+                    SettleOps.Kind.PAY, bonus, b.payer(), b.worker(), now);
         }
         boolean due = (p.batchCalls() > 0 && after.callsSince() >= p.batchCalls())
                 || (p.batchTokens() > 0 && after.tokensSince() >= p.batchTokens())
@@ -143,8 +233,9 @@ final class StreamBudgetPolicy {
         if (due) {
             release(c, after, now);
         }
-        if (after.state().equals("draining") && after.reserved() == 0) {
+        if (after.state().equals("draining") && stillReserved <= 0) {
             close(c, byId(c, after.escrowId()), now);
+            liveByEscrow.remove(after.escrowId());
         }
     }
 
@@ -170,14 +261,6 @@ final class StreamBudgetPolicy {
         SettleOps.insert(c, "refund:" + b.escrowId(), null, b.escrowId(), SettleOps.Kind.REFUND, 0, b.payer(),
                 b.worker(), now);
         setState(c, b.escrowId(), "closed");
-    }
-
-    /** Budgets replaced by a newer escrow whose last request has been settled. */
-    private static void closeDrained(Connection c, String payer, String worker, long now) throws SQLException {
-        for (Budget b : list(c, "SELECT * FROM budget WHERE payer = ? AND worker = ? AND state = 'draining' "
-                + "AND reserved = 0", payer, worker)) {
-            close(c, b, now);
-        }
     }
 
     /** Time-based batches: budgets owing something for longer than their batch interval. */
@@ -209,14 +292,6 @@ final class StreamBudgetPolicy {
     static Budget byId(Connection c, String escrowId) throws SQLException {
         var l = list(c, "SELECT * FROM budget WHERE escrow_id = ?", escrowId);
         return l.isEmpty() ? null : l.get(0);
-    }
-
-    private static void reserve(Connection c, String escrowId, long amount) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("UPDATE budget SET reserved = reserved + ? WHERE escrow_id = ?")) {
-            ps.setLong(1, amount);
-            ps.setString(2, escrowId);
-            ps.executeUpdate();
-        }
     }
 
     private static void setState(Connection c, String escrowId, String state) throws SQLException {

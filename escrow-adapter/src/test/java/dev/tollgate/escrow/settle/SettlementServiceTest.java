@@ -187,10 +187,11 @@ class SettlementServiceTest {
     void exhaustedBudgetOpensTheNextEscrowOrRefuses() throws Exception {
         open(budget("5", "0.10", 100, true));
         // Each request reserves (3 + 40) tokens' worst case: 123,000 micro > 0.10 budget -> its own escrow.
-        assertTrue(service.admit("x1", PAYER, WORKER, "m", 3, 20).get().admitted());
-        assertTrue(service.admit("x2", PAYER, WORKER, "m", 3, 20).get().admitted());
-        String e1 = service.settlement("x1").orElseThrow().escrowId();
-        String e2 = service.settlement("x2").orElseThrow().escrowId();
+        Admission a1 = service.admit("x1", PAYER, WORKER, "m", 3, 20).get();
+        Admission a2 = service.admit("x2", PAYER, WORKER, "m", 3, 20).get();
+        assertTrue(a1.admitted() && a2.admitted());
+        String e1 = a1.escrowId();
+        String e2 = a2.escrowId();
         assertFalse(e1.equals(e2), "the second request needed a new escrow");
         journal(usage("x1", 3, 20, Outcome.COMPLETED, -1), usage("x2", 3, 20, Outcome.COMPLETED, -1));
         assertFalse(service.ledger().read(e1).open(), "the drained escrow closes once its request settled");

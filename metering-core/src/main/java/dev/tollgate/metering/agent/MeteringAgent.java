@@ -145,7 +145,10 @@ public final class MeteringAgent implements AutoCloseable {
 
     private int drainOnce(List<UsageRecord> batch) {
         batch.clear();
-        queue.drain(batch::add, DRAIN_LIMIT);
+        UsageRecord polled;
+        for (int i = 0; i < DRAIN_LIMIT && (polled = queue.relaxedPoll()) != null; i++) {
+            batch.add(polled);
+        }
         UsageRecord r;
         while (batch.size() < DRAIN_LIMIT * 2 && (r = overflow.poll()) != null) {
             batch.add(r);

@@ -40,10 +40,13 @@ final class UsageAggregates {
     private final Map<String, Map<String, Map<String, Counters>>> index = new java.util.HashMap<>();
 
     void add(UsageRecord r) {
-        Counters c = index.computeIfAbsent(r.account(), a -> new java.util.HashMap<>())
-                .computeIfAbsent(r.upstream(), u -> new java.util.HashMap<>())
-                .computeIfAbsent(r.model(), m -> byKey.computeIfAbsent(new Key(r.account(), r.upstream(), m),
-                        k -> new Counters()));
+        Map<String, Counters> models = index.computeIfAbsent(r.account(), a -> new java.util.HashMap<>())
+                .computeIfAbsent(r.upstream(), u -> new java.util.HashMap<>());
+        Counters c = models.get(r.model());
+        if (c == null) {
+            c = byKey.computeIfAbsent(new Key(r.account(), r.upstream(), r.model()), k -> new Counters());
+            models.put(r.model(), c);
+        }
         c.prompt.lazySet(c.prompt.get() + r.promptTokens());
         c.completion.lazySet(c.completion.get() + r.completionTokens());
         AtomicLong o = c.byOutcome[r.outcome().ordinal()];
