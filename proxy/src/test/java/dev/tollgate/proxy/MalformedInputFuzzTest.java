@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
 class MalformedInputFuzzTest {
     private static final int COUNT = Integer.getInteger("tollgate.fuzz.count", 100_000);
     private static final String[] PATHS = {"/v1/chat/completions", "/v1/completions", "/v1/embeddings",
-        "/v1/models", "/v1/nope", "/", "/v1/chat/completions/../../etc", "/v1/chat/completions?x=%zz"};
+        "/v1/models", "/v1/nope", "/", "/v1/chat/completions/../../etc", "/v1/chat/completions?x=%25zz&y"};
     private static final String[] METHODS = {"POST", "POST", "POST", "GET", "PUT", "DELETE", "PATCH"};
 
     static String body(Random r) {
