@@ -73,6 +73,10 @@ final class Exchange implements UpstreamEvents {
     private boolean awaitingWritability;
     private boolean upstreamDone;
     private boolean finished;
+    private boolean recordSubmitted;
+    private boolean doneSeen;
+    private ByteBuf tail;
+    private HttpContent tailContent;
     private boolean streamCounted;
     private ByteBuf held;
     private long heldStart;
@@ -244,7 +248,9 @@ final class Exchange implements UpstreamEvents {
         h.set(OpenAiError.REQUEST_ID_HEADER, requestId);
         if (meter != null) {
             meter.onResponseStart(status, eventStream, now);
-            filtering = eventStream && !(metered.clientWantsUsage() && metered.clientWantsContinuous());
+            // Metered streams are relayed event by event: injected usage can be hidden, and the terminating
+            // [DONE] can wait until the usage record is journaled.
+            filtering = eventStream;
             if (eventStream && !streamCounted) {
                 streamCounted = true;
                 services.metering().streamStarted();
@@ -289,12 +295,50 @@ final class Exchange implements UpstreamEvents {
         }
         upstreamEndNanos = now;
         upstreamDone = true;
-        if (meter != null) {
-            meter.onBodyEnd(now);
+        if (meter == null) {
+            client.writeAndFlush(forward).addListener((ChannelFutureListener) f ->
+                    finish(f.isSuccess() ? Outcome.COMPLETED : Outcome.CLIENT_DISCONNECTED));
+            releaseUpstream(upstreamKeepAlive);
+            return;
         }
-        client.writeAndFlush(forward).addListener((ChannelFutureListener) f ->
-                finish(f.isSuccess() ? successOutcome() : Outcome.CLIENT_DISCONNECTED));
+        meter.onBodyEnd(now);
+        // The end of the response (the [DONE] event, or a JSON body's last bytes) reaches the client only once
+        // its usage record is in the journal: a client that saw the whole response was metered, even if the
+        // process dies right after.
+        if (forward != LastHttpContent.EMPTY_LAST_CONTENT) {
+            tailContent = forward;
+        }
+        client.flush();
         releaseUpstream(upstreamKeepAlive);
+        recordSubmitted = true;
+        services.metering().submit(record(successOutcome(), now),
+                () -> client.executor().execute(this::deliverTail));
+    }
+
+    /** Writes what was held until the usage record was journaled, and ends the exchange. */
+    private void deliverTail() {
+        if (finished) {
+            releaseTail();
+            return;
+        }
+        if (tail != null) {
+            client.write(new DefaultHttpContent(tail), client.voidPromise());
+            tail = null;
+        }
+        HttpContent last = tailContent != null ? tailContent : LastHttpContent.EMPTY_LAST_CONTENT;
+        tailContent = null;
+        client.writeAndFlush(last).addListener((ChannelFutureListener) f -> end(!f.isSuccess()));
+    }
+
+    private void releaseTail() {
+        if (tail != null) {
+            tail.release();
+            tail = null;
+        }
+        if (tailContent != null) {
+            tailContent.release();
+            tailContent = null;
+        }
     }
 
     private Outcome successOutcome() {
@@ -335,6 +379,10 @@ final class Exchange implements UpstreamEvents {
             // Bytes between events (comments, stray blank lines) pass unchanged.
             emit(held.retainedSlice(held.readerIndex(), from));
         }
+        if (!doneSeen && meter.sawDone()) {
+            // From the terminating event on, bytes wait for the journal (see deliverTail).
+            doneSeen = true;
+        }
         switch (action) {
             case FORWARD -> emit(held.retainedSlice(held.readerIndex() + from, to - from));
             case STRIP -> {
@@ -363,6 +411,13 @@ final class Exchange implements UpstreamEvents {
             slice.release();
             return;
         }
+        if (doneSeen) {
+            if (tail == null) {
+                tail = client.alloc().compositeBuffer();
+            }
+            ((io.netty.buffer.CompositeByteBuf) tail).addComponent(true, slice);
+            return;
+        }
         if (out == null) {
             out = client.alloc().compositeBuffer();
         }
@@ -374,7 +429,9 @@ final class Exchange implements UpstreamEvents {
         if (held != null) {
             ByteBuf h = held;
             held = null;
-            if (h.isReadable()) {
+            if (h.isReadable() && doneSeen) {
+                emit(h);
+            } else if (h.isReadable()) {
                 client.write(new DefaultHttpContent(h), client.voidPromise());
             } else {
                 h.release();
@@ -524,21 +581,29 @@ final class Exchange implements UpstreamEvents {
         }
     }
 
-    /** Ends the exchange once: records usage and lets the connection take its next request. */
+    /** Ends the exchange once: records usage (unless already recorded) and lets the connection go on. */
     private void finish(Outcome outcome) {
         if (finished) {
             return;
         }
+        if (metered != null && !recordSubmitted) {
+            recordSubmitted = true;
+            services.metering().submit(record(outcome, System.nanoTime()));
+        }
+        end(outcome == Outcome.CLIENT_DISCONNECTED);
+    }
+
+    private void end(boolean clientGone) {
+        if (finished) {
+            return;
+        }
         finished = true;
+        releaseTail();
         request.release();
-        long end = System.nanoTime();
         if (streamCounted) {
             services.metering().streamEnded();
         }
-        if (metered != null) {
-            services.metering().submit(record(outcome, end));
-        }
-        owner.exchangeEnded(this, outcome == Outcome.CLIENT_DISCONNECTED);
+        owner.exchangeEnded(this, clientGone);
     }
 
     private UsageRecord record(Outcome outcome, long endNanos) {

@@ -37,8 +37,9 @@ public final class MeteringAgent implements AutoCloseable {
     private static final long[] RATE_BOUNDS_MILLI = {
         1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000, 5_000_000};
 
-    private final MpscArrayQueue<UsageRecord> queue;
-    private final Queue<UsageRecord> overflow = new ConcurrentLinkedQueue<>();
+    private final MpscArrayQueue<Object> queue;
+    private final Queue<Object> overflow = new ConcurrentLinkedQueue<>();
+    private final List<Runnable> callbacks = new ArrayList<>();
     private final List<UsageListener> listeners = new CopyOnWriteArrayList<>();
     private final UsageAggregates aggregates = new UsageAggregates();
     private final RecentRecords recent = new RecentRecords(100_000);
@@ -70,12 +71,29 @@ public final class MeteringAgent implements AutoCloseable {
         thread.start();
     }
 
+    /** A record whose submitter waits until the listeners (the journal) have it. */
+    private record Awaited(UsageRecord record, Runnable afterListeners) {
+    }
+
     /** Hands a record to the metering thread; never drops it (a full queue is counted and takes the overflow path). */
     public void submit(UsageRecord record) {
+        enqueue(record);
+    }
+
+    /**
+     * Like {@link #submit(UsageRecord)}, and runs {@code afterListeners} on the metering thread once every
+     * listener has processed the batch holding the record (for the journal: once it is committed). The
+     * callback must be quick: hand work back to the caller's thread.
+     */
+    public void submit(UsageRecord record, Runnable afterListeners) {
+        enqueue(new Awaited(record, afterListeners));
+    }
+
+    private void enqueue(Object item) {
         submitted.incrementAndGet();
-        if (!queue.offer(record)) {
+        if (!queue.offer(item)) {
             overflowed.incrementAndGet();
-            overflow.add(record);
+            overflow.add(item);
         }
         if (parked) {
             LockSupport.unpark(thread);
@@ -145,13 +163,13 @@ public final class MeteringAgent implements AutoCloseable {
 
     private int drainOnce(List<UsageRecord> batch) {
         batch.clear();
-        UsageRecord polled;
+        callbacks.clear();
+        Object polled;
         for (int i = 0; i < DRAIN_LIMIT && (polled = queue.relaxedPoll()) != null; i++) {
-            batch.add(polled);
+            take(polled, batch);
         }
-        UsageRecord r;
-        while (batch.size() < DRAIN_LIMIT * 2 && (r = overflow.poll()) != null) {
-            batch.add(r);
+        while (batch.size() < DRAIN_LIMIT * 2 && (polled = overflow.poll()) != null) {
+            take(polled, batch);
         }
         if (batch.isEmpty()) {
             return 0;
@@ -168,7 +186,23 @@ public final class MeteringAgent implements AutoCloseable {
             }
         }
         processed.addAndGet(batch.size());
+        for (Runnable cb : callbacks) {
+            try {
+                cb.run();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "usage callback failed", e);
+            }
+        }
         return batch.size();
+    }
+
+    private void take(Object item, List<UsageRecord> batch) {
+        if (item instanceof Awaited a) {
+            batch.add(a.record());
+            callbacks.add(a.afterListeners());
+        } else {
+            batch.add((UsageRecord) item);
+        }
     }
 
     private void account(UsageRecord r) {
