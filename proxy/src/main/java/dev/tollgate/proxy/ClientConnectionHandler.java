@@ -87,6 +87,17 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
                     "Incorrect API key provided.", "invalid_api_key", route, false);
             return;
         }
+        if (path.startsWith(AccountView.PREFIX)) {
+            FullHttpResponse view = AccountView.answer(services, account, req.method(), path, requestId, ctx.alloc());
+            boolean keepAlive = HttpUtil.isKeepAlive(req);
+            req.release();
+            HttpUtil.setKeepAlive(view, keepAlive);
+            var f = ctx.writeAndFlush(view);
+            if (!keepAlive) {
+                f.addListener(ChannelFutureListener.CLOSE);
+            }
+            return;
+        }
         MeteredRequest metered = null;
         byte[] body = null;
         if (route != null) {

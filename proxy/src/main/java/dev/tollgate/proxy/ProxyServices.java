@@ -1,5 +1,6 @@
 package dev.tollgate.proxy;
 
+import dev.tollgate.escrow.settle.SettlementService;
 import dev.tollgate.metering.agent.MeteringAgent;
 import dev.tollgate.metering.tokens.TokenEstimator;
 import dev.tollgate.proxy.config.ProxyConfig;
@@ -20,5 +21,6 @@ public record ProxyServices(
         TokenEstimator tokens,
         RequestIds requestIds,
         ApiKeys apiKeys,
-        AdmissionGate admission) {
+        AdmissionGate admission,
+        SettlementService settlement) {
 }

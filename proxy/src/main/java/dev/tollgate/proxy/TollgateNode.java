@@ -94,7 +94,7 @@ public final class TollgateNode implements AutoCloseable {
             metering.start();
             ProxyServices services = new ProxyServices(limits, upstreams, connector, metering,
                     TokenEstimator.standard(), new RequestIds(), new ApiKeys(cfg.apiKeys()),
-                    new SettlementGate(settlement));
+                    new SettlementGate(settlement), settlement);
             proxy = ProxyServer.bind(HostPort.parse(cfg.listen(), "listen"), boss, workers, services,
                     TlsContexts.forListener(cfg.tls()));
             SettlementService s = settlement;

@@ -1,0 +1,72 @@
+package dev.tollgate.proxy;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tollgate.metering.UsageRecord;
+import dev.tollgate.metering.agent.UsageTotals;
+import dev.tollgate.proxy.admin.MeteringRoutes;
+import dev.tollgate.proxy.admin.SettlementRoutes;
+import dev.tollgate.proxy.http.OpenAiError;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+
+/**
+ * What a client may read about itself with its own API key, on the proxy's port:
+ * {@code GET /tollgate/v1/usage} (its totals) and {@code GET /tollgate/v1/requests/{id}} (one of its requests,
+ * with its settlement). Another account's request answers 404, as if it did not exist.
+ *
+ * <p>Threading: called on the client's event loop; reads the in-memory metering index first and the journal
+ * only for requests no longer in it.
+ */
+final class AccountView {
+    static final String PREFIX = "/tollgate/v1/";
+
+    private AccountView() {
+    }
+
+    static FullHttpResponse answer(ProxyServices services, String account, HttpMethod method, String path,
+                                   String requestId, ByteBufAllocator alloc) {
+        if (!method.equals(HttpMethod.GET)) {
+            return OpenAiError.response(alloc, HttpResponseStatus.METHOD_NOT_ALLOWED, requestId,
+                    "Only GET is allowed here.", "invalid_request_error", null, null);
+        }
+        if (path.equals(PREFIX + "usage")) {
+            UsageTotals t = services.metering().totals(account);
+            return json(alloc, requestId, "{\"account\":\"" + t.account().replace("\"", "") + "\",\"requests\":"
+                    + t.requests() + ",\"prompt_tokens\":" + t.promptTokens() + ",\"completion_tokens\":"
+                    + t.completionTokens() + "}");
+        }
+        if (path.startsWith(PREFIX + "requests/")) {
+            String id = path.substring((PREFIX + "requests/").length());
+            UsageRecord r = services.metering().find(id);
+            if (r == null && services.settlement() != null) {
+                r = services.settlement().usage(id);
+            }
+            if (r == null || !r.account().equals(account)) {
+                return OpenAiError.response(alloc, HttpResponseStatus.NOT_FOUND, requestId,
+                        "No request with id '" + id + "'.", "not_found_error", null, null);
+            }
+            ObjectNode j = MeteringRoutes.toJson(r);
+            if (services.settlement() != null) {
+                services.settlement().settlement(id).ifPresent(s -> j.set("settlement", SettlementRoutes.settlementJson(s)));
+            }
+            return json(alloc, requestId, j.toString());
+        }
+        return OpenAiError.response(alloc, HttpResponseStatus.NOT_FOUND, requestId, "No route " + path + ".",
+                "not_found_error", null, null);
+    }
+
+    private static FullHttpResponse json(ByteBufAllocator alloc, String requestId, String body) {
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+                ByteBufUtil.writeUtf8(alloc, body));
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, r.content().readableBytes());
+        r.headers().set(OpenAiError.REQUEST_ID_HEADER, requestId);
+        return r;
+    }
+}
