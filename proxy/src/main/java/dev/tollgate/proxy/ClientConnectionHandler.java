@@ -67,6 +67,10 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void begin(FullHttpRequest req) {
+        RequestDeadline deadline = ctx.pipeline().get(RequestDeadline.class);
+        if (deadline != null) {
+            deadline.requestReceived();
+        }
         long startNanos = System.nanoTime();
         long startMillis = System.currentTimeMillis();
         String requestId = services.requestIds().next();
@@ -140,6 +144,10 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         current = null;
+        RequestDeadline deadline = ctx.pipeline().get(RequestDeadline.class);
+        if (deadline != null) {
+            deadline.responseSent();
+        }
         FullHttpRequest next = waiting;
         waiting = null;
         if (next != null) {

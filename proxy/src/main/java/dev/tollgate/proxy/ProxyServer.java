@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The client-facing listener. Each connection gets the pipeline
- * {@code [tls] -> http-codec -> keep-alive -> request-body -> exchange}.
+ * {@code [tls] -> idle -> request-deadline -> http-codec -> keep-alive -> request-body -> exchange}.
  *
  * <p>Threading: {@link #bind} and {@link #close} from any thread; connections run on the worker group.
  */
@@ -50,6 +50,7 @@ public final class ProxyServer implements AutoCloseable {
                         }
                         p.addLast("idle", new IdleStateHandler(0, 0, limits.clientIdleTimeoutMillis(),
                                 TimeUnit.MILLISECONDS));
+                        p.addLast("request-deadline", new RequestDeadline(limits.requestReadTimeoutMillis()));
                         p.addLast("http-codec", new HttpServerCodec(8192, limits.maxHeaderBytes(), 64 * 1024));
                         p.addLast("keep-alive", new HttpServerKeepAliveHandler());
                         p.addLast("request-body", new RequestBodyLimit(limits.maxRequestBodyBytes()));

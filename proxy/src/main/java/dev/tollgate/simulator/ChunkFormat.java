@@ -1,5 +1,7 @@
 package dev.tollgate.simulator;
 
+import dev.tollgate.proxy.http.Json;
+
 /**
  * vLLM's JSON shapes, written by hand in vLLM's key order and compact form (pydantic
  * {@code model_dump_json}), so the bytes look like a real server's. Stateless.
@@ -59,22 +61,8 @@ final class ChunkFormat {
     }
 
     static String quote(String s) {
-        StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        return sb.append('"').toString();
+        StringBuilder sb = new StringBuilder(s.length() + 2);
+        Json.appendString(sb, s);
+        return sb.toString();
     }
 }

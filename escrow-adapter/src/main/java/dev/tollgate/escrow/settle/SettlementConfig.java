@@ -1,7 +1,6 @@
 package dev.tollgate.escrow.settle;
 
 import dev.tollgate.escrow.pricing.Fees;
-import dev.tollgate.escrow.pricing.Micros;
 import dev.tollgate.escrow.pricing.Price;
 import java.nio.file.Path;
 import java.util.Map;
@@ -39,13 +38,5 @@ public record SettlementConfig(Path dataDir, String backend, String purpleFleaUr
     public static SettlementConfig disabled(Path dataDir) {
         return new SettlementConfig(dataDir, "embedded", null, null, Fees.PURPLE_FLEA, 100_000, 24 * 3_600_000L, true,
                 true, Map.of(), Map.of());
-    }
-
-    /** The demo's settings: every account pays per request, funded with 5 USDC, with a throughput bonus. */
-    public static SettlementConfig demoDefaults(Path dataDir) {
-        AccountPolicy perRequest = new AccountPolicy(PolicyKind.PER_REQUEST, null, Micros.parse("5"), true, 1024, 0, 0,
-                0, 0, false, 100_000, 5, AccountPolicy.Quality.OFF);
-        return new SettlementConfig(dataDir, "embedded", null, null, Fees.PURPLE_FLEA, 100_000, 24 * 3_600_000L, true,
-                true, Map.of("*", Price.of("20.00", "60.00", null, null)), Map.of("*", perRequest));
     }
 }

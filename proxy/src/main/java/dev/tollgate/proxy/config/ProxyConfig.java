@@ -131,10 +131,11 @@ public record ProxyConfig(
             @JsonProperty("eject_ms") Integer ejectMillis,
             @JsonProperty("write_buffer_low_bytes") Integer writeBufferLowBytes,
             @JsonProperty("write_buffer_high_bytes") Integer writeBufferHighBytes,
-            @JsonProperty("metering_queue") Integer meteringQueue) {
+            @JsonProperty("metering_queue") Integer meteringQueue,
+            @JsonProperty("request_read_timeout_ms") Integer requestReadTimeoutMillis) {
 
         public static Limits defaults() {
-            return new Limits(null, null, null, null, null, null, null, null, null, null).withDefaults();
+            return new Limits(null, null, null, null, null, null, null, null, null, null, null).withDefaults();
         }
 
         public Limits withDefaults() {
@@ -148,17 +149,26 @@ public record ProxyConfig(
                     or(ejectMillis, 10_000),
                     or(writeBufferLowBytes, 32 * 1024),
                     or(writeBufferHighBytes, 64 * 1024),
-                    or(meteringQueue, 65_536));
+                    or(meteringQueue, 65_536),
+                    or(requestReadTimeoutMillis, 30_000));
         }
 
         public Limits withIdleTimeoutMillis(int v) {
             return new Limits(maxRequestBodyBytes, maxHeaderBytes, connectTimeoutMillis, v, clientIdleTimeoutMillis,
-                    ejectAfterFailures, ejectMillis, writeBufferLowBytes, writeBufferHighBytes, meteringQueue);
+                    ejectAfterFailures, ejectMillis, writeBufferLowBytes, writeBufferHighBytes, meteringQueue,
+                    requestReadTimeoutMillis);
         }
 
         public Limits withMaxRequestBodyBytes(int v) {
             return new Limits(v, maxHeaderBytes, connectTimeoutMillis, idleTimeoutMillis, clientIdleTimeoutMillis,
-                    ejectAfterFailures, ejectMillis, writeBufferLowBytes, writeBufferHighBytes, meteringQueue);
+                    ejectAfterFailures, ejectMillis, writeBufferLowBytes, writeBufferHighBytes, meteringQueue,
+                    requestReadTimeoutMillis);
+        }
+
+        public Limits withRequestReadTimeoutMillis(int v) {
+            return new Limits(maxRequestBodyBytes, maxHeaderBytes, connectTimeoutMillis, idleTimeoutMillis,
+                    clientIdleTimeoutMillis, ejectAfterFailures, ejectMillis, writeBufferLowBytes, writeBufferHighBytes,
+                    meteringQueue, v);
         }
 
         private static Integer or(Integer v, int d) {
