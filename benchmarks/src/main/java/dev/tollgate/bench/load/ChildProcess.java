@@ -25,6 +25,11 @@ final class ChildProcess implements AutoCloseable {
     static ChildProcess start(Path jar, String readyPrefix, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx1g", "-XX:+UseParallelGC", "-Dio.netty.leakDetection.level=disabled", "-jar", jar.toString()));
+        String extra = System.getenv("TOLLGATE_CHILD_JAVA_OPTS");
+        if (extra != null && !extra.isBlank() && args.length > 0 && args[0].equals("serve")) {
+            // e.g. JFR for a profile of the proxy: -XX:StartFlightRecording=filename=/tmp/tollgate-%p.jfr,settings=profile
+            cmd.addAll(cmd.size() - 2, List.of(extra.trim().split("\\s+")));
+        }
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
