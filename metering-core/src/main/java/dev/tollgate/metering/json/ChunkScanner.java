@@ -147,8 +147,28 @@ public final class ChunkScanner {
 
     // ---- grammar -------------------------------------------------------------------------------------
 
+    /** Where a member is: decides which keys matter (one walker for every object, no allocation). */
+    private static final int ROOT = 0;
+    private static final int CHOICE = 1;
+    private static final int MESSAGE = 2;
+    private static final int TOOL_CALL = 3;
+    private static final int FUNCTION = 4;
+    private static final int RESPONSE = 5;
+    private static final int USAGE = 6;
+    private static final int RESPONSE_USAGE = 7;
+
+    private boolean inFirstChoice;
+
     private void root() {
-        i++; // {
+        object(ROOT, 0);
+    }
+
+    /** Walks the object starting at {@code i}, handing each member's value to {@link #member}. */
+    private void object(int ctx, int depth) {
+        if (depth > MAX_DEPTH) {
+            throw Malformed.INSTANCE;
+        }
+        i++;
         ws();
         if (peek() == '}') {
             i++;
@@ -163,39 +183,7 @@ public final class ChunkScanner {
             ws();
             expect(':');
             ws();
-            if (key(ks, ke, K_CHOICES)) {
-                choices();
-            } else if (key(ks, ke, K_USAGE)) {
-                boolean obj = peek() == '{';
-                if (obj) {
-                    usage(K_PROMPT, K_COMPLETION);
-                } else {
-                    skipValue(1);
-                }
-                if (obj) {
-                    usageStripStart = prevComma >= 0 ? prevComma : memberStart;
-                    usageStripEnd = i;
-                }
-            } else if (key(ks, ke, K_ERROR)) {
-                if (peek() != 'n') {
-                    error = true;
-                }
-                skipValue(1);
-            } else if (key(ks, ke, K_OBJECT)) {
-                if (peek() == '"') {
-                    int vs = i + 1;
-                    int ve = stringEnd();
-                    if (key(vs, ve, V_ERROR)) {
-                        error = true;
-                    }
-                } else {
-                    skipValue(1);
-                }
-            } else if (key(ks, ke, K_RESPONSE) && peek() == '{') {
-                response();
-            } else {
-                skipValue(1);
-            }
+            member(ctx, ks, ke, depth + 1, memberStart, prevComma);
             ws();
             byte c = next();
             if (c == '}') {
@@ -204,7 +192,7 @@ public final class ChunkScanner {
             if (c != ',') {
                 throw Malformed.INSTANCE;
             }
-            if (usageStripStart >= 0 && usageStripStart == memberStart && usageStripEnd == i - 1) {
+            if (ctx == ROOT && usageStripStart == memberStart && usageStripEnd == i - 1) {
                 // usage was the first member: take the comma after it instead of one before.
                 usageStripEnd = i;
             }
@@ -212,126 +200,30 @@ public final class ChunkScanner {
         }
     }
 
-    private void choices() {
-        if (peek() != '[') {
-            skipValue(1);
-            return;
-        }
-        choicesPresent = true;
+    /** Walks the array starting at {@code i}; object elements are walked as {@code elementCtx}. */
+    private int array(int elementCtx, int depth) {
         i++;
         ws();
         if (peek() == ']') {
             i++;
-            return;
+            return 0;
         }
+        int n = 0;
         while (true) {
             ws();
             if (peek() == '{') {
-                choice(choicesCount == 0);
-            } else {
-                skipValue(2);
-            }
-            choicesCount++;
-            ws();
-            byte c = next();
-            if (c == ']') {
-                return;
-            }
-            if (c != ',') {
-                throw Malformed.INSTANCE;
-            }
-        }
-    }
-
-    private void choice(boolean first) {
-        i++;
-        ws();
-        if (peek() == '}') {
-            i++;
-            return;
-        }
-        while (true) {
-            ws();
-            int ks = i + 1;
-            int ke = keyEnd();
-            ws();
-            expect(':');
-            ws();
-            if (key(ks, ke, K_INDEX) && first) {
-                long v = number();
-                firstChoiceIndex = (int) Math.max(0, Math.min(v, 1 << 20));
-            } else if (key(ks, ke, K_DELTA) || key(ks, ke, K_MESSAGE)) {
-                if (peek() == '{') {
-                    delta();
-                } else {
-                    skipValue(3);
+                if (elementCtx == CHOICE) {
+                    inFirstChoice = n == 0;
                 }
-            } else if (key(ks, ke, K_TEXT)) {
-                text();
+                object(elementCtx, depth);
             } else {
-                skipValue(3);
+                skipValue(depth);
             }
-            ws();
-            byte c = next();
-            if (c == '}') {
-                return;
-            }
-            if (c != ',') {
-                throw Malformed.INSTANCE;
-            }
-        }
-    }
-
-    private void delta() {
-        i++;
-        ws();
-        if (peek() == '}') {
-            i++;
-            return;
-        }
-        while (true) {
-            ws();
-            int ks = i + 1;
-            int ke = keyEnd();
-            ws();
-            expect(':');
-            ws();
-            if (key(ks, ke, K_CONTENT) || key(ks, ke, K_REASONING) || key(ks, ke, K_REASONING_CONTENT)) {
-                text();
-            } else if (key(ks, ke, K_TOOL_CALLS) && peek() == '[') {
-                toolCalls();
-            } else {
-                skipValue(4);
-            }
-            ws();
-            byte c = next();
-            if (c == '}') {
-                return;
-            }
-            if (c != ',') {
-                throw Malformed.INSTANCE;
-            }
-        }
-    }
-
-    private void toolCalls() {
-        i++;
-        ws();
-        if (peek() == ']') {
-            i++;
-            return;
-        }
-        while (true) {
-            ws();
-            if (peek() == '{') {
-                objectWithText(K_FUNCTION, K_ARGUMENTS, 5);
-            } else {
-                skipValue(5);
-            }
+            n++;
             ws();
             byte c = next();
             if (c == ']') {
-                return;
+                return n;
             }
             if (c != ',') {
                 throw Malformed.INSTANCE;
@@ -339,101 +231,86 @@ public final class ChunkScanner {
         }
     }
 
-    /** An object whose member {@code outer} is an object whose string member {@code inner} is text. */
-    private void objectWithText(byte[] outer, byte[] inner, int depth) {
-        i++;
-        ws();
-        if (peek() == '}') {
-            i++;
-            return;
-        }
-        while (true) {
-            ws();
-            int ks = i + 1;
-            int ke = keyEnd();
-            ws();
-            expect(':');
-            ws();
-            if (outer != null && key(ks, ke, outer) && peek() == '{') {
-                objectWithText(null, inner, depth + 1);
-            } else if (outer == null && key(ks, ke, inner)) {
-                text();
-            } else {
-                skipValue(depth + 1);
+    private void member(int ctx, int ks, int ke, int depth, int memberStart, int prevComma) {
+        byte v = peek();
+        switch (ctx) {
+            case ROOT -> {
+                if (key(ks, ke, K_CHOICES) && v == '[') {
+                    choicesPresent = true;
+                    choicesCount = array(CHOICE, depth);
+                } else if (key(ks, ke, K_USAGE) && v == '{') {
+                    object(USAGE, depth);
+                    usageStripStart = prevComma >= 0 ? prevComma : memberStart;
+                    usageStripEnd = i;
+                } else if (key(ks, ke, K_ERROR)) {
+                    error |= v != 'n';
+                    skipValue(depth);
+                } else if (key(ks, ke, K_OBJECT) && v == '"') {
+                    int vs = i + 1;
+                    error |= key(vs, stringEnd(), V_ERROR);
+                } else if (key(ks, ke, K_RESPONSE) && v == '{') {
+                    object(RESPONSE, depth);
+                } else {
+                    skipValue(depth);
+                }
             }
-            ws();
-            byte c = next();
-            if (c == '}') {
-                return;
+            case CHOICE -> {
+                if (key(ks, ke, K_INDEX) && inFirstChoice) {
+                    firstChoiceIndex = (int) Math.max(0, Math.min(number(), 1 << 20));
+                } else if ((key(ks, ke, K_DELTA) || key(ks, ke, K_MESSAGE)) && v == '{') {
+                    object(MESSAGE, depth);
+                } else if (key(ks, ke, K_TEXT)) {
+                    text();
+                } else {
+                    skipValue(depth);
+                }
             }
-            if (c != ',') {
-                throw Malformed.INSTANCE;
+            case MESSAGE -> {
+                if (key(ks, ke, K_CONTENT) || key(ks, ke, K_REASONING) || key(ks, ke, K_REASONING_CONTENT)) {
+                    text();
+                } else if (key(ks, ke, K_TOOL_CALLS) && v == '[') {
+                    array(TOOL_CALL, depth);
+                } else {
+                    skipValue(depth);
+                }
             }
-        }
-    }
-
-    private void response() {
-        i++;
-        ws();
-        if (peek() == '}') {
-            i++;
-            return;
-        }
-        while (true) {
-            ws();
-            int ks = i + 1;
-            int ke = keyEnd();
-            ws();
-            expect(':');
-            ws();
-            if (key(ks, ke, K_USAGE) && peek() == '{') {
-                usage(K_INPUT, K_OUTPUT);
-            } else if (key(ks, ke, K_ERROR) && peek() != 'n') {
-                error = true;
-                skipValue(2);
-            } else {
-                skipValue(2);
+            case TOOL_CALL -> {
+                if (key(ks, ke, K_FUNCTION) && v == '{') {
+                    object(FUNCTION, depth);
+                } else {
+                    skipValue(depth);
+                }
             }
-            ws();
-            byte c = next();
-            if (c == '}') {
-                return;
+            case FUNCTION -> {
+                if (key(ks, ke, K_ARGUMENTS)) {
+                    text();
+                } else {
+                    skipValue(depth);
+                }
             }
-            if (c != ',') {
-                throw Malformed.INSTANCE;
+            case RESPONSE -> {
+                if (key(ks, ke, K_USAGE) && v == '{') {
+                    object(RESPONSE_USAGE, depth);
+                } else {
+                    error |= key(ks, ke, K_ERROR) && v != 'n';
+                    skipValue(depth);
+                }
             }
-        }
-    }
-
-    private void usage(byte[] promptKey, byte[] completionKey) {
-        i++;
-        ws();
-        if (peek() == '}') {
-            i++;
-            return;
-        }
-        while (true) {
-            ws();
-            int ks = i + 1;
-            int ke = keyEnd();
-            ws();
-            expect(':');
-            ws();
-            if (key(ks, ke, promptKey) && peek() != 'n') {
-                promptTokens = Math.max(0, number());
-            } else if (key(ks, ke, completionKey) && peek() != 'n') {
-                completionTokens = Math.max(0, number());
-            } else {
-                skipValue(2);
+            case USAGE, RESPONSE_USAGE -> {
+                boolean prompt = key(ks, ke, ctx == USAGE ? K_PROMPT : K_INPUT);
+                boolean completion = key(ks, ke, ctx == USAGE ? K_COMPLETION : K_OUTPUT);
+                if ((prompt || completion) && v != 'n') {
+                    long n = Math.max(0, number());
+                    if (prompt) {
+                        promptTokens = n;
+                    } else {
+                        completionTokens = n;
+                    }
+                } else {
+                    skipValue(depth);
+                }
             }
-            ws();
-            byte c = next();
-            if (c == '}') {
-                return;
-            }
-            if (c != ',') {
-                throw Malformed.INSTANCE;
-            }
+            default -> throw new IllegalStateException("context " + ctx);
         }
     }
 
