@@ -502,10 +502,23 @@ final class Exchange implements UpstreamEvents {
             return;
         }
         if (eventStream) {
-            client.write(new DefaultHttpContent(OpenAiError.streamError(client.alloc(), message, "upstream_error",
-                    null)), client.voidPromise());
-            client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT)
-                    .addListener((ChannelFutureListener) f -> finish(f.isSuccess() ? outcome : Outcome.CLIENT_DISCONNECTED));
+            // The error event ends with [DONE]; like any stream end, it waits for the usage record's journal.
+            Runnable endStream = () -> {
+                if (finished) {
+                    return;
+                }
+                client.write(new DefaultHttpContent(OpenAiError.streamError(client.alloc(), message, "upstream_error",
+                        null)), client.voidPromise());
+                client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT)
+                        .addListener((ChannelFutureListener) f -> end(!f.isSuccess()));
+            };
+            if (metered != null) {
+                recordSubmitted = true;
+                services.metering().submit(record(outcome, System.nanoTime()),
+                        () -> client.executor().execute(endStream));
+            } else {
+                endStream.run();
+            }
         } else {
             // A non-streamed body cannot be ended honestly: cut the connection so the client sees a short body.
             client.flush();
