@@ -1,7 +1,6 @@
 package dev.tollgate.proxy;
 
 import dev.tollgate.proxy.http.OpenAiError;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpObjectAggregator;
@@ -11,7 +10,9 @@ import io.netty.handler.codec.http.HttpUtil;
 
 /**
  * Aggregates a request (never a response) up to a size limit; a larger body gets a 413 in the OpenAI error
- * shape and the connection is closed, since the rest of the body is still on its way.
+ * shape. The connection stays open and the rest of that body is read and discarded (never buffered), so the
+ * client sees the answer instead of a reset while it is still sending; the request deadline bounds how long
+ * such a body may take.
  *
  * <p>Threading: one per connection, event loop only.
  */
@@ -28,7 +29,13 @@ final class RequestBodyLimit extends HttpObjectAggregator {
         FullHttpResponse r = OpenAiError.response(ctx.alloc(), HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, null,
                 "The request body is larger than " + maxBytes + " bytes.", "invalid_request_error", null,
                 "request_too_large");
-        HttpUtil.setKeepAlive(r, false);
-        ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+        HttpUtil.setKeepAlive(r, HttpUtil.isKeepAlive(oversized));
+        RequestDeadline deadline = ctx.pipeline().get(RequestDeadline.class);
+        if (deadline != null) {
+            // This request is answered; the rest of its body, and what follows, runs on a fresh deadline.
+            deadline.requestReceived();
+            deadline.responseSent();
+        }
+        ctx.writeAndFlush(r);
     }
 }
