@@ -1,5 +1,6 @@
 package dev.tollgate.metering.json;
 
+import dev.tollgate.metering.ByteSearch;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -325,6 +326,7 @@ public final class ChunkScanner {
         i++;
         int run = i;
         while (true) {
+            i = ByteSearch.quoteOrEscape(b, i, end);
             if (i >= end) {
                 throw Malformed.INSTANCE;
             }
@@ -460,6 +462,7 @@ public final class ChunkScanner {
     private int stringBody() {
         int escapedAt = -1;
         while (true) {
+            i = ByteSearch.quoteOrEscape(b, i, end);
             if (i >= end) {
                 throw Malformed.INSTANCE;
             }

@@ -1,5 +1,6 @@
 package dev.tollgate.metering.sse;
 
+import dev.tollgate.metering.ByteSearch;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
@@ -90,11 +91,11 @@ public final class SseEventParser {
         }
         int segStart = i;
         while (i < end) {
-            byte b = buf[i];
-            if (b != '\n' && b != '\r') {
-                i++;
-                continue;
+            i = ByteSearch.lineEnd(buf, i, end);
+            if (i >= end) {
+                break;
             }
+            byte b = buf[i];
             if (b == '\r' && i + 1 == end) {
                 // Cannot tell CR from CRLF yet: keep the line until the next slice.
                 if (!lineCarried) {
