@@ -88,11 +88,12 @@ class MeteringAgentTest {
         String text = sb.toString();
         assertTrue(text.contains("tollgate_tokens_total{type=\"completion\",account=\"acct\\\\1\",model=\"model-a\",upstream=\"up\\\"1\"} 20"), text);
         assertTrue(text.contains("tollgate_time_to_first_token_seconds_bucket{le=\"+Inf\"} 1"));
-        File promtool = new File("/usr/bin/promtool");
+        File promtool = java.util.Arrays.stream(System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator))
+                .map(d -> new File(d, "promtool")).filter(File::canExecute).findFirst().orElse(new File("promtool"));
         Assumptions.assumeTrue(promtool.canExecute() || System.getenv("CI") != null, "promtool not installed");
         Path f = Files.createTempFile("metrics", ".txt");
         Files.writeString(f, text, StandardCharsets.UTF_8);
-        Process p = new ProcessBuilder("promtool", "check", "metrics").redirectInput(f.toFile())
+        Process p = new ProcessBuilder(promtool.getPath(), "check", "metrics").redirectInput(f.toFile())
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(30, TimeUnit.SECONDS));
