@@ -64,12 +64,9 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
     private boolean clientWantsUsage;
     private boolean clientWantsContinuous;
     private boolean eventStream;
-    private int status;
     private long prompt;
     private long finalCompletion;
     private long firstToken;
-    private long lastByte;
-    private long bodyBytes;
     private boolean done;
     private boolean error;
     private boolean ended;
@@ -98,12 +95,9 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
         bodyOverflow = false;
         Arrays.fill(perChoice, -1);
         eventStream = false;
-        status = 0;
         prompt = -1;
         finalCompletion = -1;
         firstToken = -1;
-        lastByte = -1;
-        bodyBytes = 0;
         done = false;
         error = false;
         ended = false;
@@ -113,7 +107,6 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
 
     /** The upstream's response head arrived. {@code eventStream}: content type is text/event-stream. */
     public void onResponseStart(int status, boolean eventStream, long nanoTime) {
-        this.status = status;
         this.eventStream = eventStream;
     }
 
@@ -125,8 +118,6 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
         if (len <= 0) {
             return;
         }
-        lastByte = nanoTime;
-        bodyBytes += len;
         if (eventStream) {
             this.now = nanoTime;
             this.sink = sink;
@@ -293,11 +284,6 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
         return firstToken;
     }
 
-    /** Time of the last body byte seen, or -1. */
-    public long lastByteNanos() {
-        return lastByte;
-    }
-
     /** The stream ended with {@code data: [DONE]} (or the Responses API's {@code response.completed}). */
     public boolean sawDone() {
         return done;
@@ -308,18 +294,8 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
         return error;
     }
 
-    /** Total body bytes seen. */
-    public long bodyBytes() {
-        return bodyBytes;
-    }
-
     /** Events skipped for exceeding the parser's size limit. */
     public long oversizedEvents() {
         return oversizedEvents;
-    }
-
-    /** The HTTP status the upstream answered. */
-    public int status() {
-        return status;
     }
 }

@@ -11,10 +11,6 @@ import java.util.function.LongSupplier;
  */
 @FunctionalInterface
 public interface AdmissionGate {
-    /** Lets everything through. */
-    AdmissionGate OPEN = (requestId, account, worker, model, promptEstimate, maxTokens) ->
-            java.util.concurrent.CompletableFuture.completedFuture(Decision.ADMIT);
-
     /**
      * @param promptTokenEstimate counts the prompt's tokens locally; call it only when the decision needs it
      *                            (it tokenizes the prompt), and only on the calling thread

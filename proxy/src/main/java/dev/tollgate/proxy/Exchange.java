@@ -104,10 +104,6 @@ final class Exchange implements UpstreamEvents {
         }
     }
 
-    String requestId() {
-        return requestId;
-    }
-
     /** Picks an upstream, asks the admission gate, then connects. Takes ownership of the request. */
     void start() {
         upstream = services.upstreams().acquire(tried, System.nanoTime());

@@ -23,10 +23,9 @@ public final class MeteredRequest {
     private final boolean clientWantsUsage;
     private final boolean clientWantsContinuous;
     private final long maxTokens;
-    private final int n;
 
     private MeteredRequest(Route route, ObjectNode body, String model, boolean stream, boolean clientWantsUsage,
-                           boolean clientWantsContinuous, long maxTokens, int n) {
+                           boolean clientWantsContinuous, long maxTokens) {
         this.route = route;
         this.body = body;
         this.model = model;
@@ -34,7 +33,6 @@ public final class MeteredRequest {
         this.clientWantsUsage = clientWantsUsage;
         this.clientWantsContinuous = clientWantsContinuous;
         this.maxTokens = maxTokens;
-        this.n = n;
     }
 
     /** Thrown for a body that is not a usable request; the message is fit for the client. */
@@ -102,13 +100,9 @@ public final class MeteredRequest {
                 maxTokens = mt.longValue();
             }
         }
-        int n = 1;
         JsonNode nn = body.get("n");
-        if (nn != null && !nn.isNull()) {
-            if (!nn.isIntegralNumber() || !nn.canConvertToInt() || nn.intValue() < 1) {
-                throw new Invalid("'n' must be a positive integer.", "n");
-            }
-            n = nn.intValue();
+        if (nn != null && !nn.isNull() && (!nn.isIntegralNumber() || !nn.canConvertToInt() || nn.intValue() < 1)) {
+            throw new Invalid("'n' must be a positive integer.", "n");
         }
         switch (route) {
             case CHAT_COMPLETIONS -> {
@@ -129,7 +123,7 @@ public final class MeteredRequest {
             }
             default -> throw new IllegalStateException();
         }
-        return new MeteredRequest(route, body, model, stream, wantsUsage, wantsContinuous, maxTokens, n);
+        return new MeteredRequest(route, body, model, stream, wantsUsage, wantsContinuous, maxTokens);
     }
 
     public Route route() {
@@ -155,10 +149,6 @@ public final class MeteredRequest {
     /** {@code max_tokens} or {@code max_completion_tokens}, or -1. */
     public long maxTokens() {
         return maxTokens;
-    }
-
-    public int n() {
-        return n;
     }
 
     /**

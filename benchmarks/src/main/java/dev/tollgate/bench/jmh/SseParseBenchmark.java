@@ -62,11 +62,6 @@ public class SseParseBenchmark {
         }
     }
 
-    /** Bytes in one stream (for bytes/s). */
-    public int streamBytes() {
-        return stream.length;
-    }
-
     @Benchmark
     public long meterStream() {
         meter.reset(Route.CHAT_COMPLETIONS, false, false);

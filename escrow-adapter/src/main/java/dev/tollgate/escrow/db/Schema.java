@@ -49,7 +49,7 @@ final class Schema {
             s.execute("CREATE INDEX IF NOT EXISTS settle_op_due ON settle_op(state, next_at_ms, seq)");
             s.execute("CREATE TABLE IF NOT EXISTS budget (escrow_id TEXT PRIMARY KEY, payer TEXT NOT NULL, "
                     + "worker TEXT NOT NULL, locked INTEGER NOT NULL, cost_pico INTEGER NOT NULL DEFAULT 0, "
-                    + "reserved INTEGER NOT NULL DEFAULT 0, released_target INTEGER NOT NULL DEFAULT 0, "
+                    + "released_target INTEGER NOT NULL DEFAULT 0, "
                     + "calls_since INTEGER NOT NULL DEFAULT 0, tokens_since INTEGER NOT NULL DEFAULT 0, "
                     + "last_release_ms INTEGER NOT NULL, state TEXT NOT NULL)");
             s.execute("CREATE INDEX IF NOT EXISTS budget_open ON budget(payer, worker, state)");

@@ -75,13 +75,30 @@ public final class EmbeddedLedger implements EscrowPort {
         return r;
     }
 
-    @Override
-    public EscrowResult lock(String opId, LockRequest req) {
+    /** One ledger operation's effect, decided inside its transaction. */
+    @FunctionalInterface
+    private interface Effect {
+        EscrowResult apply(Connection c) throws SQLException;
+    }
+
+    /**
+     * Runs {@code effect} once per operation id: a repeated id answers what the first call answered. The
+     * escrow the operation concerns is recorded with the result when the operation succeeded.
+     */
+    private EscrowResult once(String opId, String kind, String escrowId, Effect effect) {
         return db.transaction(c -> {
             EscrowResult earlier = replay(c, book, opId);
             if (earlier != null) {
                 return earlier;
             }
+            EscrowResult r = effect.apply(c);
+            return record(c, book, opId, kind, r instanceof EscrowResult.Done ? escrowId : null, r);
+        });
+    }
+
+    @Override
+    public EscrowResult lock(String opId, LockRequest req) {
+        return once(opId, "lock", req.escrowId(), c -> {
             EscrowResult r;
             if (req.amountMicros() < minimumLockMicros) {
                 r = new EscrowResult.Rejected("invalid_amount", "below the minimum lock of " + minimumLockMicros);
@@ -94,17 +111,13 @@ public final class EmbeddedLedger implements EscrowPort {
             } else {
                 r = new EscrowResult.Done(req.escrowId(), null);
             }
-            return record(c, book, opId, "lock", r instanceof EscrowResult.Done ? req.escrowId() : null, r);
+            return r;
         });
     }
 
     @Override
     public EscrowResult releaseTo(String opId, String escrowId, long target) {
-        return db.transaction(c -> {
-            EscrowResult earlier = replay(c, book, opId);
-            if (earlier != null) {
-                return earlier;
-            }
+        return once(opId, "release", escrowId, c -> {
             EscrowState e = book.read(c, escrowId);
             EscrowResult r;
             if (e == null) {
@@ -119,43 +132,29 @@ public final class EmbeddedLedger implements EscrowPort {
                 book.releaseTo(c, opId, e, target, clock.millis());
                 r = new EscrowResult.Done(escrowId, null);
             }
-            return record(c, book, opId, "release", e == null ? null : escrowId, r);
+            return r;
         });
     }
 
     @Override
     public EscrowResult refundRemainder(String opId, String escrowId) {
-        return db.transaction(c -> {
-            EscrowResult earlier = replay(c, book, opId);
-            if (earlier != null) {
-                return earlier;
-            }
+        return once(opId, "refund", escrowId, c -> {
             EscrowState e = book.read(c, escrowId);
-            EscrowResult r;
             if (e == null) {
-                r = new EscrowResult.Rejected("not_found", escrowId);
-            } else {
-                if (e.open()) {
-                    book.refundRemainder(c, opId, e, "closed", clock.millis());
-                }
-                r = new EscrowResult.Done(escrowId, null);
+                return new EscrowResult.Rejected("not_found", escrowId);
             }
-            return record(c, book, opId, "refund", e == null ? null : escrowId, r);
+            if (e.open()) {
+                book.refundRemainder(c, opId, e, "closed", clock.millis());
+            }
+            return new EscrowResult.Done(escrowId, null);
         });
     }
 
     @Override
     public EscrowResult pay(String opId, String payer, String payee, long amountMicros) {
-        return db.transaction(c -> {
-            EscrowResult earlier = replay(c, book, opId);
-            if (earlier != null) {
-                return earlier;
-            }
-            EscrowResult r = book.pay(c, opId, payer, payee, amountMicros, "bonus", clock.millis())
-                    ? new EscrowResult.Done(null, null)
-                    : new EscrowResult.Rejected("insufficient_balance", payer + " cannot cover " + amountMicros);
-            return record(c, book, opId, "pay", null, r);
-        });
+        return once(opId, "pay", null, c -> book.pay(c, opId, payer, payee, amountMicros, "bonus", clock.millis())
+                ? new EscrowResult.Done(null, null)
+                : new EscrowResult.Rejected("insufficient_balance", payer + " cannot cover " + amountMicros));
     }
 
     @Override

@@ -35,14 +35,10 @@ final class StreamBudgetPolicy {
     private final Clock clock;
 
     /** A budget row. */
-    record Budget(String escrowId, String payer, String worker, long locked, long costPico, long reserved,
+    record Budget(String escrowId, String payer, String worker, long locked, long costPico,
                   long releasedTarget, long callsSince, long tokensSince, long lastReleaseMs, String state) {
         long costMicros() {
             return Math.min(locked, costPico / 1_000_000L);
-        }
-
-        long remaining() {
-            return locked - costMicros() - reserved;
         }
     }
 
@@ -311,7 +307,7 @@ final class StreamBudgetPolicy {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.add(new Budget(rs.getString("escrow_id"), rs.getString("payer"), rs.getString("worker"),
-                            rs.getLong("locked"), rs.getLong("cost_pico"), rs.getLong("reserved"),
+                            rs.getLong("locked"), rs.getLong("cost_pico"),
                             rs.getLong("released_target"), rs.getLong("calls_since"), rs.getLong("tokens_since"),
                             rs.getLong("last_release_ms"), rs.getString("state")));
                 }
