@@ -12,18 +12,27 @@ import java.util.function.LongSupplier;
 @FunctionalInterface
 public interface AdmissionGate {
     /**
-     * @param promptTokenEstimate counts the prompt's tokens locally; call it only when the decision needs it
-     *                            (it tokenizes the prompt), and only on the calling thread
+     * @param promptTokenEstimate an upper bound of the prompt's tokens; call it only when the decision needs it,
+     *                            and only on the calling thread
+     * @param maxTokens           completion token limit per choice, or -1
+     * @param choices             completions the request may generate ({@code max(n, best_of)})
      */
     CompletionStage<Decision> admit(String requestId, String account, String worker, String model,
-                                    LongSupplier promptTokenEstimate, long maxTokens);
+                                    LongSupplier promptTokenEstimate, long maxTokens, int choices);
 
-    /** The gate's answer: admit, or refuse with a client-facing message (HTTP 402). */
-    record Decision(boolean admitted, String message) {
-        public static final Decision ADMIT = new Decision(true, null);
+    /**
+     * The gate's answer: admit, or refuse with a client-facing message: HTTP 402 (payment) or 400 (the request
+     * cannot be priced; {@code param} names the field).
+     */
+    record Decision(boolean admitted, String message, int status, String param) {
+        public static final Decision ADMIT = new Decision(true, null, 200, null);
 
         public static Decision paymentRequired(String message) {
-            return new Decision(false, message);
+            return new Decision(false, message, 402, null);
+        }
+
+        public static Decision invalid(String message, String param) {
+            return new Decision(false, message, 400, param);
         }
     }
 }

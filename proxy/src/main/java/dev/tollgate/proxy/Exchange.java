@@ -117,9 +117,17 @@ final class Exchange implements UpstreamEvents {
             connect();
             return;
         }
-        services.admission().admit(requestId, account, upstream.worker(), metered.model(),
-                        () -> metered.estimatePromptTokens(services.tokens()), metered.maxTokens())
-                .whenComplete((decision, error) -> client.executor().execute(() -> onAdmission(decision, error)));
+        // The lock's prompt part is bounded by the body's size: a byte-level BPE token covers at least one byte of
+        // text, and the JSON around the text outweighs the chat template's few tokens per message. Tokenizing
+        // here would put a 4 MB prompt's 0.4 s on the event loop.
+        long promptBound = originalBody.length;
+        var decision = services.admission().admit(requestId, account, upstream.worker(), metered.model(),
+                () -> promptBound, metered.maxTokens(), 1).toCompletableFuture();
+        if (decision.isDone() && !decision.isCompletedExceptionally()) {
+            onAdmission(decision.getNow(null), null);
+        } else {
+            decision.whenComplete((d, error) -> client.executor().execute(() -> onAdmission(d, error)));
+        }
     }
 
     private void onAdmission(AdmissionGate.Decision decision, Throwable error) {
@@ -130,6 +138,15 @@ final class Exchange implements UpstreamEvents {
             LOG.log(Level.WARNING, "admission failed for " + requestId, error);
             failBeforeUpstream(HttpResponseStatus.SERVICE_UNAVAILABLE,
                     "Payment could not be arranged for this request; try again.", Outcome.PAYMENT_REQUIRED);
+            return;
+        }
+        if (!decision.admitted() && decision.status() == 400) {
+            releaseUpstreamSlot();
+            status = 400;
+            FullHttpResponse r = OpenAiError.response(client.alloc(), HttpResponseStatus.BAD_REQUEST, requestId,
+                    decision.message(), "invalid_request_error", decision.param(), null);
+            client.writeAndFlush(r).addListener((ChannelFutureListener) f ->
+                    finish(f.isSuccess() ? Outcome.REJECTED : Outcome.CLIENT_DISCONNECTED));
             return;
         }
         if (!decision.admitted()) {

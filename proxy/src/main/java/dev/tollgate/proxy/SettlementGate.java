@@ -7,8 +7,8 @@ import java.util.function.LongSupplier;
 
 /**
  * Admission through the settlement service: accounts with a payment policy get their escrow lock (or stream
- * budget reservation) before the upstream is called. The prompt is tokenized only for those accounts, on the
- * event loop; the ledger work runs on the settlement executor.
+ * budget reservation) before the upstream is called, decided in memory on the event loop (opening a new
+ * budget escrow is the one case that completes on the settlement executor).
  *
  * <p>Threading: called on event loops; thread-safe.
  */
@@ -21,12 +21,13 @@ final class SettlementGate implements AdmissionGate {
 
     @Override
     public CompletionStage<Decision> admit(String requestId, String account, String worker, String model,
-                                           LongSupplier promptTokenEstimate, long maxTokens) {
+                                           LongSupplier promptTokenEstimate, long maxTokens, int choices) {
         if (!settlement.settles(account)) {
             return CompletableFuture.completedFuture(Decision.ADMIT);
         }
         long estimate = promptTokenEstimate.getAsLong();
-        return settlement.admit(requestId, account, worker, model, estimate, maxTokens)
-                .thenApply(a -> a.admitted() ? Decision.ADMIT : Decision.paymentRequired(a.message()));
+        return settlement.admit(requestId, account, worker, model, estimate, maxTokens, choices)
+                .thenApply(a -> a.admitted() ? Decision.ADMIT : a.status() == 400
+                        ? Decision.invalid(a.message(), a.param()) : Decision.paymentRequired(a.message()));
     }
 }

@@ -89,6 +89,7 @@ public final class TollgateNode implements AutoCloseable {
             settlement = SettlementService.open(sc, Clock.systemUTC(), EscrowBackends.forConfig(sc),
                     up -> workerOf.getOrDefault(up, up));
             metering.addListener(settlement.usageListener());
+            settlement.onIntent(metering::wake);
             UsageFeed feed = new UsageFeed();
             metering.addListener(feed);
             metering.start();

@@ -12,13 +12,29 @@ import java.sql.Statement;
  * journal. One connection, used by one thread at a time: callers run work inside {@link #transaction}, which
  * serializes them (SQLite has a single writer anyway) and commits or rolls back as a unit.
  *
- * <p>Durability: WAL journal with {@code synchronous=FULL}: a committed transaction survives a process kill
- * and a power cut. Batching several usage records per transaction (group commit) pays for the fsync.
+ * <p>Durability ({@link Durability}): WAL journal; with {@link Durability#PROCESS} ({@code synchronous=NORMAL}, the
+ * default) a committed transaction survives the death of the process (SIGKILL, OOM kill, crash) without an fsync
+ * per commit; with {@link Durability#POWER} ({@code synchronous=FULL}) it also survives a power cut, at the cost of
+ * an fsync per commit. Batching many records per transaction (group commit) amortizes either.
+ *
+ * <p>Statements are compiled once and reused ({@link StatementCache}).
  *
  * <p>Threading: thread-safe; transactions are mutually exclusive.
  */
 public final class Database implements AutoCloseable {
     private final Connection connection;
+    private final StatementCache statements;
+    private volatile long commits;
+    private final java.util.List<Runnable> afterCommit = new java.util.ArrayList<>();
+    private final java.util.List<Runnable> afterRollback = new java.util.ArrayList<>();
+
+    /** How much a committed transaction survives. */
+    public enum Durability {
+        /** The death of the process: WAL with {@code synchronous=NORMAL}, no fsync per commit. */
+        PROCESS,
+        /** A power cut as well: WAL with {@code synchronous=FULL}, an fsync per commit. */
+        POWER
+    }
 
     /** Work done inside a transaction. */
     @FunctionalInterface
@@ -28,15 +44,21 @@ public final class Database implements AutoCloseable {
 
     private Database(Connection connection) {
         this.connection = connection;
+        this.statements = new StatementCache(connection);
     }
 
+    /** Opens (or creates) the database in {@code dir}, durable against process death. */
     public static Database open(Path dir) {
+        return open(dir, Durability.PROCESS);
+    }
+
+    public static Database open(Path dir, Durability durability) {
         try {
             Files.createDirectories(dir);
             Connection c = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("tollgate.db"));
             try (Statement s = c.createStatement()) {
                 s.execute("PRAGMA journal_mode=WAL");
-                s.execute("PRAGMA synchronous=FULL");
+                s.execute(durability == Durability.POWER ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
                 s.execute("PRAGMA busy_timeout=5000");
                 s.execute("PRAGMA foreign_keys=ON");
             }
@@ -52,8 +74,11 @@ public final class Database implements AutoCloseable {
     /** Runs {@code work} in one transaction; any exception rolls everything back. */
     public synchronized <T> T transaction(Work<T> work) {
         try {
-            T result = work.run(connection);
+            T result = work.run(statements.connection());
             connection.commit();
+            commits++;
+            afterRollback.clear();
+            runAll(afterCommit);
             return result;
         } catch (SQLException | RuntimeException e) {
             try {
@@ -61,6 +86,8 @@ public final class Database implements AutoCloseable {
             } catch (SQLException suppressed) {
                 e.addSuppressed(suppressed);
             }
+            afterCommit.clear();
+            runAll(afterRollback);
             if (e instanceof RuntimeException re) {
                 throw re;
             }
@@ -68,8 +95,35 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    /**
+     * Inside a transaction: runs {@code onCommit} once it committed, or {@code onRollback} (may be null) if it
+     * rolled back. Both run on the committing thread, still holding the transaction lock: keep them short.
+     */
+    public synchronized void whenDone(Runnable onCommit, Runnable onRollback) {
+        if (onCommit != null) {
+            afterCommit.add(onCommit);
+        }
+        if (onRollback != null) {
+            afterRollback.add(onRollback);
+        }
+    }
+
+    private static void runAll(java.util.List<Runnable> actions) {
+        Runnable[] copy = actions.toArray(new Runnable[0]);
+        actions.clear();
+        for (Runnable r : copy) {
+            r.run();
+        }
+    }
+
+    /** Transactions committed since the database was opened. */
+    public long commits() {
+        return commits;
+    }
+
     @Override
     public synchronized void close() {
+        statements.close();
         try {
             connection.close();
         } catch (SQLException e) {

@@ -26,6 +26,10 @@ final class Schema {
                     + "expires_at_ms INTEGER NOT NULL, created_at_ms INTEGER NOT NULL, "
                     + "CHECK (released + refunded <= locked))");
             s.execute("CREATE INDEX IF NOT EXISTS escrow_open ON escrow(status, expires_at_ms)");
+            // Fees per payer x payee on the cumulative amount paid, rounded once; the remainder carries.
+            s.execute("CREATE TABLE IF NOT EXISTS fee_pair (payer TEXT NOT NULL, payee TEXT NOT NULL, "
+                    + "paid INTEGER NOT NULL, fee INTEGER NOT NULL, fee_with_referrer INTEGER NOT NULL, "
+                    + "referral INTEGER NOT NULL, PRIMARY KEY (payer, payee))");
             // One effect per ledger operation id.
             s.execute("CREATE TABLE IF NOT EXISTS ledger_op (op_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
                     + "escrow_id TEXT, outcome TEXT NOT NULL, code TEXT)");
@@ -46,7 +50,17 @@ final class Schema {
                     + "kind TEXT NOT NULL, target INTEGER NOT NULL, payer TEXT, payee TEXT, state TEXT NOT NULL, "
                     + "attempts INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, "
                     + "seq INTEGER NOT NULL, error TEXT)");
-            s.execute("CREATE INDEX IF NOT EXISTS settle_op_due ON settle_op(state, next_at_ms, seq)");
+            s.execute("CREATE INDEX IF NOT EXISTS settle_op_due ON settle_op(state, next_at_ms)");
+            s.execute("CREATE INDEX IF NOT EXISTS settle_op_escrow ON settle_op(escrow_id, state)");
+            // Finished operations move here (same columns) so the live table stays the size of the work in flight.
+            s.execute("CREATE TABLE IF NOT EXISTS settle_op_archive AS SELECT * FROM settle_op WHERE 0");
+            s.execute("CREATE INDEX IF NOT EXISTS settle_op_archive_created ON settle_op_archive(created_ms)");
+            // Usage records that could not be journaled with their batch, kept verbatim for an operator.
+            s.execute("CREATE TABLE IF NOT EXISTS usage_quarantine (request_id TEXT PRIMARY KEY, record TEXT NOT NULL, "
+                    + "error TEXT NOT NULL, at_ms INTEGER NOT NULL)");
+            // Served tokens so far of long streams, to settle what was served if the process dies mid-stream.
+            s.execute("CREATE TABLE IF NOT EXISTS progress (request_id TEXT PRIMARY KEY, model TEXT NOT NULL, "
+                    + "prompt INTEGER NOT NULL, completion INTEGER NOT NULL, at_ms INTEGER NOT NULL)");
             s.execute("CREATE TABLE IF NOT EXISTS budget (escrow_id TEXT PRIMARY KEY, payer TEXT NOT NULL, "
                     + "worker TEXT NOT NULL, locked INTEGER NOT NULL, cost_pico INTEGER NOT NULL DEFAULT 0, "
                     + "released_target INTEGER NOT NULL DEFAULT 0, "

@@ -11,13 +11,22 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * The default escrow backend: a double-entry ledger in the embedded database. Partial releases, refunds,
  * idempotency by operation id (an operation applied twice has one effect; the second call answers the first
  * result), expiry with a configured outcome, a dev faucet.
  *
- * <p>Threading: thread-safe (each call is one database transaction).
+ * <p>Balances live twice: durably in the database, and in memory as {@link AvailableFunds} (balance minus
+ * reservations not yet written). Every debit of an agent is reserved in memory first, so admission can decide on
+ * the caller's thread and the durable lock follows in the next group commit. Each operation exists in two forms:
+ * the {@link EscrowPort} methods run one transaction each; the methods taking a {@link Connection} run inside
+ * the caller's transaction (the settlement journal's group commit), so many operations share one commit.
+ *
+ * <p>Threading: thread-safe. The connection-taking methods must be called inside {@link Database#transaction}
+ * of this ledger's database.
  */
 public final class EmbeddedLedger implements EscrowPort {
     public static final long FAUCET_MICROS = 1_000_000L;
@@ -27,6 +36,12 @@ public final class EmbeddedLedger implements EscrowPort {
     private final Clock clock;
     private final long minimumLockMicros;
     private final boolean expiryRefunds;
+    private final AvailableFunds funds = new AvailableFunds();
+    // Per transaction, under the database lock: new durable balances seen, reservations applied or given back.
+    private final Map<String, Long> durableSeen = new HashMap<>();
+    private final Map<String, Long> reservationsDone = new HashMap<>();
+    private final Map<String, Long> reservedInTx = new HashMap<>();
+    private boolean hooked;
 
     public EmbeddedLedger(Database db, LedgerBook book, Clock clock, long minimumLockMicros, boolean expiryRefunds) {
         this.db = db;
@@ -34,6 +49,80 @@ public final class EmbeddedLedger implements EscrowPort {
         this.clock = clock;
         this.minimumLockMicros = minimumLockMicros;
         this.expiryRefunds = expiryRefunds;
+        book.observe(this::observed);
+        db.transaction(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT id, balance FROM account");
+                 ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    if (LedgerBook.isAgent(rs.getString(1))) {
+                        funds.committed(rs.getString(1), rs.getLong(2), 0);
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
+    /** Available funds per agent (balance minus reservations), for admission. */
+    public AvailableFunds funds() {
+        return funds;
+    }
+
+    private void observed(String account, long balance) {
+        durableSeen.put(account, balance);
+        hook();
+    }
+
+    private void reservationDone(String account, long amount) {
+        reservationsDone.merge(account, amount, Long::sum);
+        hook();
+    }
+
+    private void hook() {
+        if (!hooked) {
+            hooked = true;
+            db.whenDone(this::publish, this::rolledBack);
+        }
+    }
+
+    private void publish() {
+        for (Map.Entry<String, Long> e : durableSeen.entrySet()) {
+            Long done = reservationsDone.remove(e.getKey());
+            funds.committed(e.getKey(), e.getValue(), done == null ? 0 : done);
+        }
+        for (Map.Entry<String, Long> e : reservationsDone.entrySet()) {
+            funds.committed(e.getKey(), -1, e.getValue());
+        }
+        forget();
+    }
+
+    /** Reserves inside a transaction: a rollback gives the reservation back. */
+    private boolean reserveInTx(String account, long amount) {
+        if (!funds.reserve(account, amount)) {
+            return false;
+        }
+        reservedInTx.merge(account, amount, Long::sum);
+        hook();
+        return true;
+    }
+
+    private void unreserveInTx(String account, long amount) {
+        funds.unreserve(account, amount);
+        reservedInTx.merge(account, -amount, Long::sum);
+    }
+
+    private void rolledBack() {
+        for (Map.Entry<String, Long> e : reservedInTx.entrySet()) {
+            funds.unreserve(e.getKey(), e.getValue());
+        }
+        forget();
+    }
+
+    private void forget() {
+        reservedInTx.clear();
+        durableSeen.clear();
+        reservationsDone.clear();
+        hooked = false;
     }
 
     @Override
@@ -85,66 +174,98 @@ public final class EmbeddedLedger implements EscrowPort {
      * Runs {@code effect} once per operation id: a repeated id answers what the first call answered. The
      * escrow the operation concerns is recorded with the result when the operation succeeded.
      */
-    private EscrowResult once(String opId, String kind, String escrowId, Effect effect) {
-        return db.transaction(c -> {
-            EscrowResult earlier = replay(c, book, opId);
-            if (earlier != null) {
-                return earlier;
-            }
-            EscrowResult r = effect.apply(c);
-            return record(c, book, opId, kind, r instanceof EscrowResult.Done ? escrowId : null, r);
-        });
+    private EscrowResult once(Connection c, String opId, String kind, String escrowId, Effect effect)
+            throws SQLException {
+        EscrowResult earlier = replay(c, book, opId);
+        if (earlier != null) {
+            return earlier;
+        }
+        EscrowResult r = effect.apply(c);
+        return record(c, book, opId, kind, r instanceof EscrowResult.Done ? escrowId : null, r);
     }
 
     @Override
     public EscrowResult lock(String opId, LockRequest req) {
-        return once(opId, "lock", req.escrowId(), c -> {
-            EscrowResult r;
+        return db.transaction(c -> lock(c, opId, req, false));
+    }
+
+    /**
+     * Locks inside the caller's transaction. {@code reserved}: the amount was already reserved in
+     * {@link #funds()} for this lock (by admission); otherwise it is reserved here.
+     */
+    public EscrowResult lock(Connection c, String opId, LockRequest req, boolean reserved) throws SQLException {
+        EscrowResult r = once(c, opId, "lock", req.escrowId(), tx -> {
             if (req.amountMicros() < minimumLockMicros) {
-                r = new EscrowResult.Rejected("invalid_amount", "below the minimum lock of " + minimumLockMicros);
-            } else if (book.read(c, req.escrowId()) != null) {
-                r = new EscrowResult.Rejected("exists", "escrow id in use: " + req.escrowId());
-            } else if (!book.lock(c, opId, req.escrowId(), req.payer(), req.payee(), req.amountMicros(),
-                    req.expiresAtMillis(), clock.millis())) {
-                r = new EscrowResult.Rejected("insufficient_balance", req.payer() + " cannot cover "
-                        + req.amountMicros());
-            } else {
-                r = new EscrowResult.Done(req.escrowId(), null);
+                return new EscrowResult.Rejected("invalid_amount", "below the minimum lock of " + minimumLockMicros);
             }
-            return r;
+            if (book.read(tx, req.escrowId()) != null) {
+                return new EscrowResult.Rejected("exists", "escrow id in use: " + req.escrowId());
+            }
+            if (!reserved && !reserveInTx(req.payer(), req.amountMicros())) {
+                return new EscrowResult.Rejected("insufficient_balance", req.payer() + " cannot cover "
+                        + req.amountMicros());
+            }
+            if (!book.lock(tx, opId, req.escrowId(), req.payer(), req.payee(), req.amountMicros(),
+                    req.expiresAtMillis(), clock.millis())) {
+                if (!reserved) {
+                    unreserveInTx(req.payer(), req.amountMicros());
+                }
+                return new EscrowResult.Rejected("insufficient_balance", req.payer() + " cannot cover "
+                        + req.amountMicros());
+            }
+            if (!reserved) {
+                reservationDone(req.payer(), req.amountMicros());
+            }
+            return new EscrowResult.Done(req.escrowId(), null);
         });
+        if (reserved) {
+            // Applied or refused, the admission's reservation is settled by this commit.
+            reservationDone(req.payer(), req.amountMicros());
+        }
+        return r;
     }
 
     @Override
     public EscrowResult releaseTo(String opId, String escrowId, long target) {
-        return once(opId, "release", escrowId, c -> {
-            EscrowState e = book.read(c, escrowId);
-            EscrowResult r;
+        return db.transaction(c -> releaseTo(c, opId, escrowId, target));
+    }
+
+    /** Releases to a cumulative target inside the caller's transaction. */
+    public EscrowResult releaseTo(Connection c, String opId, String escrowId, long target) throws SQLException {
+        return once(c, opId, "release", escrowId, tx -> {
+            EscrowState e = book.read(tx, escrowId);
             if (e == null) {
-                r = new EscrowResult.Rejected("not_found", escrowId);
-            } else if (target <= e.releasedMicros()) {
-                r = new EscrowResult.Done(escrowId, null);
-            } else if (!e.open()) {
-                r = new EscrowResult.Rejected("invalid_status", escrowId + " is " + e.status());
-            } else if (target > e.lockedMicros() - e.refundedMicros()) {
-                r = new EscrowResult.Rejected("over_release", "target " + target + " exceeds the hold of " + escrowId);
-            } else {
-                book.releaseTo(c, opId, e, target, clock.millis());
-                r = new EscrowResult.Done(escrowId, null);
+                return new EscrowResult.Rejected("not_found", escrowId);
             }
-            return r;
+            if (target <= e.releasedMicros()) {
+                return new EscrowResult.Done(escrowId, null);
+            }
+            if (!e.open()) {
+                return new EscrowResult.Rejected("invalid_status", escrowId + " is " + e.status());
+            }
+            if (target > e.lockedMicros() - e.refundedMicros()) {
+                return new EscrowResult.Rejected("over_release", "target " + target + " exceeds the hold of "
+                        + escrowId);
+            }
+            book.releaseTo(tx, opId, e, target, clock.millis());
+            return new EscrowResult.Done(escrowId, null);
         });
     }
 
     @Override
     public EscrowResult refundRemainder(String opId, String escrowId) {
-        return once(opId, "refund", escrowId, c -> {
-            EscrowState e = book.read(c, escrowId);
+        return db.transaction(c -> refundRemainder(c, opId, escrowId));
+    }
+
+    /** Refunds what was not released and closes the escrow, inside the caller's transaction. */
+    public EscrowResult refundRemainder(Connection c, String opId, String escrowId) throws SQLException {
+        return once(c, opId, "refund", escrowId, tx -> {
+            EscrowState e = book.read(tx, escrowId);
             if (e == null) {
                 return new EscrowResult.Rejected("not_found", escrowId);
             }
             if (e.open()) {
-                book.refundRemainder(c, opId, e, "closed", clock.millis());
+                book.refundRemainder(tx, opId, e, "closed", clock.millis());
             }
             return new EscrowResult.Done(escrowId, null);
         });
@@ -152,14 +273,36 @@ public final class EmbeddedLedger implements EscrowPort {
 
     @Override
     public EscrowResult pay(String opId, String payer, String payee, long amountMicros) {
-        return once(opId, "pay", null, c -> book.pay(c, opId, payer, payee, amountMicros, "bonus", clock.millis())
-                ? new EscrowResult.Done(null, null)
-                : new EscrowResult.Rejected("insufficient_balance", payer + " cannot cover " + amountMicros));
+        return db.transaction(c -> pay(c, opId, payer, payee, amountMicros, "bonus"));
+    }
+
+    /**
+     * Pays straight from the payer's balance inside the caller's transaction ({@code kind}: "bonus" or "excess",
+     * the cost beyond a hold); refused when the payer's available funds cannot cover it.
+     */
+    public EscrowResult pay(Connection c, String opId, String payer, String payee, long amountMicros, String kind)
+            throws SQLException {
+        return once(c, opId, "pay", null, tx -> {
+            if (!reserveInTx(payer, amountMicros)) {
+                return new EscrowResult.Rejected("insufficient_balance", payer + " cannot cover " + amountMicros);
+            }
+            if (!book.pay(tx, opId, payer, payee, amountMicros, kind, clock.millis())) {
+                unreserveInTx(payer, amountMicros);
+                return new EscrowResult.Rejected("insufficient_balance", payer + " cannot cover " + amountMicros);
+            }
+            reservationDone(payer, amountMicros);
+            return new EscrowResult.Done(null, null);
+        });
     }
 
     @Override
     public EscrowState read(String escrowId) {
         return db.transaction(c -> book.read(c, escrowId));
+    }
+
+    /** An escrow's state inside the caller's transaction, or null. */
+    public EscrowState read(Connection c, String escrowId) throws SQLException {
+        return book.read(c, escrowId);
     }
 
     /** Credits 1 USDC to an agent, once per agent; false when it already claimed. */
@@ -169,15 +312,18 @@ public final class EmbeddedLedger implements EscrowPort {
 
     /** Mints {@code micros} to an agent under an operation id (dev funding); false when the id was used. */
     public boolean credit(String opId, String agent, long micros) {
-        return db.transaction(c -> {
-            if (replay(c, book, opId) != null) {
-                return false;
-            }
-            book.ensureAccount(c, agent, null);
-            book.transfer(c, opId, LedgerBook.MINT, agent, micros, "credit", null, clock.millis());
-            record(c, book, opId, "credit", null, new EscrowResult.Done(null, null));
-            return true;
-        });
+        return db.transaction(c -> credit(c, opId, agent, micros));
+    }
+
+    /** {@link #credit(String, String, long)} inside the caller's transaction. */
+    public boolean credit(Connection c, String opId, String agent, long micros) throws SQLException {
+        if (replay(c, book, opId) != null) {
+            return false;
+        }
+        book.ensureAccount(c, agent, null);
+        book.transfer(c, opId, LedgerBook.MINT, agent, micros, "credit", null, clock.millis());
+        record(c, book, opId, "credit", null, new EscrowResult.Done(null, null));
+        return true;
     }
 
     /** Sets an agent's referrer (who earns a share of the fees on its payments). */

@@ -13,7 +13,14 @@ import java.sql.SQLException;
  * transaction, so {@code sum(balance) == 0} over all accounts at every commit ({@link #MINT} is the only
  * account allowed below zero: it is where faucet and credits come from).
  *
- * <p>Threading: stateless apart from configuration; the caller's transaction serializes use.
+ * <p>Fees are charged per payer x payee pair on the cumulative amount the payer has paid the payee (escrow
+ * releases and direct payments together) and rounded down once: after any sequence of releases the fee account
+ * holds exactly {@code fee(total paid)} for every pair, the sub-micro remainder carried in {@code fee_pair}. Per
+ * pair rather than per payee because the referrer's share depends on the payer (its referrer) while the fee is
+ * taken from what the payee receives; the pair is the smallest unit both are constant on.
+ *
+ * <p>Threading: stateless apart from configuration and the balance observer; the caller's transaction
+ * serializes use.
  */
 public final class LedgerBook {
     /** Source of minted funds (faucet, dev credits); the negative of all money in the system. */
@@ -22,9 +29,26 @@ public final class LedgerBook {
     public static final String FEES = "@fees";
 
     private final Fees fees;
+    private BalanceObserver observer = (account, balance) -> { };
+
+    /** Told the new balance of every agent account a transfer changes, inside the transfer's transaction. */
+    @FunctionalInterface
+    public interface BalanceObserver {
+        void changed(String account, long balanceMicros);
+    }
 
     public LedgerBook(Fees fees) {
         this.fees = fees;
+    }
+
+    /** Sets the observer of agent balances (one; called under the caller's transaction). */
+    public void observe(BalanceObserver o) {
+        this.observer = o;
+    }
+
+    /** Whether {@code id} is an agent's account (not the mint, the fee account or an escrow hold). */
+    public static boolean isAgent(String id) {
+        return !id.startsWith("@") && !id.startsWith("escrow:");
     }
 
     public Fees fees() {
@@ -77,14 +101,8 @@ public final class LedgerBook {
         if (!debit.equals(MINT) && balance(c, debit) < amount) {
             return false;
         }
-        try (PreparedStatement ps = c.prepareStatement("UPDATE account SET balance = balance + ? WHERE id = ?")) {
-            ps.setLong(1, -amount);
-            ps.setString(2, debit);
-            ps.executeUpdate();
-            ps.setLong(1, amount);
-            ps.setString(2, credit);
-            ps.executeUpdate();
-        }
+        move(c, debit, -amount);
+        move(c, credit, amount);
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO transfer(op_id, debit, credit, amount, kind, "
                 + "escrow_id, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
             ps.setString(1, opId);
@@ -97,6 +115,68 @@ public final class LedgerBook {
             ps.executeUpdate();
         }
         return true;
+    }
+
+    private void move(Connection c, String account, long delta) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "UPDATE account SET balance = balance + ? WHERE id = ? RETURNING balance")) {
+            ps.setLong(1, delta);
+            ps.setString(2, account);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                if (isAgent(account)) {
+                    observer.changed(account, rs.getLong(1));
+                }
+            }
+        }
+    }
+
+    /**
+     * The fee on {@code amount} more paid by {@code payer} to {@code payee}, on the pair's cumulative total:
+     * {fee delta, of which the referrer's share}. Updates the pair's totals.
+     */
+    private long[] charge(Connection c, String payer, String payee, String referrer, long amount) throws SQLException {
+        long paid = 0;
+        long fee = 0;
+        long feeWithReferrer = 0;
+        long referral = 0;
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT paid, fee, fee_with_referrer, referral FROM fee_pair WHERE payer = ? AND payee = ?")) {
+            ps.setString(1, payer);
+            ps.setString(2, payee);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    paid = rs.getLong(1);
+                    fee = rs.getLong(2);
+                    feeWithReferrer = rs.getLong(3);
+                    referral = rs.getLong(4);
+                }
+            }
+        }
+        long newPaid = Math.addExact(paid, amount);
+        long newFee = fees.feeOn(newPaid);
+        long feeDelta = newFee - fee;
+        long refDelta = 0;
+        if (referrer != null) {
+            // The referrer's share is rounded once too, on the fees accrued while the payer had a referrer.
+            feeWithReferrer += feeDelta;
+            long newReferral = fees.referrerShareOf(feeWithReferrer);
+            refDelta = newReferral - referral;
+            referral = newReferral;
+        }
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO fee_pair(payer, payee, paid, fee, "
+                + "fee_with_referrer, referral) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(payer, payee) DO UPDATE SET "
+                + "paid = excluded.paid, fee = excluded.fee, fee_with_referrer = excluded.fee_with_referrer, "
+                + "referral = excluded.referral")) {
+            ps.setString(1, payer);
+            ps.setString(2, payee);
+            ps.setLong(3, newPaid);
+            ps.setLong(4, newFee);
+            ps.setLong(5, feeWithReferrer);
+            ps.setLong(6, referral);
+            ps.executeUpdate();
+        }
+        return new long[] {feeDelta, refDelta};
     }
 
     /** Locks funds in a new escrow; false when the payer cannot cover it. */
@@ -122,31 +202,27 @@ public final class LedgerBook {
     }
 
     /**
-     * Releases up to a cumulative target, with the fee (and the payer's referrer's share of it) computed on
-     * the cumulative amount. A target at or below what was released already is a no-op.
+     * Releases up to a cumulative target of this escrow, with the pair's fee (and the payer's referrer's share of
+     * it) on the pair's cumulative amount. A target at or below what was released already is a no-op.
      */
     void releaseTo(Connection c, String opId, EscrowState e, long target, long now) throws SQLException {
         long delta = target - e.releasedMicros();
         if (delta <= 0) {
             return;
         }
-        long[] f = escrowFees(c, e.escrowId());
-        long feeTotal = fees.feeOn(target);
         String referrer = referrerOf(c, e.payer());
-        long refTotal = referrer == null ? 0 : fees.referrerShareOf(feeTotal);
-        long feeDelta = feeTotal - f[0];
-        long refDelta = refTotal - f[1];
+        long[] f = charge(c, e.payer(), e.payee(), referrer, delta);
         String from = escrowAccount(e.escrowId());
-        transfer(c, opId, from, e.payee(), delta - feeDelta, "release", e.escrowId(), now);
-        transfer(c, opId, from, FEES, feeDelta - refDelta, "fee", e.escrowId(), now);
+        transfer(c, opId, from, e.payee(), delta - f[0], "release", e.escrowId(), now);
+        transfer(c, opId, from, FEES, f[0] - f[1], "fee", e.escrowId(), now);
         if (referrer != null) {
-            transfer(c, opId, from, referrer, refDelta, "referral", e.escrowId(), now);
+            transfer(c, opId, from, referrer, f[1], "referral", e.escrowId(), now);
         }
         try (PreparedStatement ps = c.prepareStatement(
-                "UPDATE escrow SET released = ?, fee = ?, referral = ? WHERE id = ?")) {
+                "UPDATE escrow SET released = ?, fee = fee + ?, referral = referral + ? WHERE id = ?")) {
             ps.setLong(1, target);
-            ps.setLong(2, feeTotal);
-            ps.setLong(3, refTotal);
+            ps.setLong(2, f[0]);
+            ps.setLong(3, f[1]);
             ps.setString(4, e.escrowId());
             ps.executeUpdate();
         }
@@ -173,31 +249,23 @@ public final class LedgerBook {
         }
     }
 
-    /** A payment straight from the payer's balance (bonuses), with the fee on it; false when not covered. */
+    /**
+     * A payment straight from the payer's balance (bonuses, cost beyond a hold), with the pair's fee on it;
+     * false when not covered.
+     */
     boolean pay(Connection c, String opId, String payer, String payee, long amount, String kind, long now)
             throws SQLException {
         if (balance(c, payer) < amount) {
             return false;
         }
-        long fee = fees.feeOn(amount);
         String referrer = referrerOf(c, payer);
-        long ref = referrer == null ? 0 : fees.referrerShareOf(fee);
-        transfer(c, opId, payer, payee, amount - fee, kind, null, now);
-        transfer(c, opId, payer, FEES, fee - ref, "fee", null, now);
+        long[] f = charge(c, payer, payee, referrer, amount);
+        transfer(c, opId, payer, payee, amount - f[0], kind, null, now);
+        transfer(c, opId, payer, FEES, f[0] - f[1], "fee", null, now);
         if (referrer != null) {
-            transfer(c, opId, payer, referrer, ref, "referral", null, now);
+            transfer(c, opId, payer, referrer, f[1], "referral", null, now);
         }
         return true;
-    }
-
-    private long[] escrowFees(Connection c, String escrowId) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT fee, referral FROM escrow WHERE id = ?")) {
-            ps.setString(1, escrowId);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return new long[] {rs.getLong(1), rs.getLong(2)};
-            }
-        }
     }
 
     public EscrowState read(Connection c, String escrowId) throws SQLException {

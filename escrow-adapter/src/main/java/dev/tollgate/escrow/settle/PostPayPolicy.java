@@ -43,7 +43,7 @@ final class PostPayPolicy {
 
     void onUsage(Connection c, UsageRecord r, String worker, AccountPolicy p, long now) throws SQLException {
         String payer = r.account();
-        long picos = Outcomes.refundAll(r, p) ? 0 : cfg.priceOf(r.model()).picosFor(r.promptTokens(),
+        long picos = Outcomes.refundAll(r, p) || cfg.priceOf(r.model()) == null ? 0 : cfg.priceOf(r.model()).picosFor(r.promptTokens(),
                 r.completionTokens(), 1, Outcomes.computeMillis(r));
         long cost = picos / 1_000_000L;
         long bonus = Outcomes.throughputBonus(r, p, cost);

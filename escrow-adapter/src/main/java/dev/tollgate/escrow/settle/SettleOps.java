@@ -29,7 +29,7 @@ final class SettleOps {
                        String payer, String payee, long now) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("INSERT OR IGNORE INTO settle_op(op_id, request_id, escrow_id, "
                 + "kind, target, payer, payee, state, next_at_ms, created_ms, seq) VALUES (?, ?, ?, ?, ?, ?, ?, "
-                + "'pending', ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM settle_op))")) {
+                + "'pending', ?, ?, 0)")) {
             ps.setString(1, opId);
             ps.setString(2, requestId);
             ps.setString(3, escrowId);
@@ -48,8 +48,8 @@ final class SettleOps {
         List<Op> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT op_id, request_id, escrow_id, kind, target, payer, "
                 + "payee, state, attempts FROM settle_op o WHERE state IN ('pending', 'unknown') AND next_at_ms <= ? "
-                + "AND NOT EXISTS (SELECT 1 FROM settle_op p WHERE p.escrow_id = o.escrow_id AND p.seq < o.seq "
-                + "AND p.state IN ('pending', 'sent', 'unknown')) ORDER BY seq LIMIT ?")) {
+                + "AND NOT EXISTS (SELECT 1 FROM settle_op p WHERE p.escrow_id = o.escrow_id AND p.rowid < o.rowid "
+                + "AND p.state IN ('pending', 'sent', 'unknown')) ORDER BY o.rowid LIMIT ?")) {
             ps.setLong(1, now);
             ps.setInt(2, limit);
             try (ResultSet rs = ps.executeQuery()) {
@@ -71,6 +71,31 @@ final class SettleOps {
             ps.setString(4, state);
             ps.setString(5, opId);
             ps.executeUpdate();
+        }
+    }
+
+    /** A refused payment that stays owed: pending again at {@code nextAt}, the attempt counted. */
+    static void retryLater(Connection c, String opId, long nextAt, String error) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE settle_op SET state = 'pending', next_at_ms = ?, "
+                + "error = ?, attempts = attempts + 1 WHERE op_id = ?")) {
+            ps.setLong(1, nextAt);
+            ps.setString(2, error);
+            ps.setString(3, opId);
+            ps.executeUpdate();
+        }
+    }
+
+    /** Moves finished operations created before {@code before} to the archive table; returns how many. */
+    static int archive(Connection c, long before) throws SQLException {
+        try (PreparedStatement ins = c.prepareStatement("INSERT INTO settle_op_archive SELECT * FROM settle_op "
+                + "WHERE state IN ('done', 'rejected') AND created_ms < ?");
+             PreparedStatement del = c.prepareStatement("DELETE FROM settle_op WHERE state IN ('done', 'rejected') "
+                     + "AND created_ms < ?")) {
+            ins.setLong(1, before);
+            int n = ins.executeUpdate();
+            del.setLong(1, before);
+            del.executeUpdate();
+            return n;
         }
     }
 

@@ -24,9 +24,20 @@ public record SettlementConfig(Path dataDir, String backend, String purpleFleaUr
                                long minLockMicros, long autoReleaseMillis, boolean expiryRefunds, boolean faucet,
                                Map<String, Price> prices, Map<String, AccountPolicy> accounts) {
 
+    public SettlementConfig {
+        for (Map.Entry<String, AccountPolicy> e : accounts.entrySet()) {
+            if (e.getValue().kind() != PolicyKind.NONE && prices.isEmpty()) {
+                throw new IllegalArgumentException("settlement.accounts." + e.getKey() + ": the policy "
+                        + e.getValue().kind().name().toLowerCase() + " charges per use but no price is configured; "
+                        + "add settlement.prices (a \"*\" entry, or one per model)");
+            }
+        }
+    }
+
+    /** The price of a model: its own entry, else the {@code "*"} entry, else null (the model has no price). */
     public Price priceOf(String model) {
         Price p = prices.get(model);
-        return p != null ? p : prices.getOrDefault("*", Price.FREE);
+        return p != null ? p : prices.get("*");
     }
 
     public AccountPolicy policyOf(String account) {

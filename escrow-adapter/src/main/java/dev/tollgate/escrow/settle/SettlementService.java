@@ -6,6 +6,7 @@ import dev.tollgate.escrow.ledger.EmbeddedLedger;
 import dev.tollgate.escrow.ledger.LedgerBook;
 import dev.tollgate.escrow.ledger.Statement;
 import dev.tollgate.escrow.port.EscrowPort;
+import dev.tollgate.escrow.pricing.Price;
 import dev.tollgate.metering.UsageRecord;
 import dev.tollgate.metering.agent.UsageListener;
 import java.sql.Connection;
@@ -52,6 +53,14 @@ public final class SettlementService implements AutoCloseable {
     private final Settler settler;
     private final ExecutorService executor;
     private final Function<String, String> workerOfUpstream;
+    private final LedgerIntents intents = new LedgerIntents();
+    private final Arrears arrears = new Arrears();
+    private final java.util.Set<String> funded = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final List<Object> carried = new ArrayList<>();
+    private final java.util.concurrent.atomic.AtomicLong journaled = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong quarantined = new java.util.concurrent.atomic.AtomicLong();
+    private volatile Runnable journalWake = () -> { };
+    private long lastArchive;
 
     private SettlementService(SettlementConfig cfg, Database db, EscrowPort port, EmbeddedLedger ledger, Clock clock,
                               Function<String, String> workerOfUpstream) {
@@ -61,11 +70,11 @@ public final class SettlementService implements AutoCloseable {
         this.ledger = ledger;
         this.clock = clock;
         this.workerOfUpstream = workerOfUpstream;
-        this.perRequest = new PerRequestPolicy(cfg, db, port, clock);
+        this.perRequest = new PerRequestPolicy(cfg, ledger, intents, arrears, clock);
         this.streamBudget = new StreamBudgetPolicy(cfg, db, port, clock);
         this.postPaid = !port.capabilities().partialRelease();
         this.postPay = new PostPayPolicy(cfg, Math.max(cfg.minLockMicros(), port.capabilities().minimumLockMicros()));
-        this.settler = new Settler(db, port, clock, this::housekeeping);
+        this.settler = new Settler(db, port, clock, this::housekeeping, arrears);
         this.executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "tollgate-ledger");
             t.setDaemon(true);
@@ -96,10 +105,19 @@ public final class SettlementService implements AutoCloseable {
             }
             if (policy.fundMicros() > 0) {
                 ledger.credit("fund:" + account, account, policy.fundMicros());
+                s.funded.add(account);
             }
         });
         db.transaction(c -> {
             StreamBudgetPolicy.closeOrphans(c, clock.millis());
+            s.arrears.load(c);
+            s.funded.addAll(Recovery.fundedAccounts(c));
+            s.journaled.set(UsageJournal.count(c));
+            s.quarantined.set(Recovery.quarantineCount(c));
+            int orphans = Recovery.settleOrphanLocks(c, cfg, clock.millis());
+            if (orphans > 0) {
+                LOG.info("settling " + orphans + " request(s) cut off by a stop, from their last progress checkpoint");
+            }
             return null;
         });
         s.settler.start();
@@ -120,32 +138,82 @@ public final class SettlementService implements AutoCloseable {
         return cfg.policyOf(account).kind() != PolicyKind.NONE;
     }
 
-    /** Decides whether a request may be forwarded; completes on the ledger executor. */
+    /** {@link #admit(String, String, String, String, long, long, int)} for one choice. */
     public CompletableFuture<Admission> admit(String requestId, String account, String worker, String model,
                                               long promptTokenEstimate, long maxTokens) {
+        return admit(requestId, account, worker, model, promptTokenEstimate, maxTokens, 1);
+    }
+
+    /**
+     * Decides whether a request may be forwarded. Per-request locks and stream-budget reservations from an open
+     * budget are decided in memory on the caller's thread (the returned future is already complete; the durable
+     * lock follows in the journal's next group commit); opening a new budget escrow completes on the ledger
+     * executor.
+     *
+     * @param maxTokens completion token limit per choice, or -1 for the account's default
+     * @param choices   completions the request may generate ({@code max(n, best_of)})
+     */
+    public CompletableFuture<Admission> admit(String requestId, String account, String worker, String model,
+                                              long promptTokenEstimate, long maxTokens, int choices) {
         AccountPolicy p = cfg.policyOf(account);
         if (p.kind() == PolicyKind.NONE) {
             return CompletableFuture.completedFuture(Admission.FREE);
         }
-        if (p.fundMicros() > 0 && cfg.accounts().get(account) == null) {
-            // A wildcard policy funds each new account once, on first use.
-            executor.execute(() -> ledger.credit("fund:" + account, account, p.fundMicros()));
+        if (p.fundMicros() > 0 && !funded.contains(account) && funded.add(account)) {
+            // A wildcard policy funds each new account once, on first use, in the next commit.
+            ledger.funds().expectCredit(account, p.fundMicros());
+            intents.offer(new LedgerIntents.Credit("fund:" + account, account, p.fundMicros()));
+            journalWake.run();
+        }
+        Price price = cfg.priceOf(model);
+        if (price == null) {
+            return CompletableFuture.completedFuture(Admission.invalid("No price is configured for the model '"
+                    + model + "' and the account " + account + " pays per use; ask the operator to add it to "
+                    + "settlement.prices.", "model"));
         }
         if (postPaid) {
             return CompletableFuture.supplyAsync(() -> db.transaction(c -> PostPayPolicy.inArrears(c, account, worker))
                     ? Admission.paymentRequired("Insufficient balance: the escrow service refused the last payment of "
                     + account + "; top up the balance.") : Admission.FREE, executor);
         }
-        if (p.kind() == PolicyKind.STREAM_BUDGET) {
-            Admission fast = streamBudget.tryReserve(requestId, account, worker,
-                    streamBudget.estimate(model, promptTokenEstimate, maxTokens, p));
-            if (fast != null) {
-                return CompletableFuture.completedFuture(fast);
-            }
+        long worst;
+        try {
+            long completion = Math.multiplyExact(maxTokens >= 0 ? maxTokens : p.defaultMaxTokens(),
+                    (long) Math.max(1, choices));
+            worst = price.microsUpperBound(promptTokenEstimate, completion);
+        } catch (ArithmeticException e) {
+            return CompletableFuture.completedFuture(Admission.invalid("The request's worst case (max_tokens x n) "
+                    + "is too large to price.", "max_tokens"));
         }
-        return CompletableFuture.supplyAsync(() -> p.kind() == PolicyKind.PER_REQUEST
-                ? perRequest.admit(requestId, account, worker, model, promptTokenEstimate, maxTokens, p)
-                : streamBudget.admit(requestId, account, worker, model, promptTokenEstimate, maxTokens, p), executor);
+        if (p.kind() == PolicyKind.PER_REQUEST) {
+            Admission a = perRequest.admit(requestId, account, worker, model, Math.max(cfg.minLockMicros(), worst));
+            if (a.admitted()) {
+                journalWake.run();
+            }
+            return CompletableFuture.completedFuture(a);
+        }
+        Admission fast = streamBudget.tryReserve(requestId, account, worker, worst, clock.millis());
+        if (fast != null) {
+            return CompletableFuture.completedFuture(fast);
+        }
+        long est = worst;
+        return CompletableFuture.supplyAsync(() -> streamBudget.admit(requestId, account, worker, est, p), executor);
+    }
+
+    /**
+     * How the journal is asked to commit intents when no usage record is on its way (the metering agent's
+     * wake-up); set once by the composition root.
+     */
+    public void onIntent(Runnable wake) {
+        this.journalWake = wake;
+    }
+
+    /**
+     * A long stream's tokens served so far, journaled in the next group commit: if the process dies before the
+     * stream ends, its hold pays what was served instead of waiting for expiry. Any thread; never blocks.
+     */
+    public void progress(String requestId, String model, long promptTokens, long completionTokens) {
+        intents.offer(new LedgerIntents.Progress(requestId, model, promptTokens, completionTokens));
     }
 
     /** The journal: register on the metering agent. */
@@ -153,34 +221,85 @@ public final class SettlementService implements AutoCloseable {
         return this::journal;
     }
 
-    private void journal(List<UsageRecord> batch) {
+    private synchronized void journal(List<UsageRecord> batch) {
         long now = clock.millis();
-        db.transaction(c -> {
+        intents.drainTo(carried);
+        if (batch.isEmpty() && carried.isEmpty()) {
+            return;
+        }
+        try {
+            db.transaction(c -> {
+                applyIntents(c, now);
+                for (UsageRecord r : batch) {
+                    settle(c, r, now);
+                }
+                settler.runInline(c, now);
+                return null;
+            });
+            carried.clear();
+            journaled.addAndGet(batch.size());
+        } catch (RuntimeException batchFailed) {
+            // One bad record must not cost the others their durability: intents first, then record by record;
+            // a record that fails alone is quarantined (kept verbatim for an operator, counted in /metrics).
+            LOG.log(Level.WARNING, "journal batch of " + batch.size() + " failed; retrying record by record",
+                    batchFailed);
+            db.transaction(c -> {
+                applyIntents(c, now);
+                return null;
+            });
+            carried.clear();
             for (UsageRecord r : batch) {
-                String worker = workerOfUpstream.apply(r.upstream());
-                if (!UsageJournal.insert(c, r, worker)) {
-                    continue; // Seen before: it was settled (or is being settled) once already.
-                }
-                if (postPaid) {
-                    AccountPolicy p = cfg.policyOf(r.account());
-                    if (p.kind() != PolicyKind.NONE) {
-                        postPay.onUsage(c, r, worker, p, now);
-                    }
-                    continue;
-                }
-                StreamBudgetPolicy.Reservation reservation = streamBudget.take(r.requestId());
-                if (reservation != null) {
-                    streamBudget.onUsage(c, reservation, r, cfg.policyOf(r.account()), now);
-                    continue;
-                }
-                SettlementRows.Row row = SettlementRows.find(c, r.requestId());
-                if (row != null && row.policy().equals(PerRequestPolicy.NAME)) {
-                    perRequest.onUsage(c, row, r, cfg.policyOf(row.account()), now);
+                try {
+                    db.transaction(c -> {
+                        settle(c, r, now);
+                        settler.runInline(c, now);
+                        return null;
+                    });
+                    journaled.incrementAndGet();
+                } catch (RuntimeException e) {
+                    quarantined.incrementAndGet();
+                    LOG.log(Level.SEVERE, "usage record " + r.requestId() + " quarantined", e);
+                    db.transaction(c -> Recovery.quarantine(c, r, e, now));
                 }
             }
-            return null;
-        });
+        }
         settler.wake();
+    }
+
+    private void applyIntents(Connection c, long now) throws SQLException {
+        for (Object intent : carried) {
+            if (intent instanceof LedgerIntents.Lock lock) {
+                perRequest.applyLock(c, lock, now);
+            } else if (intent instanceof LedgerIntents.Credit credit) {
+                ledger.credit(c, credit.opId(), credit.account(), credit.micros());
+            } else if (intent instanceof LedgerIntents.Progress pr) {
+                Recovery.checkpoint(c, pr, now);
+            }
+        }
+    }
+
+    private void settle(Connection c, UsageRecord r, long now) throws SQLException {
+        String worker = workerOfUpstream.apply(r.upstream());
+        if (!UsageJournal.insert(c, r, worker)) {
+            return; // Seen before: it was settled (or is being settled) once already.
+        }
+        Recovery.clearCheckpoint(c, r.requestId());
+        if (postPaid) {
+            AccountPolicy p = cfg.policyOf(r.account());
+            if (p.kind() != PolicyKind.NONE) {
+                postPay.onUsage(c, r, worker, p, now);
+            }
+            return;
+        }
+        StreamBudgetPolicy.Reservation reservation = streamBudget.take(r.requestId());
+        if (reservation != null) {
+            streamBudget.onUsage(c, reservation, r, cfg.policyOf(r.account()), now);
+            return;
+        }
+        SettlementRows.Row row = SettlementRows.find(c, r.requestId());
+        if (row != null && row.policy().equals(PerRequestPolicy.NAME)) {
+            perRequest.onUsage(c, row, r, cfg.policyOf(row.account()), now);
+        }
     }
 
     /** Timers: escrow expiry, quality deadlines, time-based budget batches. Runs on the settler thread. */
@@ -195,6 +314,10 @@ public final class SettlementService implements AutoCloseable {
                 postPay.retryArrears(c, now);
             }
             StreamBudgetPolicy.flushDue(c, cfg, now);
+            if (now - lastArchive >= 60_000) {
+                lastArchive = now;
+                SettleOps.archive(c, now - 3_600_000L);
+            }
             for (String id : awaitingScore(c, now)) {
                 SettlementRows.Row row = SettlementRows.find(c, id);
                 applyScore(c, row, cfg.policyOf(row.account()).quality().defaultScoreBps(), now);
@@ -297,6 +420,7 @@ public final class SettlementService implements AutoCloseable {
 
     /** Runs due settlement operations now, on the caller (tests, shutdown, the CLI). */
     public void settleNow() {
+        journal(List.of());
         while (settler.runDue() > 0) {
             // Until nothing is due.
         }

@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.time.Clock;
+import dev.tollgate.escrow.ledger.EmbeddedLedger;
 import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -30,16 +31,20 @@ final class Settler implements Runnable {
     private final EscrowPort port;
     private final Clock clock;
     private final Runnable housekeeping;
+    private final EmbeddedLedger inlineLedger;
+    private final Arrears arrears;
     private final Object signal = new Object();
     private final Thread thread;
     private volatile boolean running = true;
     private boolean woken;
 
-    Settler(Database db, EscrowPort port, Clock clock, Runnable housekeeping) {
+    Settler(Database db, EscrowPort port, Clock clock, Runnable housekeeping, Arrears arrears) {
         this.db = db;
         this.port = port;
         this.clock = clock;
         this.housekeeping = housekeeping;
+        this.arrears = arrears;
+        this.inlineLedger = port instanceof EmbeddedLedger e ? e : null;
         this.thread = new Thread(this, "tollgate-settler");
         this.thread.setDaemon(true);
     }
@@ -112,6 +117,37 @@ final class Settler implements Runnable {
         return due.size();
     }
 
+    /**
+     * For the embedded ledger: carries out, inside the caller's transaction (the journal's group commit), every
+     * operation due now. The ledger is in the same database, so an operation and its effect commit together:
+     * there is nothing ambiguous to resolve and no second transaction per operation.
+     */
+    void runInline(Connection c, long now) throws SQLException {
+        if (inlineLedger == null) {
+            return;
+        }
+        for (int round = 0; round < 16; round++) {
+            List<SettleOps.Op> due = SettleOps.due(c, now, 256);
+            for (SettleOps.Op op : due) {
+                apply(c, op, callInline(c, op), now);
+            }
+            if (due.size() < 256) {
+                return;
+            }
+        }
+    }
+
+    private EscrowResult callInline(Connection c, SettleOps.Op op) throws SQLException {
+        return switch (op.kind()) {
+            case LOCK -> inlineLedger.lock(c, op.opId(), new LockRequest(op.escrowId(), op.payer(), op.payee(),
+                    op.target(), clock.millis() + 24 * 3_600_000L, "tollgate op=" + op.opId()), false);
+            case RELEASE -> inlineLedger.releaseTo(c, op.opId(), op.escrowId(), op.target());
+            case REFUND -> inlineLedger.refundRemainder(c, op.opId(), op.escrowId());
+            case PAY -> inlineLedger.pay(c, op.opId(), op.payer(), op.payee(), op.target(),
+                    op.opId().startsWith(Arrears.OP_PREFIX) ? "excess" : "bonus");
+        };
+    }
+
     private void execute(SettleOps.Op op) {
         long now = clock.millis();
         if (op.state().equals("unknown") && resolvedByReading(op)) {
@@ -169,6 +205,18 @@ final class Settler implements Runnable {
         if (r instanceof EscrowResult.Done done) {
             SettleOps.mark(c, op.opId(), "done", now, null);
             recordEffect(c, op, done.state());
+            if (op.opId().startsWith(Arrears.OP_PREFIX)) {
+                arrears.paid(op.payer(), op.opId());
+            }
+        } else if (r instanceof EscrowResult.Rejected rej && op.kind() == SettleOps.Kind.PAY
+                && rej.code().equals("insufficient_balance") && !op.escrowId().startsWith(PostPayPolicy.LANE)) {
+            // A payment for work already done is owed, not cancelled: retried on a timer (the payer's funds may be
+            // tied up in holds that are about to be refunded); beyond-the-hold cost puts the payer in arrears.
+            long backoff = Math.min(MAX_BACKOFF_MS, 1_000L << Math.min(6, op.attempts()));
+            SettleOps.retryLater(c, op.opId(), now + backoff, rej.code());
+            if (op.opId().startsWith(Arrears.OP_PREFIX)) {
+                arrears.refused(op.payer(), op.opId(), op.target());
+            }
         } else if (r instanceof EscrowResult.Rejected rej) {
             SettleOps.mark(c, op.opId(), "rejected", now, rej.code() + ": " + rej.message());
             if (op.requestId() != null) {

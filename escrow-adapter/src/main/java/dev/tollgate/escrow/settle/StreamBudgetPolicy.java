@@ -55,11 +55,13 @@ final class StreamBudgetPolicy {
         final long locked;
         final AtomicLong costMicros;
         final AtomicLong reserved = new AtomicLong();
+        final long rollOverAtMillis;
 
-        Live(String escrowId, long locked, long costMicros) {
+        Live(String escrowId, long locked, long costMicros, long rollOverAtMillis) {
             this.escrowId = escrowId;
             this.locked = locked;
             this.costMicros = new AtomicLong(costMicros);
+            this.rollOverAtMillis = rollOverAtMillis;
         }
     }
 
@@ -80,9 +82,9 @@ final class StreamBudgetPolicy {
      * when it can cover the request. Reservations are not journaled: a request that dies with the process
      * leaves no usage to settle, and its reservation dies with it.
      */
-    Admission tryReserve(String requestId, String account, String worker, long est) {
+    Admission tryReserve(String requestId, String account, String worker, long est, long now) {
         Live live = openByPair.get(pair(account, worker));
-        if (live == null) {
+        if (live == null || now >= live.rollOverAtMillis) {
             return null;
         }
         while (true) {
@@ -97,34 +99,39 @@ final class StreamBudgetPolicy {
         }
     }
 
-    long estimate(String model, long promptEstimate, long maxTokens, AccountPolicy p) {
-        return cfg.priceOf(model).microsUpperBound(promptEstimate, maxTokens >= 0 ? maxTokens : p.defaultMaxTokens());
+    /**
+     * When a budget stops taking reservations: a tenth of its lifetime before its escrow expires (at least a
+     * minute before), so that no request is admitted against an escrow whose releases would be refused.
+     */
+    private long rollOverAt(long expiresAt, long now) {
+        long margin = Math.max(60_000L, cfg.autoReleaseMillis() / 10);
+        return expiresAt - margin;
     }
 
     /** The slow path, on the ledger executor: load the open escrow, or open the next one. */
-    Admission admit(String requestId, String account, String worker, String model, long promptEstimate,
-                    long maxTokens, AccountPolicy p) {
-        long est = estimate(model, promptEstimate, maxTokens, p);
-        Admission fast = tryReserve(requestId, account, worker, est);
+    Admission admit(String requestId, String account, String worker, long est, AccountPolicy p) {
+        long now = clock.millis();
+        Admission fast = tryReserve(requestId, account, worker, est, now);
         if (fast != null) {
             return fast;
         }
-        long now = clock.millis();
         String[] opening = new String[1];
         Admission quick = db.transaction(c -> {
             Budget b = open(c, account, worker);
             if (b != null && !openByPair.containsKey(pair(account, worker))) {
                 // First use since start: mirror the open escrow in memory.
-                Live live = new Live(b.escrowId(), b.locked(), b.costMicros());
+                Live live = new Live(b.escrowId(), b.locked(), b.costMicros(),
+                        rollOverAt(expiresAt(c, b.escrowId()), now));
                 liveByEscrow.put(b.escrowId(), live);
                 openByPair.put(pair(account, worker), live);
-                Admission again = tryReserve(requestId, account, worker, est);
+                Admission again = tryReserve(requestId, account, worker, est, now);
                 if (again != null) {
                     return again;
                 }
             }
             Live current = openByPair.get(pair(account, worker));
-            if (current != null && !p.openNextEscrow()) {
+            boolean expiring = current != null && now >= current.rollOverAtMillis;
+            if (current != null && !p.openNextEscrow() && !expiring) {
                 return Admission.paymentRequired("The stream budget of " + account + " for " + worker
                         + " cannot cover this request (" + Micros.format(current.locked - current.costMicros.get()
                         - current.reserved.get()) + " USDC left).");
@@ -164,7 +171,8 @@ final class StreamBudgetPolicy {
                         liveByEscrow.remove(previous.escrowId);
                     }
                 }
-                Live live = new Live(escrowId, fresh.locked(), 0);
+                Live live = new Live(escrowId, fresh.locked(), 0,
+                        rollOverAt(now + cfg.autoReleaseMillis(), now));
                 liveByEscrow.put(escrowId, live);
                 openByPair.put(pair(account, worker), live);
                 live.reserved.addAndGet(est);
@@ -197,7 +205,7 @@ final class StreamBudgetPolicy {
         if (b == null) {
             return;
         }
-        long picos = Outcomes.refundAll(r, p) ? 0 : cfg.priceOf(r.model()).picosFor(r.promptTokens(),
+        long picos = Outcomes.refundAll(r, p) || cfg.priceOf(r.model()) == null ? 0 : cfg.priceOf(r.model()).picosFor(r.promptTokens(),
                 r.completionTokens(), 1, Outcomes.computeMillis(r));
         long before = b.costMicros();
         try (PreparedStatement ps = c.prepareStatement("UPDATE budget SET cost_pico = cost_pico + ?, "
@@ -251,9 +259,26 @@ final class StreamBudgetPolicy {
         }
     }
 
-    /** Releases what is owed, refunds the rest, closes the budget. */
+    private static long expiresAt(Connection c, String escrowId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT expires_at_ms FROM escrow WHERE id = ?")) {
+            ps.setString(1, escrowId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : Long.MAX_VALUE;
+            }
+        }
+    }
+
+    /**
+     * Releases what is owed, refunds the rest, closes the budget. Cost accrued beyond the escrow's lock (requests
+     * that served more than their reservation) is paid straight from the payer's balance, or owed.
+     */
     static void close(Connection c, Budget b, long now) throws SQLException {
         release(c, b, now);
+        long beyond = b.costPico() / 1_000_000L - b.locked();
+        if (beyond > 0) {
+            SettleOps.insert(c, Arrears.OP_PREFIX + b.escrowId(), null, b.escrowId() + ":excess", SettleOps.Kind.PAY,
+                    beyond, b.payer(), b.worker(), now);
+        }
         SettleOps.insert(c, "refund:" + b.escrowId(), null, b.escrowId(), SettleOps.Kind.REFUND, 0, b.payer(),
                 b.worker(), now);
         setState(c, b.escrowId(), "closed");

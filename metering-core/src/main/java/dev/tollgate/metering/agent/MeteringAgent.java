@@ -55,6 +55,7 @@ public final class MeteringAgent implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running;
     private volatile boolean parked;
+    private volatile boolean wakeRequested;
 
     public MeteringAgent(int queueCapacity) {
         this.queue = new MpscArrayQueue<>(Math.max(2, queueCapacity));
@@ -106,6 +107,18 @@ public final class MeteringAgent implements AutoCloseable {
         }
     }
 
+    /**
+     * Asks the metering thread to call its listeners soon even if no record is waiting (with an empty batch): a
+     * listener with work of its own queued (the settlement journal's admitted locks) commits it then. Any
+     * thread; never blocks.
+     */
+    public void wake() {
+        wakeRequested = true;
+        if (parked) {
+            LockSupport.unpark(thread);
+        }
+    }
+
     public void streamStarted() {
         inFlight.incrementAndGet();
     }
@@ -150,7 +163,7 @@ public final class MeteringAgent implements AutoCloseable {
                 Thread.onSpinWait();
             } else {
                 parked = true;
-                if (queue.isEmpty() && overflow.isEmpty() && running) {
+                if (queue.isEmpty() && overflow.isEmpty() && running && !wakeRequested) {
                     LockSupport.parkNanos(1_000_000L);
                 }
                 parked = false;
@@ -172,19 +185,17 @@ public final class MeteringAgent implements AutoCloseable {
             take(polled, batch);
         }
         if (batch.isEmpty()) {
+            if (wakeRequested) {
+                wakeRequested = false;
+                notifyListeners(batch);
+            }
             return 0;
         }
         for (UsageRecord rec : batch) {
             account(rec);
         }
-        for (UsageListener l : listeners) {
-            try {
-                l.onUsage(batch);
-            } catch (RuntimeException e) {
-                listenerErrors.incrementAndGet();
-                LOG.log(Level.SEVERE, "usage listener failed on a batch of " + batch.size(), e);
-            }
-        }
+        wakeRequested = false;
+        notifyListeners(batch);
         processed.addAndGet(batch.size());
         for (Runnable cb : callbacks) {
             try {
@@ -194,6 +205,17 @@ public final class MeteringAgent implements AutoCloseable {
             }
         }
         return batch.size();
+    }
+
+    private void notifyListeners(List<UsageRecord> batch) {
+        for (UsageListener l : listeners) {
+            try {
+                l.onUsage(batch);
+            } catch (RuntimeException e) {
+                listenerErrors.incrementAndGet();
+                LOG.log(Level.SEVERE, "usage listener failed on a batch of " + batch.size(), e);
+            }
+        }
     }
 
     private void take(Object item, List<UsageRecord> batch) {

@@ -1,0 +1,56 @@
+package dev.tollgate.escrow.settle;
+
+import dev.tollgate.escrow.pricing.Micros;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Payers who owe for tokens already served beyond their escrow (an {@code excess:} payment the ledger refused):
+ * their next requests are refused (402) until a retried payment goes through. The worker is paid for every
+ * token served; the payer is not served more while it owes.
+ *
+ * <p>Threading: thread-safe; read on event loops at admission, written by the journal and the settler.
+ */
+final class Arrears {
+    static final String OP_PREFIX = "excess:";
+
+    private final ConcurrentHashMap<String, ConcurrentHashMap<String, Long>> owed = new ConcurrentHashMap<>();
+
+    /** At start-up: excess payments refused before and not yet paid. */
+    void load(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT op_id, payer, target FROM settle_op WHERE op_id LIKE "
+                + "'excess:%' AND state IN ('pending', 'unknown') AND attempts > 0");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                refused(rs.getString(2), rs.getString(1), rs.getLong(3));
+            }
+        }
+    }
+
+    void refused(String payer, String opId, long micros) {
+        owed.computeIfAbsent(payer, p -> new ConcurrentHashMap<>()).put(opId, micros);
+    }
+
+    void paid(String payer, String opId) {
+        ConcurrentHashMap<String, Long> m = owed.get(payer);
+        if (m != null) {
+            m.remove(opId);
+        }
+    }
+
+    /** What the payer owes, formatted, or null when it owes nothing. */
+    String owedBy(String payer) {
+        ConcurrentHashMap<String, Long> m = owed.get(payer);
+        if (m == null || m.isEmpty()) {
+            return null;
+        }
+        long sum = 0;
+        for (long v : m.values()) {
+            sum += v;
+        }
+        return Micros.format(sum);
+    }
+}
