@@ -181,6 +181,10 @@ public final class EmbeddedLedger implements EscrowPort {
             return earlier;
         }
         EscrowResult r = effect.apply(c);
+        if (kind.equals("pay") && r instanceof EscrowResult.Rejected rej && rej.code().equals("insufficient_balance")) {
+            // A payment for work already done is retried later under the same id: its refusal is not final.
+            return r;
+        }
         return record(c, book, opId, kind, r instanceof EscrowResult.Done ? escrowId : null, r);
     }
 

@@ -150,6 +150,14 @@ final class Settler implements Runnable {
 
     private void execute(SettleOps.Op op) {
         long now = clock.millis();
+        if (inlineLedger != null) {
+            // Same database: the operation and its effect commit together, nothing can be ambiguous.
+            db.transaction(c -> {
+                apply(c, op, callInline(c, op), now);
+                return null;
+            });
+            return;
+        }
         if (op.state().equals("unknown") && resolvedByReading(op)) {
             return;
         }

@@ -216,4 +216,62 @@ class SettlementServiceTest {
         assertEquals(70_000, service.statement(PAYER).spentMicros());
         assertTrue(service.conservation().holds());
     }
+
+    @Test
+    void aPaidPolicyWithoutAnyPriceIsAConfigurationErrorNamingTheAccount() throws Exception {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new SettlementConfig(Files.createTempDirectory("settle-"), "embedded", null, null,
+                        Fees.PURPLE_FLEA, 100_000, 3_600_000L, true, true, Map.of(),
+                        Map.of(PAYER, perRequest("5", AccountPolicy.Quality.OFF))));
+        assertTrue(e.getMessage().contains("settlement.accounts." + PAYER), e.getMessage());
+        assertTrue(e.getMessage().contains("settlement.prices"), e.getMessage());
+    }
+
+    @Test
+    void aModelWithoutAPriceIsRefusedAsInvalidBeforeAnythingIsLocked() throws Exception {
+        SettlementConfig cfg = new SettlementConfig(Files.createTempDirectory("settle-"), "embedded", null, null,
+                Fees.PURPLE_FLEA, 100_000, 3_600_000L, true, true, Map.of("priced-model", PRICE),
+                Map.of(PAYER, perRequest("5", AccountPolicy.Quality.OFF)));
+        service = SettlementService.open(cfg, clock, null, up -> WORKER);
+        Admission a = service.admit("r1", PAYER, WORKER, "unpriced-model", 10, 100).get();
+        assertFalse(a.admitted());
+        assertEquals(400, a.status());
+        assertEquals("model", a.param());
+        assertEquals(Micros.parse("5"), service.ledger().funds().available(PAYER));
+        assertTrue(service.admit("r2", PAYER, WORKER, "priced-model", 10, 100).get().admitted());
+    }
+
+    @Test
+    void costBeyondTheHoldIsPaidFromTheBalanceNotDropped() throws Exception {
+        open(perRequest("5", AccountPolicy.Quality.OFF));
+        // The lock covers 10 prompt + 100 completion tokens (310,000 micro); the upstream served 1,000 completion
+        // tokens (n ignored upstream, say): 10 x 1,000 + 1,000 x 3,000 = 3,010,000 micro owed to the worker.
+        assertTrue(service.admit("big", PAYER, WORKER, "m", 10, 100).get().admitted());
+        journal(usage("big", 10, 1_000, Outcome.COMPLETED, 100_000_000_000L));
+        SettlementView s = service.settlement("big").orElseThrow();
+        assertEquals(3_010_000, s.costMicros());
+        assertEquals(310_000, s.releasedMicros());
+        // 310,000 from the hold + 2,700,000 straight from the balance; the worker nets 99% of 3,010,000.
+        assertEquals(5_000_000 - 3_010_000, service.ledger().balance(PAYER));
+        assertEquals(3_010_000 - 30_100, service.ledger().balance(WORKER));
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void aPayerWhoCannotPayTheExcessIsInArrearsUntilItPays() throws Exception {
+        open(perRequest("0.5", AccountPolicy.Quality.OFF));
+        assertTrue(service.admit("big", PAYER, WORKER, "m", 10, 100).get().admitted());
+        // 1,000 completion tokens: 3,010,000 owed, the payer has 500,000.
+        journal(usage("big", 10, 1_000, Outcome.COMPLETED, 100_000_000_000L));
+        Admission next = service.admit("next", PAYER, WORKER, "m", 10, 100).get();
+        assertFalse(next.admitted());
+        assertEquals(402, next.status());
+        assertTrue(next.message().contains("owes 2.700000 USDC"), next.message());
+        // Topped up: the retried payment goes through on the settler's timer and the payer is served again.
+        service.ledger().credit("topup", PAYER, 5_000_000);
+        clock.advance(120_000);
+        service.settleNow();
+        assertTrue(service.admit("after", PAYER, WORKER, "m", 10, 100).get().admitted());
+        assertEquals(3_010_000 - 30_100, service.ledger().balance(WORKER));
+    }
 }
