@@ -41,6 +41,17 @@ final class Arrears {
         }
     }
 
+    /** Payers owing something now. */
+    long payers() {
+        long n = 0;
+        for (ConcurrentHashMap<String, Long> m : owed.values()) {
+            if (!m.isEmpty()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** What the payer owes, formatted, or null when it owes nothing. */
     String owedBy(String payer) {
         ConcurrentHashMap<String, Long> m = owed.get(payer);

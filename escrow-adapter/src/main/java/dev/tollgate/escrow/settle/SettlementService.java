@@ -60,6 +60,9 @@ public final class SettlementService implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong journaled = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong quarantined = new java.util.concurrent.atomic.AtomicLong();
     private volatile Runnable journalWake = () -> { };
+    private volatile long pendingOps;
+    private final java.util.concurrent.atomic.AtomicLong lateScores = new java.util.concurrent.atomic.AtomicLong();
+    private static final String DEADLINE_SCORE = "deadline";
     private long lastArchive;
 
     private SettlementService(SettlementConfig cfg, Database db, EscrowPort port, EmbeddedLedger ledger, Clock clock,
@@ -113,6 +116,7 @@ public final class SettlementService implements AutoCloseable {
             s.arrears.load(c);
             s.funded.addAll(Recovery.fundedAccounts(c));
             s.journaled.set(UsageJournal.count(c));
+            s.pendingOps = SettleOps.count(c, "pending") + SettleOps.count(c, "unknown") + SettleOps.count(c, "sent");
             s.quarantined.set(Recovery.quarantineCount(c));
             int orphans = Recovery.settleOrphanLocks(c, cfg, clock.millis());
             if (orphans > 0) {
@@ -314,12 +318,15 @@ public final class SettlementService implements AutoCloseable {
                 postPay.retryArrears(c, now);
             }
             StreamBudgetPolicy.flushDue(c, cfg, now);
+            pendingOps = SettleOps.count(c, "pending") + SettleOps.count(c, "unknown") + SettleOps.count(c, "sent");
             if (now - lastArchive >= 60_000) {
                 lastArchive = now;
                 SettleOps.archive(c, now - 3_600_000L);
             }
             for (String id : awaitingScore(c, now)) {
                 SettlementRows.Row row = SettlementRows.find(c, id);
+                // Marked, so a score arriving later cannot pay a bonus the gate's decision did not include.
+                SettlementRows.update(c, id, "score = ?", DEADLINE_SCORE);
                 applyScore(c, row, cfg.policyOf(row.account()).quality().defaultScoreBps(), now);
             }
             return null;
@@ -350,6 +357,12 @@ public final class SettlementService implements AutoCloseable {
             SettlementRows.Row row = SettlementRows.find(c, requestId);
             if (row == null) {
                 return false;
+            }
+            if (DEADLINE_SCORE.equals(row.score())) {
+                lateScores.incrementAndGet();
+                LOG.warning("score " + score + " for " + requestId + " arrived after its quality deadline settled it "
+                        + "with the default score; it changes nothing");
+                return true;
             }
             SettlementRows.update(c, requestId, "score = ?", score);
             if (row.state().equals("awaiting_score")) {
@@ -428,18 +441,37 @@ public final class SettlementService implements AutoCloseable {
 
     /** Appends settlement metrics in Prometheus text format. */
     public void writePrometheus(StringBuilder out) {
-        long[] counts = db.transaction(c -> new long[] {SettleOps.count(c, "pending") + SettleOps.count(c, "unknown"),
-            SettleOps.count(c, "done"), SettleOps.count(c, "rejected"), UsageJournal.count(c)});
-        out.append("# HELP tollgate_settlement_operations_pending Settlement operations not yet carried out.\n")
-                .append("# TYPE tollgate_settlement_operations_pending gauge\n")
-                .append("tollgate_settlement_operations_pending ").append(counts[0]).append('\n')
-                .append("# HELP tollgate_settlement_operations_total Settlement operations finished, by result.\n")
+        // From memory only: a scrape never waits for the database or grows with its history.
+        gauge(out, "tollgate_settlement_operations_pending", "Settlement operations not yet carried out.",
+                pendingOps);
+        out.append("# HELP tollgate_settlement_operations_total Settlement operations finished, by result.\n")
                 .append("# TYPE tollgate_settlement_operations_total counter\n")
-                .append("tollgate_settlement_operations_total{result=\"done\"} ").append(counts[1]).append('\n')
-                .append("tollgate_settlement_operations_total{result=\"rejected\"} ").append(counts[2]).append('\n')
-                .append("# HELP tollgate_journal_usage_records Usage records in the durable journal.\n")
-                .append("# TYPE tollgate_journal_usage_records gauge\n")
-                .append("tollgate_journal_usage_records ").append(counts[3]).append('\n');
+                .append("tollgate_settlement_operations_total{result=\"done\"} ").append(settler.doneCount())
+                .append('\n')
+                .append("tollgate_settlement_operations_total{result=\"rejected\"} ").append(settler.rejectedCount())
+                .append('\n');
+        counter(out, "tollgate_journal_usage_records_total", "Usage records written to the durable journal.",
+                journaled.get());
+        counter(out, "tollgate_journal_quarantined_records_total",
+                "Usage records that failed to journal and were quarantined (table usage_quarantine).",
+                quarantined.get());
+        counter(out, "tollgate_ledger_commits_total",
+                "Ledger transactions committed (each group commit carries many operations).", db.commits());
+        counter(out, "tollgate_quality_scores_late_total",
+                "Quality scores that arrived after the gate's deadline had settled the request; ignored.",
+                lateScores.get());
+        gauge(out, "tollgate_payers_in_arrears", "Payers refused service until what they owe is paid.",
+                arrears.payers());
+    }
+
+    private static void gauge(StringBuilder out, String name, String help, long v) {
+        out.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name)
+                .append(" gauge\n").append(name).append(' ').append(v).append('\n');
+    }
+
+    private static void counter(StringBuilder out, String name, String help, long v) {
+        out.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name)
+                .append(" counter\n").append(name).append(' ').append(v).append('\n');
     }
 
     @Override

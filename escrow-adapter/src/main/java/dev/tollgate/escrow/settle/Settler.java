@@ -36,6 +36,8 @@ final class Settler implements Runnable {
     private final Object signal = new Object();
     private final Thread thread;
     private volatile boolean running = true;
+    private final java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong rejected = new java.util.concurrent.atomic.AtomicLong();
     private boolean woken;
 
     Settler(Database db, EscrowPort port, Clock clock, Runnable housekeeping, Arrears arrears) {
@@ -55,6 +57,16 @@ final class Settler implements Runnable {
             LOG.info("resuming " + resumed + " settlement operation(s) interrupted by a stop");
         }
         thread.start();
+    }
+
+    /** Operations carried out since start. */
+    long doneCount() {
+        return done.get();
+    }
+
+    /** Operations the backend refused for good since start. */
+    long rejectedCount() {
+        return rejected.get();
     }
 
     void wake() {
@@ -210,9 +222,10 @@ final class Settler implements Runnable {
     }
 
     private void apply(Connection c, SettleOps.Op op, EscrowResult r, long now) throws SQLException {
-        if (r instanceof EscrowResult.Done done) {
+        if (r instanceof EscrowResult.Done d) {
             SettleOps.mark(c, op.opId(), "done", now, null);
-            recordEffect(c, op, done.state());
+            db.whenDone(done::incrementAndGet, null);
+            recordEffect(c, op, d.state());
             if (op.opId().startsWith(Arrears.OP_PREFIX)) {
                 arrears.paid(op.payer(), op.opId());
             }
@@ -227,6 +240,7 @@ final class Settler implements Runnable {
             }
         } else if (r instanceof EscrowResult.Rejected rej) {
             SettleOps.mark(c, op.opId(), "rejected", now, rej.code() + ": " + rej.message());
+            db.whenDone(rejected::incrementAndGet, null);
             if (op.requestId() != null) {
                 SettlementRows.update(c, op.requestId(), "state = ?", "failed_" + op.kind().name().toLowerCase());
             } else if (op.escrowId().startsWith(PostPayPolicy.LANE)) {

@@ -169,12 +169,12 @@ class SettlementServiceTest {
     @Test
     void streamBudgetBatchesReleasesAndPaysExactlyTheTotal() throws Exception {
         open(budget("5", "1.00", 3, true));
-        long expectedPicos = 0;
         for (int i = 0; i < 7; i++) {
             assertTrue(service.admit("b" + i, PAYER, WORKER, "m", 3, 7).get().admitted());
             journal(usage("b" + i, 3, i, Outcome.COMPLETED, -1));
-            expectedPicos += PRICE.picosFor(3, i, 1, 1);
         }
+        // 7 x 3 = 21 prompt tokens at 1,000 micro + (0 + 1 + ... + 6) = 21 completion tokens at 3,000 micro.
+        long expectedMicros = 21 * 1_000 + 21 * 3_000;
         String escrow = service.settlement("b0").orElseThrow().escrowId();
         // Two batches of three released; the seventh request waits for the next batch.
         assertEquals("released", service.settlement("b5").orElseThrow().state());
@@ -182,7 +182,7 @@ class SettlementServiceTest {
         assertEquals(1, service.closeBudgets(PAYER));
         service.settleNow();
         var state = service.ledger().read(escrow);
-        assertEquals(expectedPicos / 1_000_000, state.releasedMicros(), "cost of the total, rounded once");
+        assertEquals(expectedMicros, state.releasedMicros(), "cost of the total");
         assertEquals(state.lockedMicros() - state.releasedMicros(), state.refundedMicros());
         assertTrue(service.conservation().holds());
     }
