@@ -213,8 +213,9 @@ class LedgerModelTest {
                         m.add(PAYEE, a.amount() - f[0]);
                         m.fees += f[0] - f[1];
                         m.add(REFERRER, f[1]);
+                        m.ops.put(op, r.getClass());
                     }
-                    m.ops.put(op, r.getClass());
+                    // A payment refused for lack of funds is owed, not final: the same id may be tried again.
                 }
             }
             case EXPIRE, REPEAT, RESTART -> {
