@@ -10,7 +10,7 @@ import java.util.Arrays;
  * Meters one upstream response body (SSE stream or JSON) as its bytes go by.
  *
  * <p>Counting rules (see wire-formats.md): time to first token is the first event with a non-empty
- * {@code choices}; usage combines by high-water mark, never by summing chunks: prompt tokens keep their
+ * {@code choices} (Responses API: the first {@code response.*.delta} event); usage combines by high-water mark, never by summing chunks: prompt tokens keep their
  * maximum; continuous usage is cumulative per choice, so each choice keeps its maximum and a cut stream's
  * completion count is their sum; the final usage-only chunk carries the request total and wins. A reported 0
  * is a real 0, distinct from "absent" (-1).
@@ -180,7 +180,7 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
             if (eventType != null && (eventType.equals("error") || eventType.equals("response.failed"))) {
                 error = true;
             }
-            if (scanner.choicesCount() > 0 && firstToken < 0) {
+            if (firstToken < 0 && (scanner.choicesCount() > 0 || isResponsesDelta(eventType))) {
                 firstToken = now;
             }
             if (ok && scanner.hasUsage()) {
@@ -220,6 +220,11 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
         if (sink != null) {
             sink.onEvent(eventStart, eventEnd, EventAction.FORWARD, -1, -1);
         }
+    }
+
+    /** A Responses API event that carries generated output ({@code response.output_text.delta}...). */
+    private static boolean isResponsesDelta(String eventType) {
+        return eventType != null && eventType.startsWith("response.") && eventType.endsWith(".delta");
     }
 
     private static boolean isDone(byte[] d, int off, int len) {

@@ -13,13 +13,16 @@ import java.util.Objects;
  * @param requestId        the {@code x-tollgate-request-id} given to the client
  * @param account          the paying account (the API key's account, or {@code "anonymous"})
  * @param upstream         the upstream's name, or {@code ""} when none was called
- * @param model            the requested model
+ * @param model            the requested model; for {@link Route#PER_REQUEST}, the canonical request path,
+ *                         which is the key of its price in the settlement configuration
  * @param route            the metered endpoint
  * @param streamed         whether the response was an SSE stream
  * @param promptTokens     prompt tokens (from the upstream's usage, or estimated)
  * @param completionTokens completion tokens (from the upstream's usage, or estimated)
  * @param usageSource      where the counts come from
- * @param maxTokens        the request's {@code max_tokens}/{@code max_completion_tokens}, or {@code -1}
+ * @param maxTokens        the request's completion limit per choice ({@code max_completion_tokens}, else
+ *                         {@code max_tokens}; {@code max_output_tokens} for responses), or {@code -1};
+ *                         {@code 0} for {@link Route#PER_REQUEST}
  * @param startEpochMillis wall-clock time the request arrived
  * @param ttftNanos        request arrival to first content chunk, or {@code -1}
  * @param durationNanos    request arrival to the end of the exchange

@@ -12,7 +12,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
@@ -83,8 +82,19 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             reject(req, requestId, st, "Malformed HTTP request: " + st.reasonPhrase() + ".", null, null, true);
             return;
         }
-        String path = pathOf(req.uri());
-        Route route = req.method() == HttpMethod.POST ? Route.forPath(path) : null;
+        RequestPath target;
+        try {
+            target = RequestPath.of(req.method(), req.uri());
+        } catch (RequestPath.Refused e) {
+            LocalReply.error(ctx, req, requestId, e.status(), e.getMessage(), "invalid_request_error", null, e.code());
+            return;
+        }
+        // Route on the canonical path and send the upstream exactly that: what is metered is what is generated.
+        req.setUri(target.upstreamUri());
+        String path = target.path();
+        var settlementConfig = services.settlement() == null ? null : services.settlement().config();
+        RoutePolicy.Decision routing = RoutePolicy.classify(req.method(), path, settlementConfig);
+        Route route = routing.route();
         String account = services.apiKeys().accountFor(req.headers().get(HttpHeaderNames.AUTHORIZATION));
         if (account == null) {
             reject(req, requestId, HttpResponseStatus.UNAUTHORIZED,
@@ -102,12 +112,18 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             }
             return;
         }
+        if (routing.treatment() == RoutePolicy.Treatment.UNMETERED
+                && !RoutePolicy.passesUnmetered(settlementConfig, account)) {
+            LocalReply.error(ctx, req, requestId, HttpResponseStatus.FORBIDDEN,
+                    RoutePolicy.deniedMessage(req.method(), path, account), "permission_error", null, "unmetered_route");
+            return;
+        }
         MeteredRequest metered = null;
         byte[] body = null;
         if (route != null) {
             body = ByteBufUtil.getBytes(req.content());
             try {
-                metered = MeteredRequest.parse(route, body);
+                metered = route == Route.PER_REQUEST ? MeteredRequest.perRequest(path) : MeteredRequest.parse(route, body);
             } catch (MeteredRequest.Invalid e) {
                 reject(req, requestId, HttpResponseStatus.BAD_REQUEST, e.getMessage(), e.param(), route, false);
                 return;
@@ -195,14 +211,5 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             LOG.log(Level.FINE, "client connection failed", cause);
         }
         ctx.close();
-    }
-
-    private static String pathOf(String uri) {
-        int q = uri.indexOf('?');
-        String p = q < 0 ? uri : uri.substring(0, q);
-        while (p.length() > 1 && p.endsWith("/")) {
-            p = p.substring(0, p.length() - 1);
-        }
-        return p;
     }
 }

@@ -6,15 +6,26 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tollgate.metering.Route;
 import dev.tollgate.metering.tokens.TokenEstimator;
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The parts of a metered request body Tollgate needs: model, streaming, what usage the client asked for,
- * the token limit, and the text to estimate prompt tokens from. Built once per request on the event loop.
+ * the request's worst case (completion limit and number of choices), and the text to estimate prompt tokens
+ * from. Built once per request on the event loop; immutable.
+ *
+ * <p>Worst case: the completion limit is {@code max_completion_tokens} when present, else {@code max_tokens}
+ * (chat, as vLLM's {@code ChatCompletionRequest.build_tok_params}); {@code max_tokens} for completions;
+ * {@code max_output_tokens} for the Responses API. Every choice may reach it: {@link #choices()} is
+ * max({@code n}, {@code best_of}, 1). A limit or choice count that is not a whole number, or whose product
+ * exceeds {@link #MAX_WORST_CASE_TOKENS}, is refused ({@link Invalid}) before any money or upstream is touched.
  */
 public final class MeteredRequest {
     private static final ObjectMapper MAPPER = new ObjectMapper();
+    /** The largest worst case (completion limit x choices) a request may ask for, in tokens. */
+    public static final long MAX_WORST_CASE_TOKENS = 10_000_000_000L;
 
     private final Route route;
     private final ObjectNode body;
@@ -23,9 +34,10 @@ public final class MeteredRequest {
     private final boolean clientWantsUsage;
     private final boolean clientWantsContinuous;
     private final long maxTokens;
+    private final int choices;
 
     private MeteredRequest(Route route, ObjectNode body, String model, boolean stream, boolean clientWantsUsage,
-                           boolean clientWantsContinuous, long maxTokens) {
+                           boolean clientWantsContinuous, long maxTokens, int choices) {
         this.route = route;
         this.body = body;
         this.model = model;
@@ -33,6 +45,7 @@ public final class MeteredRequest {
         this.clientWantsUsage = clientWantsUsage;
         this.clientWantsContinuous = clientWantsContinuous;
         this.maxTokens = maxTokens;
+        this.choices = choices;
     }
 
     /** Thrown for a body that is not a usable request; the message is fit for the client. */
@@ -50,8 +63,20 @@ public final class MeteredRequest {
         }
     }
 
-    /** Parses and checks a metered request body. */
+    /**
+     * A request on a path priced per request: the body is not parsed, the record's model is the price key
+     * (the path), the worst case is 0 tokens (so a lock is the per-request price), nothing is injected and
+     * nothing hidden from the client.
+     */
+    public static MeteredRequest perRequest(String pricePath) {
+        return new MeteredRequest(Route.PER_REQUEST, null, pricePath, false, true, true, 0, 1);
+    }
+
+    /** Parses and checks a token-metered request body. */
     public static MeteredRequest parse(Route route, byte[] json) throws Invalid {
+        if (route == Route.PER_REQUEST) {
+            throw new IllegalArgumentException("per-request routes are not parsed");
+        }
         JsonNode root;
         try {
             root = MAPPER.readTree(json);
@@ -79,30 +104,66 @@ public final class MeteredRequest {
         }
         boolean wantsUsage = false;
         boolean wantsContinuous = false;
-        JsonNode so = body.get("stream_options");
-        if (so != null && !so.isNull()) {
-            if (!so.isObject()) {
-                throw new Invalid("'stream_options' must be an object.", "stream_options");
+        if (route == Route.RESPONSES) {
+            // Nothing is injected on this route (usage always comes in response.completed): hide nothing.
+            wantsUsage = true;
+            wantsContinuous = true;
+        } else {
+            JsonNode so = body.get("stream_options");
+            if (so != null && !so.isNull()) {
+                if (!so.isObject()) {
+                    throw new Invalid("'stream_options' must be an object.", "stream_options");
+                }
+                // vLLM: include_usage defaults to true once stream_options is present.
+                JsonNode iu = so.get("include_usage");
+                wantsUsage = iu == null || iu.isNull() || iu.asBoolean(false);
+                JsonNode cu = so.get("continuous_usage_stats");
+                wantsContinuous = wantsUsage && cu != null && cu.asBoolean(false);
             }
-            // vLLM: include_usage defaults to true once stream_options is present.
-            JsonNode iu = so.get("include_usage");
-            wantsUsage = iu == null || iu.isNull() || iu.asBoolean(false);
-            JsonNode cu = so.get("continuous_usage_stats");
-            wantsContinuous = wantsUsage && cu != null && cu.asBoolean(false);
         }
-        long maxTokens = -1;
-        for (String field : new String[] {"max_tokens", "max_completion_tokens"}) {
-            JsonNode mt = body.get(field);
-            if (mt != null && !mt.isNull()) {
-                if (!mt.isIntegralNumber() || !mt.canConvertToLong() || mt.longValue() < 0) {
+        String limitField = null;
+        BigInteger limit = null;
+        for (String field : limitFields(route, body)) {
+            JsonNode v = body.get(field);
+            if (v != null && !v.isNull()) {
+                BigInteger n = wholeNumber(v);
+                if (n == null || n.signum() < 0) {
                     throw new Invalid("'" + field + "' must be a non-negative integer.", field);
                 }
-                maxTokens = mt.longValue();
+                if (limit == null) {
+                    limit = n;
+                    limitField = field;
+                }
             }
         }
-        JsonNode nn = body.get("n");
-        if (nn != null && !nn.isNull() && (!nn.isIntegralNumber() || !nn.canConvertToInt() || nn.intValue() < 1)) {
-            throw new Invalid("'n' must be a positive integer.", "n");
+        String choicesField = null;
+        BigInteger choiceCount = BigInteger.ONE;
+        if (route == Route.CHAT_COMPLETIONS || route == Route.COMPLETIONS) {
+            for (String field : new String[] {"n", "best_of"}) {
+                JsonNode v = body.get(field);
+                if (v != null && !v.isNull()) {
+                    BigInteger n = wholeNumber(v);
+                    if (n == null || n.signum() <= 0) {
+                        throw new Invalid("'" + field + "' must be a positive integer.", field);
+                    }
+                    if (n.compareTo(choiceCount) > 0) {
+                        choiceCount = n;
+                        choicesField = field;
+                    }
+                }
+            }
+        }
+        if (choiceCount.compareTo(BigInteger.valueOf(Integer.MAX_VALUE)) > 0) {
+            throw new Invalid("'" + choicesField + "' is too large.", choicesField);
+        }
+        BigInteger cap = BigInteger.valueOf(MAX_WORST_CASE_TOKENS);
+        BigInteger worst = (limit == null ? BigInteger.ONE : limit).multiply(choiceCount);
+        if (worst.compareTo(cap) > 0) {
+            boolean limitAlone = limit != null && (limit.compareTo(cap) > 0 || choicesField == null);
+            String param = limitAlone ? limitField : choicesField;
+            throw new Invalid("The request's worst case, " + (limit == null ? "" : "'" + limitField + "' (" + limit
+                    + ") x ") + "choices (" + choiceCount + "), exceeds " + MAX_WORST_CASE_TOKENS
+                    + " tokens; lower '" + param + "'.", param);
         }
         switch (route) {
             case CHAT_COMPLETIONS -> {
@@ -121,15 +182,55 @@ public final class MeteredRequest {
                     throw new Invalid("'input' is required.", "input");
                 }
             }
+            case RESPONSES -> {
+                JsonNode input = body.get("input");
+                if (input == null || !(input.isTextual() || input.isArray())) {
+                    throw new Invalid("'input' must be a string or an array of input items.", "input");
+                }
+                JsonNode instructions = body.get("instructions");
+                if (instructions != null && !instructions.isNull() && !instructions.isTextual()) {
+                    throw new Invalid("'instructions' must be a string.", "instructions");
+                }
+            }
             default -> throw new IllegalStateException();
         }
-        return new MeteredRequest(route, body, model, stream, wantsUsage, wantsContinuous, maxTokens);
+        return new MeteredRequest(route, body, model, stream, wantsUsage, wantsContinuous,
+                limit == null ? -1 : limit.longValueExact(), choiceCount.intValueExact());
+    }
+
+    /** The completion-limit fields of a route, the one that wins first. */
+    private static String[] limitFields(Route route, ObjectNode body) {
+        return switch (route) {
+            case RESPONSES -> new String[] {"max_output_tokens"};
+            case COMPLETIONS -> new String[] {"max_tokens"};
+            // vLLM chat: max_completion_tokens when it is not null, else max_tokens.
+            default -> new String[] {"max_completion_tokens", "max_tokens"};
+        };
+    }
+
+    /** A JSON number with an integral value (5, 5.0, 1e3; as pydantic accepts for an int), else null. */
+    private static BigInteger wholeNumber(JsonNode v) {
+        if (v.isIntegralNumber()) {
+            return v.bigIntegerValue();
+        }
+        if (v.isFloatingPointNumber()) {
+            double d = v.doubleValue();
+            if (v.isBigDecimal()) {
+                BigDecimal b = v.decimalValue().stripTrailingZeros();
+                return b.scale() <= 0 ? b.toBigIntegerExact() : null;
+            }
+            if (Double.isFinite(d) && d == Math.rint(d)) {
+                return new BigDecimal(d).toBigIntegerExact();
+            }
+        }
+        return null;
     }
 
     public Route route() {
         return route;
     }
 
+    /** The requested model; for {@link Route#PER_REQUEST}, the path that is the price key. */
     public String model() {
         return model;
     }
@@ -146,34 +247,35 @@ public final class MeteredRequest {
         return clientWantsContinuous;
     }
 
-    /** {@code max_tokens} or {@code max_completion_tokens}, or -1. */
+    /**
+     * The completion limit that applies ({@code max_completion_tokens}, {@code max_tokens} or
+     * {@code max_output_tokens}, see the class comment), or -1 when the request sets none; 0 on a per-request
+     * route. It is per choice: the request's worst case is {@code maxTokens() x choices()}.
+     */
     public long maxTokens() {
         return maxTokens;
     }
 
-    /**
-     * The body to send upstream: for streams, {@code stream_options.include_usage} (and
-     * {@code continuous_usage_stats} when the upstream supports it) are switched on so usage is exact even
-     * when the client did not ask; other bodies are sent as received.
-     */
-    public byte[] upstreamBody(byte[] original, boolean continuousUsage) {
-        if (!stream || (clientWantsUsage && (clientWantsContinuous || !continuousUsage))) {
-            return original;
-        }
-        ObjectNode copy = body.deepCopy();
-        ObjectNode so = copy.putObject("stream_options");
-        so.put("include_usage", true);
-        if (continuousUsage) {
-            so.put("continuous_usage_stats", true);
-        }
-        try {
-            return MAPPER.writeValueAsBytes(copy);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+    /** How many completions the request may generate: max({@code n}, {@code best_of}, 1). */
+    public int choices() {
+        return choices;
     }
 
-    /** Estimated prompt tokens, with the chat framing for chat requests. */
+    /**
+     * The body to send upstream: for chat and completions streams, {@code stream_options.include_usage} (and
+     * {@code continuous_usage_stats} when the upstream supports it) are switched on so usage is exact even
+     * when the client did not ask; other bodies are sent as received. Only the {@code stream_options} member
+     * changes: every other byte is the client's ({@link StreamOptionsSplice}).
+     */
+    public byte[] upstreamBody(byte[] original, boolean continuousUsage) {
+        if (route == Route.RESPONSES || route == Route.PER_REQUEST || !stream
+                || (clientWantsUsage && (clientWantsContinuous || !continuousUsage))) {
+            return original;
+        }
+        return StreamOptionsSplice.apply(original, continuousUsage);
+    }
+
+    /** Estimated prompt tokens: with the chat framing for chat; instructions and input for responses. */
     public long estimatePromptTokens(TokenEstimator estimator) {
         switch (route) {
             case CHAT_COMPLETIONS -> {
@@ -186,10 +288,44 @@ public final class MeteredRequest {
             case COMPLETIONS -> {
                 return estimator.count(textOf(body.get("prompt")));
             }
+            case RESPONSES -> {
+                List<String> contents = new ArrayList<>();
+                JsonNode instructions = body.get("instructions");
+                if (instructions != null && instructions.isTextual()) {
+                    contents.add(instructions.asText());
+                }
+                JsonNode input = body.get("input");
+                if (input.isTextual()) {
+                    contents.add(input.asText());
+                } else {
+                    for (JsonNode item : input) {
+                        contents.add(itemText(item));
+                    }
+                }
+                return estimator.countChat(contents);
+            }
+            case PER_REQUEST -> {
+                return 0;
+            }
             default -> {
                 return estimator.count(textOf(body.get("input")));
             }
         }
+    }
+
+    /** The text of one Responses API input item: a message's content, a tool output, call arguments. */
+    private static String itemText(JsonNode item) {
+        if (item.isTextual()) {
+            return item.asText();
+        }
+        StringBuilder sb = new StringBuilder();
+        for (String f : new String[] {"content", "text", "output", "arguments"}) {
+            JsonNode v = item.get(f);
+            if (v != null && !v.isNull()) {
+                sb.append(textOf(v));
+            }
+        }
+        return sb.toString();
     }
 
     private static String textOf(JsonNode node) {

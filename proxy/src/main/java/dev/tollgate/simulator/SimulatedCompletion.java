@@ -11,8 +11,10 @@ import java.nio.charset.StandardCharsets;
  * {@code stream_options}, so a request streamed with or without usage yields the same text.
  *
  * <p>Prompt tokens: chat = sum over messages of (words in content + 4) + 3; completions = words in the
- * prompt(s) + 1; embeddings = words in the input(s). Completion tokens per choice: a length drawn from the
- * seed in [8, 64], cut at {@code max_tokens} (finish reason {@code length}), else {@code stop}.
+ * prompt(s) + 1; embeddings = words in the input(s); responses = like chat, with {@code instructions} as one
+ * message and a string {@code input} as one message (else each input item's content as one). Completion
+ * tokens per choice: a length drawn from the seed in [8, 64], cut at {@code max_tokens} (responses:
+ * {@code max_output_tokens}; finish reason {@code length}), else {@code stop}.
  *
  * <p>Immutable.
  */
@@ -20,7 +22,7 @@ public final class SimulatedCompletion {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Which endpoint the body is for. */
-    public enum Kind { CHAT, COMPLETION, EMBEDDING }
+    public enum Kind { CHAT, COMPLETION, EMBEDDING, RESPONSE }
 
     final Kind kind;
     final JsonNode body;
@@ -37,11 +39,17 @@ public final class SimulatedCompletion {
             JsonNode v = body.get(f);
             canon.append(f).append('=').append(v == null ? "" : v.toString()).append(';');
         }
+        if (kind == Kind.RESPONSE) {
+            canon.append("instructions=").append(body.path("instructions").toString()).append(";max_output_tokens=")
+                    .append(body.path("max_output_tokens").toString());
+        }
         this.seed = fnv(canon.toString());
         this.promptTokens = countPrompt(kind, body);
-        int n = kind == Kind.EMBEDDING ? 0 : Math.max(1, body.path("n").asInt(1));
-        long max = body.hasNonNull("max_tokens") ? body.get("max_tokens").asLong()
-                : body.hasNonNull("max_completion_tokens") ? body.get("max_completion_tokens").asLong() : -1;
+        int n = kind == Kind.EMBEDDING ? 0 : kind == Kind.RESPONSE ? 1 : Math.max(1, body.path("n").asInt(1));
+        long max = kind == Kind.RESPONSE ? (body.hasNonNull("max_output_tokens") ? body.get("max_output_tokens").asLong() : -1)
+                // vLLM: max_completion_tokens wins over max_tokens when both are set.
+                : body.hasNonNull("max_completion_tokens") ? body.get("max_completion_tokens").asLong()
+                : body.hasNonNull("max_tokens") ? body.get("max_tokens").asLong() : -1;
         this.completionTokens = new long[n];
         this.stoppedNaturally = new boolean[n];
         for (int c = 0; c < n; c++) {
@@ -74,6 +82,11 @@ public final class SimulatedCompletion {
                     throw new IllegalArgumentException("1 validation error: prompt: Field required");
                 }
             }
+            case RESPONSE -> {
+                if (!root.path("input").isTextual() && !root.path("input").isArray()) {
+                    throw new IllegalArgumentException("1 validation error: input: Field required");
+                }
+            }
             default -> {
                 if (root.get("input") == null) {
                     throw new IllegalArgumentException("1 validation error: input: Field required");
@@ -81,6 +94,16 @@ public final class SimulatedCompletion {
             }
         }
         return new SimulatedCompletion(kind, root, forcedTokens);
+    }
+
+    /** Prompt tokens the simulator reports for a body of this kind. */
+    public static long promptTokensFor(Kind kind, String requestJson) {
+        return of(kind, requestJson.getBytes(StandardCharsets.UTF_8), -1).promptTokens;
+    }
+
+    /** Completion tokens the simulator reports for a body of this kind (sum over choices). */
+    public static long completionTokensFor(Kind kind, String requestJson) {
+        return of(kind, requestJson.getBytes(StandardCharsets.UTF_8), -1).totalCompletionTokens();
     }
 
     /** Prompt tokens the simulator reports for this chat/completions/embeddings body. */
@@ -156,6 +179,20 @@ public final class SimulatedCompletion {
             }
             case COMPLETION -> {
                 return words(body.get("prompt")) + 1;
+            }
+            case RESPONSE -> {
+                long t = 3;
+                if (body.hasNonNull("instructions")) {
+                    t += words(body.get("instructions")) + 4;
+                }
+                JsonNode input = body.get("input");
+                if (input.isTextual()) {
+                    return t + words(input) + 4;
+                }
+                for (JsonNode item : input) {
+                    t += (item.isObject() ? words(item.get("content")) : words(item)) + 4;
+                }
+                return t;
             }
             default -> {
                 return words(body.get("input"));

@@ -25,7 +25,7 @@ import java.util.concurrent.atomic.AtomicLong;
 final class SimulatorHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final SimulatorConfig cfg;
     private final AtomicLong served;
-    private StreamJob job;
+    private SimulatedStream job;
 
     SimulatorHandler(SimulatorConfig cfg, AtomicLong served) {
         this.cfg = cfg;
@@ -45,10 +45,19 @@ final class SimulatorHandler extends SimpleChannelInboundHandler<FullHttpRequest
             }
             return;
         }
+        if (req.method().equals(HttpMethod.POST)
+                && (path.equals("/v1/audio/transcriptions") || path.equals("/v1/audio/translations"))) {
+            // Audio routes are priced per request; the body (multipart audio) is not read.
+            json(ctx, HttpResponseStatus.OK, "{\"text\":\"simulated transcription of "
+                    + req.content().readableBytes() + " bytes\",\"usage\":{\"type\":\"duration\",\"seconds\":1}}",
+                    keepAlive);
+            return;
+        }
         SimulatedCompletion.Kind kind = switch (path) {
             case "/v1/chat/completions" -> SimulatedCompletion.Kind.CHAT;
             case "/v1/completions" -> SimulatedCompletion.Kind.COMPLETION;
             case "/v1/embeddings" -> SimulatedCompletion.Kind.EMBEDDING;
+            case "/v1/responses" -> SimulatedCompletion.Kind.RESPONSE;
             default -> null;
         };
         if (kind == null || !req.method().equals(HttpMethod.POST)) {
@@ -104,15 +113,21 @@ final class SimulatorHandler extends SimpleChannelInboundHandler<FullHttpRequest
                     "NotFoundError", "model", 404), keepAlive);
             return;
         }
-        if (sc.hasStreamOptions() && !sc.stream()) {
+        if (kind != SimulatedCompletion.Kind.RESPONSE && sc.hasStreamOptions() && !sc.stream()) {
             badRequest(ctx, "Stream options can only be defined when `stream=True`.", "stream_options", keepAlive);
             return;
         }
-        String id = (kind == SimulatedCompletion.Kind.CHAT ? "chatcmpl-" : kind == SimulatedCompletion.Kind.COMPLETION
-                ? "cmpl-" : "embd-") + Long.toHexString(sc.seed);
+        String id = (switch (kind) {
+            case CHAT -> "chatcmpl-";
+            case COMPLETION -> "cmpl-";
+            case RESPONSE -> "resp_";
+            default -> "embd-";
+        }) + Long.toHexString(sc.seed);
         long created = System.currentTimeMillis() / 1000;
         if (kind == SimulatedCompletion.Kind.EMBEDDING) {
             json(ctx, HttpResponseStatus.OK, FullBodies.embeddings(sc, id, created, model), keepAlive);
+        } else if (kind == SimulatedCompletion.Kind.RESPONSE && !sc.stream()) {
+            json(ctx, HttpResponseStatus.OK, ResponsesFormat.body(sc, id, created, model), keepAlive);
         } else if (!sc.stream()) {
             json(ctx, HttpResponseStatus.OK, FullBodies.completion(sc, id, created, model), keepAlive);
         } else {
@@ -121,13 +136,21 @@ final class SimulatorHandler extends SimpleChannelInboundHandler<FullHttpRequest
             HttpUtil.setTransferEncodingChunked(head, true);
             HttpUtil.setKeepAlive(head, keepAlive);
             ctx.write(head, ctx.voidPromise());
-            job = new StreamJob(ctx.channel(), sc, cfg, fault, id, created, () -> {
+            Runnable onEnd = () -> {
                 job = null;
                 if (!keepAlive) {
                     ctx.close();
                 }
-            });
-            job.start();
+            };
+            if (kind == SimulatedCompletion.Kind.RESPONSE) {
+                ResponsesStreamJob rj = new ResponsesStreamJob(ctx.channel(), sc, cfg, fault, id, created, onEnd);
+                job = rj;
+                rj.start();
+            } else {
+                StreamJob sj = new StreamJob(ctx.channel(), sc, cfg, fault, id, created, onEnd);
+                job = sj;
+                sj.start();
+            }
         }
     }
 

@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Threading: confined to the channel's event loop.
  */
-final class StreamJob {
+final class StreamJob implements SimulatedStream {
     private static final int BURST = 16;
 
     private final Channel channel;
@@ -64,14 +64,16 @@ final class StreamJob {
         }
     }
 
-    void onWritable() {
+    @Override
+    public void onWritable() {
         if (paused && !ended && channel.isWritable()) {
             paused = false;
             run();
         }
     }
 
-    void cancel() {
+    @Override
+    public void cancel() {
         ended = true;
         if (timer != null) {
             timer.cancel(false);

@@ -16,11 +16,22 @@ package dev.tollgate.escrow.settle;
  * @param bonusMinMilliTps   throughput bonus threshold, thousandths of tokens per second (0 = no bonus)
  * @param bonusPct           throughput bonus, percent of the request's cost
  * @param quality            quality gating and bonus
+ * @param denyUnmetered      requests on routes Tollgate neither meters nor knows to be free are refused (403)
+ *                           instead of passed through ({@code unmetered_routes: deny | pass})
  */
 public record AccountPolicy(PolicyKind kind, String referrer, long fundMicros, boolean payOnDisconnect,
                             long defaultMaxTokens, long budgetMicros, int batchCalls, long batchTokens,
                             long batchMillis, boolean openNextEscrow, long bonusMinMilliTps, int bonusPct,
-                            Quality quality) {
+                            Quality quality, boolean denyUnmetered) {
+
+    /** With the default for unmetered routes: deny for paid policies, pass for {@code none}. */
+    public AccountPolicy(PolicyKind kind, String referrer, long fundMicros, boolean payOnDisconnect,
+                         long defaultMaxTokens, long budgetMicros, int batchCalls, long batchTokens,
+                         long batchMillis, boolean openNextEscrow, long bonusMinMilliTps, int bonusPct,
+                         Quality quality) {
+        this(kind, referrer, fundMicros, payOnDisconnect, defaultMaxTokens, budgetMicros, batchCalls, batchTokens,
+                batchMillis, openNextEscrow, bonusMinMilliTps, bonusPct, quality, kind != PolicyKind.NONE);
+    }
 
     public static final AccountPolicy NONE = new AccountPolicy(PolicyKind.NONE, null, 0, true, 1024, 0, 0, 0, 0,
             false, 0, 0, Quality.OFF);

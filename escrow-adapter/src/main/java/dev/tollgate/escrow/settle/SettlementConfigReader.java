@@ -39,6 +39,7 @@ import java.util.Set;
  *       when_exhausted: next_escrow   # or deny
  *       throughput_bonus: {min_tokens_per_second: "100", pct: 5}
  *       quality: {gate: false, deadline_seconds: 300, default_score: "0.9", bonus_above: "0.9", bonus_pct: 10}
+ *       unmetered_routes: deny        # or pass; default deny for per_request/stream_budget, pass for none
  * </pre>
  */
 public final class SettlementConfigReader {
@@ -89,13 +90,18 @@ public final class SettlementConfigReader {
     private static AccountPolicy account(String name, JsonNode a) {
         String where = "accounts." + name;
         only(a, where, Set.of("policy", "referrer", "fund", "on_disconnect", "default_max_tokens", "budget",
-                "batch_calls", "batch_tokens", "batch_seconds", "when_exhausted", "throughput_bonus", "quality"));
+                "batch_calls", "batch_tokens", "batch_seconds", "when_exhausted", "throughput_bonus", "quality",
+                "unmetered_routes"));
         PolicyKind kind = switch (text(a, "policy", "none")) {
             case "none" -> PolicyKind.NONE;
             case "per_request" -> PolicyKind.PER_REQUEST;
             case "stream_budget" -> PolicyKind.STREAM_BUDGET;
             default -> throw new IllegalArgumentException(where + ".policy must be none, per_request or stream_budget");
         };
+        String unmetered = text(a, "unmetered_routes", kind == PolicyKind.NONE ? "pass" : "deny");
+        if (!unmetered.equals("deny") && !unmetered.equals("pass")) {
+            throw new IllegalArgumentException(where + ".unmetered_routes must be deny or pass");
+        }
         JsonNode tb = a.path("throughput_bonus");
         JsonNode q = a.path("quality");
         if (!q.isMissingNode()) {
@@ -112,7 +118,7 @@ public final class SettlementConfigReader {
                 a.path("batch_tokens").asLong(0), a.path("batch_seconds").asLong(60) * 1000,
                 !text(a, "when_exhausted", "next_escrow").equals("deny"),
                 tb.isMissingNode() ? 0 : Micros.parse(text(tb, "min_tokens_per_second", "100")) / 1000,
-                tb.path("pct").asInt(5), quality);
+                tb.path("pct").asInt(5), quality, unmetered.equals("deny"));
     }
 
     /** A decimal score in [0, 1] as basis points. */

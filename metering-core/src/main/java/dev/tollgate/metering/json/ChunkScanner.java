@@ -9,12 +9,15 @@ import java.nio.charset.StandardCharsets;
  * <ul>
  *   <li>the top-level {@code choices} array: present, empty or not, the first choice's {@code index};</li>
  *   <li>{@code usage.prompt_tokens} / {@code usage.completion_tokens} (and the Responses API's
- *       {@code response.usage.input_tokens} / {@code output_tokens});</li>
+ *       {@code input_tokens} / {@code output_tokens}, in {@code usage} of a whole response body or in
+ *       {@code response.usage} of a {@code response.completed} event);</li>
  *   <li>the byte range of the top-level {@code "usage"} member with one adjacent comma, so that removing it
  *       leaves the JSON the server would have written without it;</li>
  *   <li>a top-level {@code error} (nested or string envelope) or {@code "object":"error"} (flat envelope);</li>
  *   <li>delivered text ({@code delta.content}, {@code delta.reasoning[_content]}, {@code text},
- *       {@code message.content}, {@code tool_calls[].function.arguments}), unescaped into a {@link TextSink}.</li>
+ *       {@code message.content}, {@code tool_calls[].function.arguments}; for the Responses API a top-level
+ *       string {@code delta} of a streamed event and {@code output[].content[].text} /
+ *       {@code output[].arguments} of a whole body), unescaped into a {@link TextSink}.</li>
  * </ul>
  * Unknown members, nulls and nesting are skipped. Malformed input makes {@link #scan} return false; it never
  * throws.
@@ -48,6 +51,7 @@ public final class ChunkScanner {
     private static final byte[] K_TOOL_CALLS = bytes("tool_calls");
     private static final byte[] K_FUNCTION = bytes("function");
     private static final byte[] K_ARGUMENTS = bytes("arguments");
+    private static final byte[] K_OUTPUT_ITEMS = bytes("output");
     private static final byte[] V_ERROR = bytes("error");
     private static final int MAX_DEPTH = 64;
 
@@ -157,6 +161,8 @@ public final class ChunkScanner {
     private static final int RESPONSE = 5;
     private static final int USAGE = 6;
     private static final int RESPONSE_USAGE = 7;
+    private static final int OUTPUT_ITEM = 8;
+    private static final int OUTPUT_PART = 9;
 
     private boolean inFirstChoice;
 
@@ -251,6 +257,10 @@ public final class ChunkScanner {
                     error |= key(vs, stringEnd(), V_ERROR);
                 } else if (key(ks, ke, K_RESPONSE) && v == '{') {
                     object(RESPONSE, depth);
+                } else if (key(ks, ke, K_DELTA) && v == '"') {
+                    text();
+                } else if (key(ks, ke, K_OUTPUT_ITEMS) && v == '[') {
+                    array(OUTPUT_ITEM, depth);
                 } else {
                     skipValue(depth);
                 }
@@ -297,9 +307,26 @@ public final class ChunkScanner {
                     skipValue(depth);
                 }
             }
+            case OUTPUT_ITEM -> {
+                if (key(ks, ke, K_CONTENT) && v == '[') {
+                    array(OUTPUT_PART, depth);
+                } else if (key(ks, ke, K_ARGUMENTS)) {
+                    text();
+                } else {
+                    skipValue(depth);
+                }
+            }
+            case OUTPUT_PART -> {
+                if (key(ks, ke, K_TEXT)) {
+                    text();
+                } else {
+                    skipValue(depth);
+                }
+            }
             case USAGE, RESPONSE_USAGE -> {
-                boolean prompt = key(ks, ke, ctx == USAGE ? K_PROMPT : K_INPUT);
-                boolean completion = key(ks, ke, ctx == USAGE ? K_COMPLETION : K_OUTPUT);
+                // A whole Responses API body has input_tokens/output_tokens in its top-level usage.
+                boolean prompt = key(ks, ke, K_PROMPT) || key(ks, ke, K_INPUT);
+                boolean completion = key(ks, ke, K_COMPLETION) || key(ks, ke, K_OUTPUT);
                 if ((prompt || completion) && v != 'n') {
                     long n = Math.max(0, number());
                     if (prompt) {
