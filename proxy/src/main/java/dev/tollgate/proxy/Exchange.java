@@ -122,7 +122,7 @@ final class Exchange implements UpstreamEvents {
         // here would put a 4 MB prompt's 0.4 s on the event loop.
         long promptBound = originalBody.length;
         var decision = services.admission().admit(requestId, account, upstream.worker(), metered.model(),
-                () -> promptBound, metered.maxTokens(), 1).toCompletableFuture();
+                () -> promptBound, metered.maxTokens(), metered.choices()).toCompletableFuture();
         if (decision.isDone() && !decision.isCompletedExceptionally()) {
             onAdmission(decision.getNow(null), null);
         } else {

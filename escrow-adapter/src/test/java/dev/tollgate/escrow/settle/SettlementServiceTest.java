@@ -274,4 +274,17 @@ class SettlementServiceTest {
         assertTrue(service.admit("after", PAYER, WORKER, "m", 10, 100).get().admitted());
         assertEquals(3_010_000 - 30_100, service.ledger().balance(WORKER));
     }
+
+    @Test
+    void theLockCoversEveryChoice() throws Exception {
+        open(perRequest("5", AccountPolicy.Quality.OFF));
+        // n = 4 choices of up to 100 tokens: 10 x 1,000 + 400 x 3,000 = 1,210,000 micro locked.
+        assertTrue(service.admit("n4", PAYER, WORKER, "m", 10, 100, 4).get().admitted());
+        service.settleNow();
+        assertEquals(1_210_000, service.settlement("n4").orElseThrow().reservedMicros());
+        // A worst case that overflows the price arithmetic is refused as invalid, not wrapped around.
+        Admission huge = service.admit("huge", PAYER, WORKER, "m", 10, Long.MAX_VALUE / 2, 1000).get();
+        assertEquals(400, huge.status());
+        assertEquals("max_tokens", huge.param());
+    }
 }

@@ -82,8 +82,13 @@ public final class Upstream {
      * replaces the client's {@code /v1}; any other base path is prefixed.
      */
     public String upstreamUri(String clientUri) {
-        if (basePath.endsWith("/v1") && (clientUri.startsWith("/v1/") || clientUri.equals("/v1"))) {
-            return basePath + clientUri.substring(3);
+        if (basePath.endsWith("/v1")) {
+            if (clientUri.startsWith("/v1/") || clientUri.equals("/v1") || clientUri.startsWith("/v1?")) {
+                return basePath + clientUri.substring(3);
+            }
+            // vLLM serves some routes beside /v1 (/pooling, /tokenize, /v2/rerank, /health): they live where /v1
+            // does, not under it.
+            return basePath.substring(0, basePath.length() - 3) + clientUri;
         }
         return basePath + clientUri;
     }
