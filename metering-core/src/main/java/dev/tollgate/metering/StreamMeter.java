@@ -13,7 +13,9 @@ import java.util.Arrays;
  * {@code choices}; usage combines by high-water mark, never by summing chunks: prompt tokens keep their
  * maximum; continuous usage is cumulative per choice, so each choice keeps its maximum and a cut stream's
  * completion count is their sum; the final usage-only chunk carries the request total and wins. A reported 0
- * is a real 0, distinct from "absent" (-1).
+ * is a real 0, distinct from "absent" (-1). A count that is not a plain JSON integer up to
+ * {@link ChunkScanner#MAX_USAGE_COUNT}, or a completion count above {@link #limitCompletionTokens the
+ * ceiling}, is absent too: never read as 0, never as part of a number.
  *
  * <p>Threading: not thread-safe. One instance belongs to one exchange and is used only by the thread that
  * relays that exchange (a Netty event loop). Reusable through {@link #reset}.
@@ -66,6 +68,7 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
     private boolean eventStream;
     private long prompt;
     private long finalCompletion;
+    private long maxCompletion;
     private long firstToken;
     private boolean done;
     private boolean error;
@@ -97,12 +100,28 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
         eventStream = false;
         prompt = -1;
         finalCompletion = -1;
+        maxCompletion = -1;
         firstToken = -1;
         done = false;
         error = false;
         ended = false;
         oversizedEvents = 0;
         sink = null;
+    }
+
+    /**
+     * Sets the completion ceiling for this exchange (call after {@link #reset}, which clears it): a completion
+     * count the upstream reports above {@code maxCompletionTokens} cannot be true (for example above
+     * {@code max_tokens} x {@code n}) and is treated as absent, so the record falls back to estimation.
+     * -1 = no ceiling.
+     */
+    public void limitCompletionTokens(long maxCompletionTokens) {
+        this.maxCompletion = maxCompletionTokens < 0 ? -1 : maxCompletionTokens;
+    }
+
+    /** {@code c} if it is a plausible completion count, else -1 (absent). */
+    private long plausible(long c) {
+        return maxCompletion >= 0 && c > maxCompletion ? -1 : c;
     }
 
     /** The upstream's response head arrived. {@code eventStream}: content type is text/event-stream. */
@@ -149,7 +168,7 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
             }
             if (ok && scanner.hasUsage()) {
                 prompt = Math.max(prompt, scanner.promptTokens());
-                long c = scanner.completionTokens();
+                long c = plausible(scanner.completionTokens());
                 if (c < 0 && route == Route.EMBEDDINGS && scanner.promptTokens() >= 0) {
                     c = 0;
                 }
@@ -183,11 +202,11 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
             if (scanner.choicesCount() > 0 && firstToken < 0) {
                 firstToken = now;
             }
-            if (ok && scanner.hasUsage()) {
+            if (ok && scanner.usagePresent()) {
                 if (scanner.promptTokens() >= 0) {
                     prompt = Math.max(prompt, scanner.promptTokens());
                 }
-                long c = scanner.completionTokens();
+                long c = plausible(scanner.completionTokens());
                 boolean usageOnly = scanner.choicesPresent() && scanner.choicesCount() == 0;
                 if (usageOnly || !scanner.choicesPresent()) {
                     finalCompletion = Math.max(finalCompletion, c);
@@ -271,7 +290,7 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
                 sum = Math.max(sum, 0) + c;
             }
         }
-        return sum;
+        return plausible(sum);
     }
 
     /** Completion tokens estimated from the text delivered so far. */
