@@ -37,6 +37,12 @@ public record SettlementConfig(Path dataDir, String backend, String purpleFleaUr
     /** No settlement at all: metering only. */
     public static SettlementConfig disabled(Path dataDir) {
         return new SettlementConfig(dataDir, "embedded", null, null, Fees.PURPLE_FLEA, 100_000, 24 * 3_600_000L, true,
-                true, Map.of(), Map.of());
+                false, Map.of(), Map.of());
+    }
+
+    /** This configuration with the dev faucet on or off. */
+    public SettlementConfig withFaucet(boolean on) {
+        return new SettlementConfig(dataDir, backend, purpleFleaUrl, purpleFleaKey, fees, minLockMicros,
+                autoReleaseMillis, expiryRefunds, on, prices, accounts);
     }
 }
