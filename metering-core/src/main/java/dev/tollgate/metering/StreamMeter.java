@@ -1,6 +1,7 @@
 package dev.tollgate.metering;
 
 import dev.tollgate.metering.json.ChunkScanner;
+import dev.tollgate.metering.json.IncrementalBodyScanner;
 import dev.tollgate.metering.sse.SseEventParser;
 import dev.tollgate.metering.sse.SseListener;
 import dev.tollgate.metering.tokens.TokenEstimator;
@@ -48,13 +49,17 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
         void onEvent(long eventStart, long eventEnd, EventAction action, long stripStart, long stripEnd);
     }
 
-    /** Largest JSON body kept for scanning; a larger one is metered by estimation. */
-    public static final int MAX_JSON_BODY = 8 << 20;
+    /**
+     * Largest JSON body buffered and scanned whole; a larger one is scanned as it goes by, in constant memory,
+     * by an {@link IncrementalBodyScanner}.
+     */
+    public static final int MAX_JSON_BODY = 1 << 20;
     /** Largest delivered text kept for estimation. */
     public static final int MAX_TEXT = 16 << 20;
 
     private final SseEventParser parser = new SseEventParser();
     private final ChunkScanner scanner = new ChunkScanner();
+    private final IncrementalBodyScanner bigBody = new IncrementalBodyScanner();
     private byte[] text = new byte[256];
     private int textLen;
     private byte[] body = new byte[0];
@@ -96,6 +101,7 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
         textLen = 0;
         bodyLen = 0;
         bodyOverflow = false;
+        bigBody.reset();
         Arrays.fill(perChoice, -1);
         eventStream = false;
         prompt = -1;
@@ -142,9 +148,16 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
             this.sink = sink;
             parser.feed(buf, off, len, this);
             this.sink = null;
-        } else if (!bodyOverflow) {
+        } else if (bodyOverflow) {
+            bigBody.feed(buf, off, len, this);
+        } else {
             if (bodyLen + len > MAX_JSON_BODY) {
+                // Too big to buffer: scan what is buffered, then every later byte as it arrives.
                 bodyOverflow = true;
+                bigBody.feed(body, 0, bodyLen, this);
+                bigBody.feed(buf, off, len, this);
+                bodyLen = 0;
+                body = new byte[0];
                 return;
             }
             if (bodyLen + len > body.length) {
@@ -161,7 +174,18 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
             return;
         }
         ended = true;
-        if (!eventStream && bodyLen > 0 && !bodyOverflow) {
+        if (!eventStream && bodyOverflow) {
+            bigBody.finish();
+            error |= bigBody.error();
+            if (bigBody.hasUsage()) {
+                prompt = Math.max(prompt, bigBody.promptTokens());
+                long c = plausible(bigBody.completionTokens());
+                if (c < 0 && route == Route.EMBEDDINGS && bigBody.promptTokens() >= 0) {
+                    c = 0;
+                }
+                finalCompletion = Math.max(finalCompletion, c);
+            }
+        } else if (!eventStream && bodyLen > 0) {
             boolean ok = scanner.scan(body, 0, bodyLen, this);
             if (scanner.error()) {
                 error = true;
