@@ -1,6 +1,7 @@
 package dev.tollgate.metering;
 
 import dev.tollgate.metering.json.ChunkScanner;
+import dev.tollgate.metering.json.IncrementalBodyScanner;
 import dev.tollgate.metering.sse.SseEventParser;
 import dev.tollgate.metering.sse.SseListener;
 import dev.tollgate.metering.tokens.TokenEstimator;
@@ -13,7 +14,9 @@ import java.util.Arrays;
  * {@code choices} (Responses API: the first {@code response.*.delta} event); usage combines by high-water mark, never by summing chunks: prompt tokens keep their
  * maximum; continuous usage is cumulative per choice, so each choice keeps its maximum and a cut stream's
  * completion count is their sum; the final usage-only chunk carries the request total and wins. A reported 0
- * is a real 0, distinct from "absent" (-1).
+ * is a real 0, distinct from "absent" (-1). A count that is not a plain JSON integer up to
+ * {@link ChunkScanner#MAX_USAGE_COUNT}, or a completion count above {@link #limitCompletionTokens the
+ * ceiling}, is absent too: never read as 0, never as part of a number.
  *
  * <p>Threading: not thread-safe. One instance belongs to one exchange and is used only by the thread that
  * relays that exchange (a Netty event loop). Reusable through {@link #reset}.
@@ -46,13 +49,17 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
         void onEvent(long eventStart, long eventEnd, EventAction action, long stripStart, long stripEnd);
     }
 
-    /** Largest JSON body kept for scanning; a larger one is metered by estimation. */
-    public static final int MAX_JSON_BODY = 8 << 20;
+    /**
+     * Largest JSON body buffered and scanned whole; a larger one is scanned as it goes by, in constant memory,
+     * by an {@link IncrementalBodyScanner}.
+     */
+    public static final int MAX_JSON_BODY = 1 << 20;
     /** Largest delivered text kept for estimation. */
     public static final int MAX_TEXT = 16 << 20;
 
     private final SseEventParser parser = new SseEventParser();
     private final ChunkScanner scanner = new ChunkScanner();
+    private final IncrementalBodyScanner bigBody = new IncrementalBodyScanner();
     private byte[] text = new byte[256];
     private int textLen;
     private byte[] body = new byte[0];
@@ -66,6 +73,7 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
     private boolean eventStream;
     private long prompt;
     private long finalCompletion;
+    private long maxCompletion;
     private long firstToken;
     private boolean done;
     private boolean error;
@@ -93,16 +101,33 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
         textLen = 0;
         bodyLen = 0;
         bodyOverflow = false;
+        bigBody.reset();
         Arrays.fill(perChoice, -1);
         eventStream = false;
         prompt = -1;
         finalCompletion = -1;
+        maxCompletion = -1;
         firstToken = -1;
         done = false;
         error = false;
         ended = false;
         oversizedEvents = 0;
         sink = null;
+    }
+
+    /**
+     * Sets the completion ceiling for this exchange (call after {@link #reset}, which clears it): a completion
+     * count the upstream reports above {@code maxCompletionTokens} cannot be true (for example above
+     * {@code max_tokens} x {@code n}) and is treated as absent, so the record falls back to estimation.
+     * -1 = no ceiling.
+     */
+    public void limitCompletionTokens(long maxCompletionTokens) {
+        this.maxCompletion = maxCompletionTokens < 0 ? -1 : maxCompletionTokens;
+    }
+
+    /** {@code c} if it is a plausible completion count, else -1 (absent). */
+    private long plausible(long c) {
+        return maxCompletion >= 0 && c > maxCompletion ? -1 : c;
     }
 
     /** The upstream's response head arrived. {@code eventStream}: content type is text/event-stream. */
@@ -123,9 +148,16 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
             this.sink = sink;
             parser.feed(buf, off, len, this);
             this.sink = null;
-        } else if (!bodyOverflow) {
+        } else if (bodyOverflow) {
+            bigBody.feed(buf, off, len, this);
+        } else {
             if (bodyLen + len > MAX_JSON_BODY) {
+                // Too big to buffer: scan what is buffered, then every later byte as it arrives.
                 bodyOverflow = true;
+                bigBody.feed(body, 0, bodyLen, this);
+                bigBody.feed(buf, off, len, this);
+                bodyLen = 0;
+                body = new byte[0];
                 return;
             }
             if (bodyLen + len > body.length) {
@@ -142,14 +174,25 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
             return;
         }
         ended = true;
-        if (!eventStream && bodyLen > 0 && !bodyOverflow) {
+        if (!eventStream && bodyOverflow) {
+            bigBody.finish();
+            error |= bigBody.error();
+            if (bigBody.hasUsage()) {
+                prompt = Math.max(prompt, bigBody.promptTokens());
+                long c = plausible(bigBody.completionTokens());
+                if (c < 0 && route == Route.EMBEDDINGS && bigBody.promptTokens() >= 0) {
+                    c = 0;
+                }
+                finalCompletion = Math.max(finalCompletion, c);
+            }
+        } else if (!eventStream && bodyLen > 0) {
             boolean ok = scanner.scan(body, 0, bodyLen, this);
             if (scanner.error()) {
                 error = true;
             }
             if (ok && scanner.hasUsage()) {
                 prompt = Math.max(prompt, scanner.promptTokens());
-                long c = scanner.completionTokens();
+                long c = plausible(scanner.completionTokens());
                 if (c < 0 && route == Route.EMBEDDINGS && scanner.promptTokens() >= 0) {
                     c = 0;
                 }
@@ -183,11 +226,11 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
             if (firstToken < 0 && (scanner.choicesCount() > 0 || isResponsesDelta(eventType))) {
                 firstToken = now;
             }
-            if (ok && scanner.hasUsage()) {
+            if (ok && scanner.usagePresent()) {
                 if (scanner.promptTokens() >= 0) {
                     prompt = Math.max(prompt, scanner.promptTokens());
                 }
-                long c = scanner.completionTokens();
+                long c = plausible(scanner.completionTokens());
                 boolean usageOnly = scanner.choicesPresent() && scanner.choicesCount() == 0;
                 if (usageOnly || !scanner.choicesPresent()) {
                     finalCompletion = Math.max(finalCompletion, c);
@@ -276,7 +319,7 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
                 sum = Math.max(sum, 0) + c;
             }
         }
-        return sum;
+        return plausible(sum);
     }
 
     /** Completion tokens estimated from the text delivered so far. */

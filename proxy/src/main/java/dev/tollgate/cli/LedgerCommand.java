@@ -31,7 +31,7 @@ final class LedgerCommand implements Runnable {
         if (!Files.isRegularFile(data.resolve("tollgate.db"))) {
             throw new dev.tollgate.proxy.config.ConfigException("no ledger in " + data + " (tollgate.db not found)");
         }
-        return SettlementService.open(SettlementConfig.disabled(data), Clock.systemUTC(), null, up -> up);
+        return SettlementService.open(SettlementConfig.disabled(data).withFaucet(true), Clock.systemUTC(), null, up -> up);
     }
 
     @Command(name = "statement", mixinStandardHelpOptions = true,
@@ -80,7 +80,7 @@ final class LedgerCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             Files.createDirectories(data);
-            try (SettlementService s = SettlementService.open(SettlementConfig.disabled(data), Clock.systemUTC(), null,
+            try (SettlementService s = SettlementService.open(SettlementConfig.disabled(data).withFaucet(true), Clock.systemUTC(), null,
                     up -> up)) {
                 if (!s.faucet(agent)) {
                     System.err.println("tollgate: " + agent + " has already claimed the faucet");

@@ -26,7 +26,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--admin", paramLabel = "HOST:PORT", description = "Admin address (default 127.0.0.1:9090).")
     String admin;
 
-    @Option(names = "--grpc", paramLabel = "HOST:PORT", description = "gRPC control address, or 'off' (default 127.0.0.1:9091).")
+    @Option(names = "--grpc", paramLabel = "HOST:PORT", description = "gRPC control address (default: off; without admin_token only a loopback address).")
     String grpc;
 
     @Option(names = "--upstream", paramLabel = "URL", description = "Upstream base URL, e.g. http://127.0.0.1:8000/v1 (repeatable).")

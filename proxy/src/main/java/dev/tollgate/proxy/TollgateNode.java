@@ -28,8 +28,10 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -67,7 +69,10 @@ public final class TollgateNode implements AutoCloseable {
         ProxyConfig.Limits limits = cfg.limits();
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
-        MeteringAgent metering = new MeteringAgent(limits.meteringQueue());
+        // Metrics label only the models the operator named (priced or listed); clients choose the rest.
+        Set<String> labelledModels = new HashSet<>(SettlementConfigReader.pricedModels(cfg.settlement()));
+        labelledModels.addAll(cfg.metricsModels());
+        MeteringAgent metering = new MeteringAgent(limits.meteringQueue(), labelledModels);
         SettlementService settlement = null;
         ProxyServer proxy = null;
         AdminServer admin = null;

@@ -1,5 +1,6 @@
 package dev.tollgate.escrow.settle;
 
+import dev.tollgate.escrow.db.Database;
 import dev.tollgate.escrow.pricing.Fees;
 import dev.tollgate.escrow.pricing.Price;
 import java.nio.file.Path;
@@ -19,10 +20,20 @@ import java.util.Map;
  * @param faucet            the dev faucet may credit agents
  * @param prices            price per model; key {@code "*"} for every other model
  * @param accounts          policy per paying account; key {@code "*"} for every other account
+ * @param durability        what a committed journal transaction survives (process death, or a power cut too)
  */
 public record SettlementConfig(Path dataDir, String backend, String purpleFleaUrl, String purpleFleaKey, Fees fees,
                                long minLockMicros, long autoReleaseMillis, boolean expiryRefunds, boolean faucet,
-                               Map<String, Price> prices, Map<String, AccountPolicy> accounts) {
+                               Map<String, Price> prices, Map<String, AccountPolicy> accounts,
+                               Database.Durability durability) {
+
+    /** With the default durability (process death). */
+    public SettlementConfig(Path dataDir, String backend, String purpleFleaUrl, String purpleFleaKey, Fees fees,
+                            long minLockMicros, long autoReleaseMillis, boolean expiryRefunds, boolean faucet,
+                            Map<String, Price> prices, Map<String, AccountPolicy> accounts) {
+        this(dataDir, backend, purpleFleaUrl, purpleFleaKey, fees, minLockMicros, autoReleaseMillis, expiryRefunds,
+                faucet, prices, accounts, Database.Durability.PROCESS);
+    }
 
     public SettlementConfig {
         for (Map.Entry<String, AccountPolicy> e : accounts.entrySet()) {
@@ -48,6 +59,12 @@ public record SettlementConfig(Path dataDir, String backend, String purpleFleaUr
     /** No settlement at all: metering only. */
     public static SettlementConfig disabled(Path dataDir) {
         return new SettlementConfig(dataDir, "embedded", null, null, Fees.PURPLE_FLEA, 100_000, 24 * 3_600_000L, true,
-                true, Map.of(), Map.of());
+                false, Map.of(), Map.of());
+    }
+
+    /** This configuration with the dev faucet on or off. */
+    public SettlementConfig withFaucet(boolean on) {
+        return new SettlementConfig(dataDir, backend, purpleFleaUrl, purpleFleaKey, fees, minLockMicros,
+                autoReleaseMillis, expiryRefunds, on, prices, accounts, durability);
     }
 }

@@ -1,12 +1,14 @@
 package dev.tollgate.escrow.settle;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tollgate.escrow.db.Database;
 import dev.tollgate.escrow.pricing.Fees;
 import dev.tollgate.escrow.pricing.Micros;
 import dev.tollgate.escrow.pricing.Price;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -22,7 +24,8 @@ import java.util.Set;
  *   min_lock: "0.10"
  *   auto_release_hours: 24
  *   expiry: refund                    # or release
- *   faucet: true
+ *   faucet: false                     # the dev faucet (1 USDC per agent); off unless true
+ *   durability: process               # or power (fsync per commit: survives a power cut, costs latency)
  *   prices:
  *     "*": {prompt_per_million: "0.15", completion_per_million: "0.60", per_request: "0", per_second: "0"}
  *   accounts:
@@ -46,79 +49,141 @@ public final class SettlementConfigReader {
     private SettlementConfigReader() {
     }
 
-    /** Reads the section; null or missing means metering only (no settlement). */
+    private static final String ROOT = "settlement";
+    private static final long MAX_HOURS = 24L * 365 * 10;
+    private static final long MAX_SECONDS = 365L * 24 * 3600;
+
+    /**
+     * Reads the section; null or missing means metering only (no settlement). Every error names the key's
+     * full path ({@code settlement.accounts.ag_1.batch_calls must be a non-negative integer, got "1O0"}).
+     */
     public static SettlementConfig read(JsonNode node, Path dataDir) {
         if (node == null || node.isNull() || node.isMissingNode()) {
             return SettlementConfig.disabled(dataDir);
         }
-        only(node, "settlement", Set.of("backend", "purpleflea_url", "purpleflea_api_key", "purpleflea_api_key_env",
-                "fee_bps", "referrer_share_bps", "min_lock", "auto_release_hours", "expiry", "faucet", "prices",
-                "accounts"));
-        String backend = text(node, "backend", "embedded");
-        if (!backend.equals("embedded") && !backend.equals("purpleflea")) {
-            throw new IllegalArgumentException("settlement.backend must be embedded or purpleflea");
+        ConfigValues.only(node, ROOT, Set.of("backend", "purpleflea_url", "purpleflea_api_key",
+                "purpleflea_api_key_env", "fee_bps", "referrer_share_bps", "min_lock", "auto_release_hours", "expiry",
+                "faucet", "durability", "prices", "accounts"));
+        String backend = ConfigValues.oneOf(node, ROOT, "backend", "embedded", List.of("embedded", "purpleflea"));
+        String key = ConfigValues.string(node, ROOT, "purpleflea_api_key", null);
+        String keyEnv = ConfigValues.string(node, ROOT, "purpleflea_api_key_env", null);
+        if (key == null && keyEnv != null) {
+            key = System.getenv(keyEnv);
         }
-        String key = text(node, "purpleflea_api_key", null);
-        if (key == null && node.hasNonNull("purpleflea_api_key_env")) {
-            key = System.getenv(node.get("purpleflea_api_key_env").asText());
-        }
-        String expiry = text(node, "expiry", "refund");
-        if (!expiry.equals("refund") && !expiry.equals("release")) {
-            throw new IllegalArgumentException("settlement.expiry must be refund or release");
-        }
+        String url = ConfigValues.string(node, ROOT, "purpleflea_url", null);
+        boolean refund = ConfigValues.oneOf(node, ROOT, "expiry", "refund", List.of("refund", "release"))
+                .equals("refund");
+        Fees fees = new Fees(ConfigValues.intValue(node, ROOT, "fee_bps", 100, 0, 10_000),
+                ConfigValues.intValue(node, ROOT, "referrer_share_bps", 1500, 0, 10_000));
+        long minLock = micros(node, ROOT, "min_lock", "0.10");
+        long hours = ConfigValues.integer(node, ROOT, "auto_release_hours", 24, 1, MAX_HOURS);
+        boolean faucet = ConfigValues.bool(node, ROOT, "faucet", false);
+        Database.Durability durability = ConfigValues.oneOf(node, ROOT, "durability", "process",
+                List.of("process", "power")).equals("power") ? Database.Durability.POWER : Database.Durability.PROCESS;
         Map<String, Price> prices = new HashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = fields(node, "prices"); it.hasNext(); ) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = fields(node, ROOT, "prices"); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            JsonNode p = e.getValue();
-            only(p, "prices." + e.getKey(), Set.of("prompt_per_million", "completion_per_million", "per_request",
-                    "per_second"));
-            prices.put(e.getKey(), Price.of(text(p, "prompt_per_million", "0"), text(p, "completion_per_million", "0"),
-                    text(p, "per_request", null), text(p, "per_second", null)));
+            prices.put(e.getKey(), price(ROOT + ".prices." + e.getKey(), e.getValue()));
         }
         Map<String, AccountPolicy> accounts = new HashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = fields(node, "accounts"); it.hasNext(); ) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = fields(node, ROOT, "accounts"); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            accounts.put(e.getKey(), account(e.getKey(), e.getValue()));
+            accounts.put(e.getKey(), account(ROOT + ".accounts." + e.getKey(), e.getValue()));
         }
-        return new SettlementConfig(dataDir, backend, text(node, "purpleflea_url", null), key,
-                new Fees(node.path("fee_bps").asInt(100), node.path("referrer_share_bps").asInt(1500)),
-                Micros.parse(text(node, "min_lock", "0.10")),
-                Math.max(1, node.path("auto_release_hours").asLong(24)) * 3_600_000L, expiry.equals("refund"),
-                node.path("faucet").asBoolean(true), Map.copyOf(prices), Map.copyOf(accounts));
+        return new SettlementConfig(dataDir, backend, url, key, fees, minLock, hours * 3_600_000L, refund, faucet,
+                Map.copyOf(prices), Map.copyOf(accounts), durability);
     }
 
-    private static AccountPolicy account(String name, JsonNode a) {
-        String where = "accounts." + name;
-        only(a, where, Set.of("policy", "referrer", "fund", "on_disconnect", "default_max_tokens", "budget",
+    /**
+     * The models the operator priced explicitly (the keys of {@code settlement.prices} other than {@code "*"}),
+     * read leniently: an empty set when the section is absent or not a mapping ({@link #read} reports that).
+     */
+    public static Set<String> pricedModels(JsonNode node) {
+        Set<String> models = new java.util.HashSet<>();
+        JsonNode prices = node == null ? null : node.get("prices");
+        if (prices != null && prices.isObject()) {
+            prices.fieldNames().forEachRemaining(models::add);
+        }
+        models.remove("*");
+        return Set.copyOf(models);
+    }
+
+    private static Price price(String where, JsonNode p) {
+        ConfigValues.only(p, where, Set.of("prompt_per_million", "completion_per_million", "per_request",
+                "per_second"));
+        String prompt = ConfigValues.decimal(p, where, "prompt_per_million", "0");
+        String completion = ConfigValues.decimal(p, where, "completion_per_million", "0");
+        String perRequest = ConfigValues.decimal(p, where, "per_request", null);
+        String perSecond = ConfigValues.decimal(p, where, "per_second", null);
+        try {
+            return Price.of(prompt, completion, perRequest, perSecond);
+        } catch (IllegalArgumentException | ArithmeticException e) {
+            throw new IllegalArgumentException(where + ": " + e.getMessage());
+        }
+    }
+
+    private static AccountPolicy account(String where, JsonNode a) {
+        ConfigValues.only(a, where, Set.of("policy", "referrer", "fund", "on_disconnect", "default_max_tokens", "budget",
                 "batch_calls", "batch_tokens", "batch_seconds", "when_exhausted", "throughput_bonus", "quality",
                 "unmetered_routes"));
-        PolicyKind kind = switch (text(a, "policy", "none")) {
-            case "none" -> PolicyKind.NONE;
+        PolicyKind kind = switch (ConfigValues.oneOf(a, where, "policy", "none",
+                List.of("none", "per_request", "stream_budget"))) {
             case "per_request" -> PolicyKind.PER_REQUEST;
             case "stream_budget" -> PolicyKind.STREAM_BUDGET;
-            default -> throw new IllegalArgumentException(where + ".policy must be none, per_request or stream_budget");
+            default -> PolicyKind.NONE;
         };
-        String unmetered = text(a, "unmetered_routes", kind == PolicyKind.NONE ? "pass" : "deny");
-        if (!unmetered.equals("deny") && !unmetered.equals("pass")) {
-            throw new IllegalArgumentException(where + ".unmetered_routes must be deny or pass");
+        JsonNode tb = a.get("throughput_bonus");
+        String tbWhere = where + ".throughput_bonus";
+        if (tb != null && !tb.isNull()) {
+            ConfigValues.only(tb, tbWhere, Set.of("min_tokens_per_second", "pct"));
         }
-        JsonNode tb = a.path("throughput_bonus");
-        JsonNode q = a.path("quality");
-        if (!q.isMissingNode()) {
-            only(q, where + ".quality", Set.of("gate", "deadline_seconds", "default_score", "bonus_above", "bonus_pct",
+        boolean hasBonus = tb != null && !tb.isNull();
+        JsonNode q = a.get("quality");
+        String qWhere = where + ".quality";
+        if (q != null && !q.isNull()) {
+            ConfigValues.only(q, qWhere, Set.of("gate", "deadline_seconds", "default_score", "bonus_above", "bonus_pct",
                     "full_at", "partial_at", "partial_pct"));
         }
-        AccountPolicy.Quality quality = new AccountPolicy.Quality(q.path("gate").asBoolean(false),
-                q.path("deadline_seconds").asLong(300) * 1000, bps(text(q, "default_score", "1.0")),
-                bps(text(q, "bonus_above", "0.9")), q.path("bonus_pct").asInt(10), bps(text(q, "full_at", "0.9")),
-                bps(text(q, "partial_at", "0.7")), q.path("partial_pct").asInt(70));
-        return new AccountPolicy(kind, text(a, "referrer", null), Micros.parse(text(a, "fund", "0")),
-                !text(a, "on_disconnect", "pay").equals("refund"), a.path("default_max_tokens").asLong(1024),
-                Micros.parse(text(a, "budget", "1.00")), a.path("batch_calls").asInt(100),
-                a.path("batch_tokens").asLong(0), a.path("batch_seconds").asLong(60) * 1000,
-                !text(a, "when_exhausted", "next_escrow").equals("deny"),
-                tb.isMissingNode() ? 0 : Micros.parse(text(tb, "min_tokens_per_second", "100")) / 1000,
-                tb.path("pct").asInt(5), quality, unmetered.equals("deny"));
+        AccountPolicy.Quality quality = new AccountPolicy.Quality(ConfigValues.bool(q, qWhere, "gate", false),
+                ConfigValues.integer(q, qWhere, "deadline_seconds", 300, 0, MAX_SECONDS) * 1000,
+                score(q, qWhere, "default_score", "1.0"), score(q, qWhere, "bonus_above", "0.9"),
+                ConfigValues.intValue(q, qWhere, "bonus_pct", 10, 0, 1000), score(q, qWhere, "full_at", "0.9"),
+                score(q, qWhere, "partial_at", "0.7"), ConfigValues.intValue(q, qWhere, "partial_pct", 70, 0, 100));
+        return new AccountPolicy(kind, ConfigValues.string(a, where, "referrer", null), micros(a, where, "fund", "0"),
+                ConfigValues.oneOf(a, where, "on_disconnect", "pay", List.of("pay", "refund")).equals("pay"),
+                ConfigValues.integer(a, where, "default_max_tokens", 1024, 1, 100_000_000),
+                micros(a, where, "budget", "1.00"),
+                ConfigValues.intValue(a, where, "batch_calls", 100, 0, Integer.MAX_VALUE),
+                ConfigValues.integer(a, where, "batch_tokens", 0, 0, Long.MAX_VALUE),
+                ConfigValues.integer(a, where, "batch_seconds", 60, 0, MAX_SECONDS) * 1000,
+                ConfigValues.oneOf(a, where, "when_exhausted", "next_escrow", List.of("next_escrow", "deny"))
+                        .equals("next_escrow"),
+                hasBonus ? micros(tb, tbWhere, "min_tokens_per_second", "100") / 1000 : 0,
+                ConfigValues.intValue(tb, tbWhere, "pct", 5, 0, 1000), quality,
+                ConfigValues.oneOf(a, where, "unmetered_routes", kind == PolicyKind.NONE ? "pass" : "deny",
+                        List.of("deny", "pass")).equals("deny"));
+    }
+
+    /** An amount in USDC (at most 6 decimals) as micro-USDC. */
+    private static long micros(JsonNode n, String where, String field, String dflt) {
+        String v = ConfigValues.decimal(n, where, field, dflt);
+        try {
+            return Micros.parse(v);
+        } catch (IllegalArgumentException | ArithmeticException e) {
+            throw new IllegalArgumentException(ConfigValues.path(where, field) + " must have at most 6 decimals, got \""
+                    + v + "\"");
+        }
+    }
+
+    /** A score in [0, 1] as basis points. */
+    private static int score(JsonNode n, String where, String field, String dflt) {
+        String v = ConfigValues.decimal(n, where, field, dflt);
+        try {
+            return bps(v);
+        } catch (IllegalArgumentException | ArithmeticException e) {
+            throw new IllegalArgumentException(ConfigValues.path(where, field) + " must be a decimal from 0 to 1, got \""
+                    + v + "\"");
+        }
     }
 
     /** A decimal score in [0, 1] as basis points. */
@@ -130,25 +195,15 @@ public final class SettlementConfigReader {
         return d.movePointRight(4).setScale(0, java.math.RoundingMode.DOWN).intValueExact();
     }
 
-    private static String text(JsonNode n, String field, String dflt) {
+    private static Iterator<Map.Entry<String, JsonNode>> fields(JsonNode n, String where, String field) {
         JsonNode v = n.get(field);
-        return v == null || v.isNull() ? dflt : v.asText();
-    }
-
-    private static Iterator<Map.Entry<String, JsonNode>> fields(JsonNode n, String field) {
-        JsonNode v = n.get(field);
-        return v == null || !v.isObject() ? java.util.Collections.emptyIterator() : v.fields();
-    }
-
-    private static void only(JsonNode n, String where, Set<String> allowed) {
-        if (!n.isObject()) {
-            throw new IllegalArgumentException(where + " must be a mapping");
+        if (v == null || v.isNull()) {
+            return java.util.Collections.emptyIterator();
         }
-        for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
-            String f = it.next();
-            if (!allowed.contains(f)) {
-                throw new IllegalArgumentException("unknown key '" + f + "' in " + where);
-            }
+        if (!v.isObject()) {
+            throw new IllegalArgumentException(ConfigValues.path(where, field) + " must be a mapping, got "
+                    + ConfigValues.shown(v));
         }
+        return v.fields();
     }
 }

@@ -94,7 +94,7 @@ public final class SettlementService implements AutoCloseable {
      */
     public static SettlementService open(SettlementConfig cfg, Clock clock, Function<Database, EscrowPort> backend,
                                          Function<String, String> workerOfUpstream) {
-        Database db = Database.open(cfg.dataDir());
+        Database db = Database.open(cfg.dataDir(), cfg.durability());
         EmbeddedLedger ledger = new EmbeddedLedger(db, new LedgerBook(cfg.fees()), clock, cfg.minLockMicros(),
                 cfg.expiryRefunds());
         SettlementService s = new SettlementService(cfg, db, backend == null ? ledger : backend.apply(db), ledger,

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
@@ -16,7 +17,8 @@ import org.jctools.queues.MpscArrayQueue;
 
 /**
  * The single metering thread. Event loops {@link #submit} records through a bounded MPSC queue; the agent
- * drains them in batches, aggregates per account x upstream x model, records latency histograms and hands
+ * drains them in batches, aggregates per account x upstream x model label (configured models by name, the rest
+ * as {@code "other"}), records latency histograms and hands
  * each batch to its listeners (the settlement journal commits one transaction per batch).
  *
  * <p>A full queue never drops a record: the offer failure is counted and the record takes an unbounded
@@ -41,7 +43,7 @@ public final class MeteringAgent implements AutoCloseable {
     private final Queue<Object> overflow = new ConcurrentLinkedQueue<>();
     private final List<Runnable> callbacks = new ArrayList<>();
     private final List<UsageListener> listeners = new CopyOnWriteArrayList<>();
-    private final UsageAggregates aggregates = new UsageAggregates();
+    private final UsageAggregates aggregates;
     private final RecentRecords recent = new RecentRecords(100_000);
     private final LatencyHistogram ttft = new LatencyHistogram(600_000_000L);
     private final LatencyHistogram duration = new LatencyHistogram(3_600_000_000L);
@@ -57,7 +59,19 @@ public final class MeteringAgent implements AutoCloseable {
     private volatile boolean parked;
     private volatile boolean wakeRequested;
 
+    /** An agent whose metrics label no model by name (every model is {@code model="other"}). */
     public MeteringAgent(int queueCapacity) {
+        this(queueCapacity, Set.of());
+    }
+
+    /**
+     * @param queueCapacity  capacity of the hand-off queue
+     * @param labelledModels the models that get their own {@code model} label in {@link #writePrometheus} (those
+     *                       the operator configured); every other model is {@code model="other"}. Lookups by
+     *                       request id and account totals keep the real model name.
+     */
+    public MeteringAgent(int queueCapacity, Set<String> labelledModels) {
+        this.aggregates = new UsageAggregates(labelledModels);
         this.queue = new MpscArrayQueue<>(Math.max(2, queueCapacity));
         this.thread = new Thread(this::run, "tollgate-metering");
         this.thread.setDaemon(true);

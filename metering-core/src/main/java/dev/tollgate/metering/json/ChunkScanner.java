@@ -10,7 +10,8 @@ import java.nio.charset.StandardCharsets;
  *   <li>the top-level {@code choices} array: present, empty or not, the first choice's {@code index};</li>
  *   <li>{@code usage.prompt_tokens} / {@code usage.completion_tokens} (and the Responses API's
  *       {@code input_tokens} / {@code output_tokens}, in {@code usage} of a whole response body or in
- *       {@code response.usage} of a {@code response.completed} event);</li>
+ *       {@code response.usage} of a {@code response.completed} event), only when each is a plain JSON integer
+ *       up to {@link #MAX_USAGE_COUNT}; any other value counts as absent;</li>
  *   <li>the byte range of the top-level {@code "usage"} member with one adjacent comma, so that removing it
  *       leaves the JSON the server would have written without it;</li>
  *   <li>a top-level {@code error} (nested or string envelope) or {@code "object":"error"} (flat envelope);</li>
@@ -54,6 +55,9 @@ public final class ChunkScanner {
     private static final byte[] K_OUTPUT_ITEMS = bytes("output");
     private static final byte[] V_ERROR = bytes("error");
     private static final int MAX_DEPTH = 64;
+    /** Largest usage count believed (10^12 tokens); a larger one is read as absent. */
+    public static final long MAX_USAGE_COUNT = 1_000_000_000_000L;
+    private static final int USAGE_DIGITS = 13;
 
     private byte[] b;
     private int i;
@@ -65,6 +69,7 @@ public final class ChunkScanner {
     private int firstChoiceIndex;
     private long promptTokens;
     private long completionTokens;
+    private boolean usagePresent;
     private boolean error;
     private int usageStripStart;
     private int usageStripEnd;
@@ -84,6 +89,7 @@ public final class ChunkScanner {
         firstChoiceIndex = 0;
         promptTokens = -1;
         completionTokens = -1;
+        usagePresent = false;
         error = false;
         usageStripStart = -1;
         usageStripEnd = -1;
@@ -132,8 +138,14 @@ public final class ChunkScanner {
         return completionTokens;
     }
 
+    /** At least one usage count was a valid value (see {@link #MAX_USAGE_COUNT}). */
     public boolean hasUsage() {
         return promptTokens >= 0 || completionTokens >= 0;
+    }
+
+    /** A usage object was present (top-level or the Responses API's), whether or not its counts were valid. */
+    public boolean usagePresent() {
+        return usagePresent;
     }
 
     /** A top-level error was present (nested, string or flat envelope). */
@@ -246,6 +258,7 @@ public final class ChunkScanner {
                     choicesPresent = true;
                     choicesCount = array(CHOICE, depth);
                 } else if (key(ks, ke, K_USAGE) && v == '{') {
+                    usagePresent = true;
                     object(USAGE, depth);
                     usageStripStart = prevComma >= 0 ? prevComma : memberStart;
                     usageStripEnd = i;
@@ -301,6 +314,7 @@ public final class ChunkScanner {
             }
             case RESPONSE -> {
                 if (key(ks, ke, K_USAGE) && v == '{') {
+                    usagePresent = true;
                     object(RESPONSE_USAGE, depth);
                 } else {
                     error |= key(ks, ke, K_ERROR) && v != 'n';
@@ -327,8 +341,8 @@ public final class ChunkScanner {
                 // A whole Responses API body has input_tokens/output_tokens in its top-level usage.
                 boolean prompt = key(ks, ke, K_PROMPT) || key(ks, ke, K_INPUT);
                 boolean completion = key(ks, ke, K_COMPLETION) || key(ks, ke, K_OUTPUT);
-                if ((prompt || completion) && v != 'n') {
-                    long n = Math.max(0, number());
+                if (prompt || completion) {
+                    long n = usageCount(depth);
                     if (prompt) {
                         promptTokens = n;
                     } else {
@@ -445,6 +459,40 @@ public final class ChunkScanner {
                 throw Malformed.INSTANCE;
             }
             v = (v << 4) | d;
+        }
+        return v;
+    }
+
+    /**
+     * Reads a usage count: a plain JSON integer from 0 to {@link #MAX_USAGE_COUNT}, written without sign,
+     * fraction or exponent. Anything else (a string such as {@code "12"}, a boolean, null, {@code 12.0},
+     * {@code 1e3}, a negative number, more digits than a real count has) is read past and gives -1 (absent),
+     * never 0 and never the part of it that looked like a number.
+     */
+    private long usageCount(int depth) {
+        if (peek() < '0' || peek() > '9') {
+            skipValue(depth);
+            return -1;
+        }
+        int start = i;
+        long v = 0;
+        while (i < end && b[i] >= '0' && b[i] <= '9') {
+            if (i - start < USAGE_DIGITS) {
+                v = v * 10 + (b[i] - '0');
+            }
+            i++;
+        }
+        int digits = i - start;
+        boolean plain = i == end || (b[i] != '.' && b[i] != 'e' && b[i] != 'E');
+        if (!plain) {
+            while (i < end && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] == '+' || b[i] == '-'
+                    || (b[i] >= '0' && b[i] <= '9'))) {
+                i++;
+            }
+            return -1;
+        }
+        if (digits > USAGE_DIGITS || v > MAX_USAGE_COUNT || (digits > 1 && b[start] == '0')) {
+            return -1;
         }
         return v;
     }

@@ -79,7 +79,7 @@ class MeteringAgentTest {
 
     @Test
     void prometheusExpositionIsValid() throws Exception {
-        MeteringAgent agent = new MeteringAgent(16);
+        MeteringAgent agent = new MeteringAgent(16, Set.of("model-a"));
         agent.start();
         agent.submit(record("a", "acct\\1", 10, 20));
         agent.close();
@@ -88,6 +88,39 @@ class MeteringAgentTest {
         String text = sb.toString();
         assertTrue(text.contains("tollgate_tokens_total{type=\"completion\",account=\"acct\\\\1\",model=\"model-a\",upstream=\"up\\\"1\"} 20"), text);
         assertTrue(text.contains("tollgate_time_to_first_token_seconds_bucket{le=\"+Inf\"} 1"));
+        promtoolCheck(text);
+    }
+
+    @Test
+    void unconfiguredModelsShareOneOtherSeries() throws Exception {
+        MeteringAgent agent = new MeteringAgent(64, Set.of("llama-3-8b"));
+        agent.start();
+        for (int i = 0; i < 3000; i++) {
+            agent.submit(new UsageRecord("r" + i, "acct", "up", "client-model-" + i, Route.CHAT_COMPLETIONS, true, 2, 1,
+                    UsageSource.UPSTREAM, -1, 0, 1_000_000, 5_000_000, 4_000_000, 4_900_000, Outcome.COMPLETED, 200));
+        }
+        agent.submit(new UsageRecord("known", "acct", "up", "llama-3-8b", Route.CHAT_COMPLETIONS, true, 5, 7,
+                UsageSource.UPSTREAM, -1, 0, 1_000_000, 5_000_000, 4_000_000, 4_900_000, Outcome.COMPLETED, 200));
+        agent.close();
+        StringBuilder sb = new StringBuilder();
+        agent.writePrometheus(sb);
+        String text = sb.toString();
+        long tokenSeries = text.lines().filter(l -> l.startsWith("tollgate_tokens_total{")).count();
+        assertEquals(4, tokenSeries, "prompt + completion for 'other' and for the configured model:\n" + text);
+        assertTrue(text.contains("tollgate_tokens_total{type=\"prompt\",account=\"acct\",model=\"other\",upstream=\"up\"} 6000"),
+                text);
+        assertTrue(text.contains("tollgate_tokens_total{type=\"completion\",account=\"acct\",model=\"llama-3-8b\",upstream=\"up\"} 7"),
+                text);
+        assertTrue(text.contains("tollgate_requests_total{outcome=\"completed\",account=\"acct\",model=\"other\",upstream=\"up\"} 3000"),
+                text);
+        assertTrue(!text.contains("client-model-"), "no client-chosen name reaches /metrics");
+        assertTrue(text.length() < 20_000, "the exposition stays small: " + text.length());
+        assertEquals("client-model-1234", agent.find("r1234").model(), "the record keeps the real name");
+        assertEquals(new UsageTotals("acct", 3001, 6005, 3007), agent.totals("acct"));
+        promtoolCheck(text);
+    }
+
+    private static void promtoolCheck(String text) throws Exception {
         File promtool = java.util.Arrays.stream(System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator))
                 .map(d -> new File(d, "promtool")).filter(File::canExecute).findFirst().orElse(new File("promtool"));
         Assumptions.assumeTrue(promtool.canExecute() || System.getenv("CI") != null, "promtool not installed");

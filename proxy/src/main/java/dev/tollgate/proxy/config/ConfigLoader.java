@@ -1,6 +1,7 @@
 package dev.tollgate.proxy.config;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -23,8 +24,16 @@ public final class ConfigLoader {
             throw new ConfigException("config file not found: " + file);
         }
         try {
-            ProxyConfig cfg = YAML.readValue(file.toFile(), ProxyConfig.class);
-            return cfg == null ? ProxyConfig.empty() : cfg;
+            JsonNode tree = YAML.readTree(file.toFile());
+            if (tree == null || tree.isNull() || tree.isMissingNode()) {
+                return ProxyConfig.empty();
+            }
+            try {
+                ConfigCheck.check(tree);
+            } catch (ConfigException e) {
+                throw new ConfigException(file + ": " + e.getMessage());
+            }
+            return YAML.treeToValue(tree, ProxyConfig.class);
         } catch (UnrecognizedPropertyException e) {
             throw new ConfigException(file + ": unknown key '" + e.getPropertyName() + "' at "
                     + e.getPathReference().replace("dev.tollgate.proxy.config.", ""));
@@ -37,9 +46,17 @@ public final class ConfigLoader {
 
     /** Checks what must hold before a node starts; returns the config with defaults applied. */
     public static ProxyConfig validate(ProxyConfig cfg) {
+        ConfigCheck.check(YAML.valueToTree(cfg));
         ProxyConfig c = cfg.withDefaults();
         HostPort.parse(c.listen(), "listen");
         HostPort.parse(c.admin(), "admin");
+        if (!"off".equals(c.grpc())) {
+            HostPort grpc = HostPort.parse(c.grpc(), "grpc");
+            if ((c.adminToken() == null || c.adminToken().isEmpty()) && !isLoopback(grpc.host())) {
+                throw new ConfigException("grpc: " + c.grpc() + " is not a loopback address and admin_token is not set;"
+                        + " set admin_token or bind gRPC to 127.0.0.1");
+            }
+        }
         if (c.upstreams().isEmpty()) {
             throw new ConfigException("no upstream: give --upstream URL or 'upstreams' in the config");
         }
@@ -69,5 +86,14 @@ public final class ConfigLoader {
             }
         }
         return c;
+    }
+
+    /** Whether {@code host} (a name or literal address) is a loopback address; unresolvable names are not. */
+    public static boolean isLoopback(String host) {
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 }

@@ -17,9 +17,10 @@ import java.util.List;
  * @param adminToken          bearer token the admin API requires; null = admin API open on its address
  * @param limits              sizes and timeouts
  * @param settlement          the settlement section, passed to the escrow adapter as a tree
- * @param grpc                address of the gRPC control service, {@code host:port}, or {@code off}
+ * @param grpc                address of the gRPC control service, {@code host:port}; null or {@code off} = no gRPC
  * @param tls                 certificate and key for TLS on the client-facing listener; null = plain HTTP
  * @param upstreamCaFile      PEM file of CA certificates trusted for https upstreams; null = the JDK's
+ * @param metrics             what {@code /metrics} labels; null = defaults
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record ProxyConfig(
@@ -33,15 +34,36 @@ public record ProxyConfig(
         @JsonProperty("settlement") JsonNode settlement,
         @JsonProperty("grpc") String grpc,
         @JsonProperty("tls") Tls tls,
-        @JsonProperty("upstream_ca_file") String upstreamCaFile) {
+        @JsonProperty("upstream_ca_file") String upstreamCaFile,
+        @JsonProperty("metrics") Metrics metrics) {
 
     public static final String DEFAULT_LISTEN = "127.0.0.1:8080";
     public static final String DEFAULT_ADMIN = "127.0.0.1:9090";
 
-    public static final String DEFAULT_GRPC = "127.0.0.1:9091";
+    /** gRPC is off unless an address is configured ({@code grpc:} or {@code --grpc}). */
+    public static final String DEFAULT_GRPC = "off";
 
     public static ProxyConfig empty() {
-        return new ProxyConfig(null, null, null, null, null, null, null, null, null, null, null);
+        return new ProxyConfig(null, null, null, null, null, null, null, null, null, null, null, null);
+    }
+
+    /**
+     * What {@code /metrics} labels.
+     *
+     * @param models models that get their own {@code model} label besides the priced ones; every other model is
+     *               {@code model="other"} (request records and account totals keep the real name)
+     */
+    public record Metrics(@JsonProperty("models") List<String> models) {
+    }
+
+    /** The models that get their own metrics label: {@code metrics.models} (the priced models are added by the node). */
+    public List<String> metricsModels() {
+        return metrics == null || metrics.models() == null ? List.of() : metrics.models();
+    }
+
+    public ProxyConfig withMetrics(Metrics v) {
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls,
+                upstreamCaFile, v);
     }
 
     /** Certificate chain and private key (PEM files) for TLS on the listening side. */
@@ -60,51 +82,52 @@ public record ProxyConfig(
                 settlement,
                 grpc == null ? DEFAULT_GRPC : grpc,
                 tls,
-                upstreamCaFile);
+                upstreamCaFile,
+                metrics);
     }
 
     public ProxyConfig withListen(String v) {
-        return new ProxyConfig(v, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile);
+        return new ProxyConfig(v, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics);
     }
 
     public ProxyConfig withAdmin(String v) {
-        return new ProxyConfig(listen, v, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile);
+        return new ProxyConfig(listen, v, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics);
     }
 
     public ProxyConfig withDataDir(String v) {
-        return new ProxyConfig(listen, admin, v, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile);
+        return new ProxyConfig(listen, admin, v, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics);
     }
 
     public ProxyConfig withUpstreams(List<UpstreamConfig> v) {
-        return new ProxyConfig(listen, admin, dataDir, v, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile);
+        return new ProxyConfig(listen, admin, dataDir, v, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics);
     }
 
     public ProxyConfig withApiKeys(List<ApiKeyConfig> v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, v, adminToken, limits, settlement, grpc, tls, upstreamCaFile);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, v, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics);
     }
 
     public ProxyConfig withAdminToken(String v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, v, limits, settlement, grpc, tls, upstreamCaFile);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, v, limits, settlement, grpc, tls, upstreamCaFile, metrics);
     }
 
     public ProxyConfig withLimits(Limits v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, v, settlement, grpc, tls, upstreamCaFile);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, v, settlement, grpc, tls, upstreamCaFile, metrics);
     }
 
     public ProxyConfig withSettlement(JsonNode v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, v, grpc, tls, upstreamCaFile);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, v, grpc, tls, upstreamCaFile, metrics);
     }
 
     public ProxyConfig withGrpc(String v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, v, tls, upstreamCaFile);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, v, tls, upstreamCaFile, metrics);
     }
 
     public ProxyConfig withTls(Tls v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, v, upstreamCaFile);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, v, upstreamCaFile, metrics);
     }
 
     public ProxyConfig withUpstreamCaFile(String v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, v);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, v, metrics);
     }
 
     /**
