@@ -1,5 +1,11 @@
 package dev.tollgate.bench.jmh;
 
+import dev.tollgate.escrow.db.Database;
+import dev.tollgate.escrow.pricing.Fees;
+import dev.tollgate.escrow.pricing.Micros;
+import dev.tollgate.escrow.pricing.Price;
+import dev.tollgate.escrow.settle.AccountPolicy;
+import dev.tollgate.escrow.settle.PolicyKind;
 import dev.tollgate.escrow.settle.SettlementConfig;
 import dev.tollgate.escrow.settle.SettlementService;
 import dev.tollgate.metering.Outcome;
@@ -10,6 +16,7 @@ import java.nio.file.Files;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -19,6 +26,7 @@ import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -26,8 +34,16 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Usage records persisted in the durable journal (SQLite, WAL, synchronous=FULL), 256 per transaction as the
- * metering thread batches them (group commit). Score is records per second.
+ * Usage records persisted in the durable journal (SQLite, WAL), 256 per transaction as the metering thread
+ * batches them (group commit). Score is records per second.
+ *
+ * <ul>
+ *   <li>{@code journalBatch}: metering only (no settlement), the default durability;</li>
+ *   <li>{@code paidBatch}: each record of a {@code per_request} account on the embedded ledger, admitted in memory
+ *       first, so every commit carries the admitted locks, the records, their releases and refunds (about ten
+ *       ledger writes per record); with {@code durability} {@code PROCESS} (default, no fsync per commit) and
+ *       {@code POWER} (fsync per commit), to show what power-loss safety costs.</li>
+ * </ul>
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -38,17 +54,42 @@ import org.openjdk.jmh.annotations.Warmup;
 public class JournalBenchmark {
     private static final int BATCH = 256;
     private SettlementService service;
+    private SettlementService paid;
     private long seq;
+
+    @Param({"PROCESS", "POWER"})
+    public String durability;
 
     @Setup(Level.Trial)
     public void open() throws Exception {
         service = SettlementService.open(SettlementConfig.disabled(Files.createTempDirectory("journal-bench-")),
                 Clock.systemUTC(), null, up -> up);
+        AccountPolicy policy = new AccountPolicy(PolicyKind.PER_REQUEST, null, Micros.parse("1000000"), true, 256, 0,
+                0, 0, 0, false, 0, 0, AccountPolicy.Quality.OFF);
+        paid = SettlementService.open(new SettlementConfig(Files.createTempDirectory("journal-bench-paid-"),
+                "embedded", null, null, Fees.PURPLE_FLEA, 100_000, 3_600_000L, true, false,
+                Map.of("*", Price.of("0.15", "0.60", null, null)), Map.of("acct", policy),
+                Database.Durability.valueOf(durability)), Clock.systemUTC(), null, up -> "worker");
     }
 
     @TearDown(Level.Trial)
     public void close() {
         service.close();
+        paid.close();
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public void paidBatch() {
+        List<UsageRecord> batch = new ArrayList<>(BATCH);
+        for (int i = 0; i < BATCH; i++) {
+            String id = "req-" + (seq++);
+            paid.admit(id, "acct", "worker", "model", 64, 256, 1);
+            batch.add(new UsageRecord(id, "acct", "up", "model", Route.CHAT_COMPLETIONS, true, 42, 128,
+                    UsageSource.UPSTREAM, 256, 0, 80_000_000, 900_000_000, 820_000_000, 899_000_000,
+                    Outcome.COMPLETED, 200));
+        }
+        paid.usageListener().onUsage(batch);
     }
 
     @Benchmark

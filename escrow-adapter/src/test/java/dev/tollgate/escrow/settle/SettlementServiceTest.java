@@ -153,6 +153,11 @@ class SettlementServiceTest {
         assertEquals(0, service.settlement("bad").orElseThrow().releasedMicros());
         assertEquals("refunded", service.settlement("bad").orElseThrow().state());
         assertEquals(49_000, service.settlement("silent").orElseThrow().releasedMicros());
+        // A score arriving after the deadline decided "silent" changes nothing: no bonus, same release.
+        assertTrue(service.score("silent", "0.99"));
+        service.settleNow();
+        assertEquals(0, service.settlement("silent").orElseThrow().bonusMicros());
+        assertEquals(49_000, service.settlement("silent").orElseThrow().releasedMicros());
         assertTrue(service.conservation().holds());
     }
 
@@ -286,5 +291,38 @@ class SettlementServiceTest {
         Admission huge = service.admit("huge", PAYER, WORKER, "m", 10, Long.MAX_VALUE / 2, 1000).get();
         assertEquals(400, huge.status());
         assertEquals("max_tokens", huge.param());
+    }
+
+    @Test
+    void aRecordThatCannotBeJournaledIsQuarantinedAndTheOthersCommit() throws Exception {
+        open(perRequest("5", AccountPolicy.Quality.OFF));
+        assertTrue(service.admit("good", PAYER, WORKER, "m", 10, 100).get().admitted());
+        assertTrue(service.admit("poison", PAYER, WORKER, "m", 10, 100).get().admitted());
+        // A count whose cost overflows the price arithmetic makes settling that record throw.
+        journal(usage("good", 10, 20, Outcome.COMPLETED, -1),
+                usage("poison", 10, Long.MAX_VALUE / 2, Outcome.COMPLETED, -1));
+        assertEquals("settled", service.settlement("good").orElseThrow().state());
+        assertEquals(70_000, service.settlement("good").orElseThrow().releasedMicros());
+        assertTrue(service.usage("good") != null, "the honest record is journaled");
+        assertTrue(service.usage("poison") == null, "the failing record is not in the journal");
+        StringBuilder metrics = new StringBuilder();
+        service.writePrometheus(metrics);
+        assertTrue(metrics.toString().contains("tollgate_journal_quarantined_records_total 1"), metrics.toString());
+    }
+
+    @Test
+    void aBudgetRollsOverBeforeItsEscrowExpires() throws Exception {
+        // Escrows live one hour here; a budget stops taking requests 6 minutes (a tenth) before that.
+        open(budget("5", "1.00", 100, false));
+        Admission first = service.admit("a1", PAYER, WORKER, "m", 3, 20).get();
+        assertTrue(first.admitted());
+        clock.advance(50 * 60_000L);
+        Admission same = service.admit("a2", PAYER, WORKER, "m", 3, 20).get();
+        assertEquals(first.escrowId(), same.escrowId());
+        clock.advance(5 * 60_000L);
+        // 55 minutes in: even with when_exhausted: deny, the next escrow opens instead of using the expiring one.
+        Admission next = service.admit("a3", PAYER, WORKER, "m", 3, 20).get();
+        assertTrue(next.admitted());
+        assertFalse(first.escrowId().equals(next.escrowId()));
     }
 }

@@ -142,7 +142,8 @@ class StrictConfigTest {
                 + "metrics: {models: [llama-3]}\n"
                 + account("policy: stream_budget, budget: \"2.00\", batch_calls: 10, when_exhausted: deny, "
                         + "on_disconnect: refund, quality: {gate: true, default_score: \"0.9\"}")
-                + "  faucet: true\n  fee_bps: 100\n  min_lock: 0.25\n");
+                + "  faucet: true\n  fee_bps: 100\n  min_lock: 0.25\n"
+                + "  prices: {\"*\": {prompt_per_million: \"0.15\", completion_per_million: \"0.60\"}}\n");
         ProxyConfig c = ConfigLoader.validate(ConfigLoader.load(f));
         assertEquals(5000, c.limits().idleTimeoutMillis());
         assertEquals(List.of("llama-3"), c.metricsModels());
