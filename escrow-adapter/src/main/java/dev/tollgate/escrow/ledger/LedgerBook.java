@@ -96,13 +96,11 @@ public final class LedgerBook {
         if (amount < 0) {
             throw new IllegalArgumentException("negative transfer " + amount + " in " + opId);
         }
-        ensureAccount(c, debit, null);
-        ensureAccount(c, credit, null);
-        if (!debit.equals(MINT) && balance(c, debit) < amount) {
+        // The debit checks and moves in one statement; a missing account is created on its first credit.
+        if (!debit(c, debit, amount)) {
             return false;
         }
-        move(c, debit, -amount);
-        move(c, credit, amount);
+        credit(c, credit, amount);
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO transfer(op_id, debit, credit, amount, kind, "
                 + "escrow_id, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
             ps.setString(1, opId);
@@ -117,18 +115,46 @@ public final class LedgerBook {
         return true;
     }
 
-    private void move(Connection c, String account, long delta) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "UPDATE account SET balance = balance + ? WHERE id = ? RETURNING balance")) {
-            ps.setLong(1, delta);
+    /** Takes {@code amount} from an account that holds it (the mint may go below zero); false otherwise. */
+    private boolean debit(Connection c, String account, long amount) throws SQLException {
+        boolean mint = account.equals(MINT);
+        try (PreparedStatement ps = c.prepareStatement(mint
+                ? "UPDATE account SET balance = balance - ?1 WHERE id = ?2 RETURNING balance"
+                : "UPDATE account SET balance = balance - ?1 WHERE id = ?2 AND balance >= ?1 RETURNING balance")) {
+            ps.setLong(1, amount);
             ps.setString(2, account);
             try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                if (isAgent(account)) {
-                    observer.changed(account, rs.getLong(1));
+                if (rs.next()) {
+                    if (isAgent(account)) {
+                        observer.changed(account, rs.getLong(1));
+                    }
+                    return true;
                 }
             }
         }
+        if (mint) {
+            ensureAccount(c, MINT, null);
+            return debit(c, account, amount);
+        }
+        return false;
+    }
+
+    private void credit(Connection c, String account, long amount) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "UPDATE account SET balance = balance + ? WHERE id = ? RETURNING balance")) {
+            ps.setLong(1, amount);
+            ps.setString(2, account);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    if (isAgent(account)) {
+                        observer.changed(account, rs.getLong(1));
+                    }
+                    return;
+                }
+            }
+        }
+        ensureAccount(c, account, null);
+        credit(c, account, amount);
     }
 
     /**
@@ -182,8 +208,6 @@ public final class LedgerBook {
     /** Locks funds in a new escrow; false when the payer cannot cover it. */
     boolean lock(Connection c, String opId, String escrowId, String payer, String payee, long amount,
                  long expiresAt, long now) throws SQLException {
-        ensureAccount(c, payer, null);
-        ensureAccount(c, payee, null);
         if (!transfer(c, opId, payer, escrowAccount(escrowId), amount, "lock", escrowId, now)) {
             return false;
         }

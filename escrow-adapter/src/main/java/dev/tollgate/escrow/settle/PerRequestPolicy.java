@@ -92,26 +92,37 @@ final class PerRequestPolicy {
     }
 
     /**
-     * Pays {@code pay} for the request: from its hold up to what the hold hides, the rest straight from the
+     * Pays {@code pay} for the request: from its hold up to what the hold holds, the rest straight from the
      * payer's balance ({@code excess:} operation, which puts the payer in arrears while it cannot be paid);
-     * then refunds what is left of the hold.
+     * then refunds what is left of the hold. The hold's release and refund run right here, inside the journal's
+     * transaction (the ledger is in the same database: nothing to queue, nothing ambiguous).
      */
-    static void settle(Connection c, SettlementRows.Row row, long pay, long now) throws SQLException {
+    void settle(Connection c, SettlementRows.Row row, long pay, long now) throws SQLException {
         long fromHold = Math.min(pay, row.reserved());
+        long released = 0;
+        String state = null;
         if (fromHold > 0) {
-            SettleOps.insert(c, "release:" + row.requestId(), row.requestId(), row.escrowId(), SettleOps.Kind.RELEASE,
-                    fromHold, row.account(), row.worker(), now);
+            EscrowResult r = ledger.releaseTo(c, "release:" + row.requestId(), row.escrowId(), fromHold);
+            if (r instanceof EscrowResult.Done) {
+                released = fromHold;
+            } else {
+                state = "failed_release";
+            }
         }
         if (pay > fromHold) {
             SettleOps.insert(c, Arrears.OP_PREFIX + row.requestId(), row.requestId(), row.escrowId() + ":excess",
                     SettleOps.Kind.PAY, pay - fromHold, row.account(), row.worker(), now);
         }
+        long refunded = 0;
         if (row.reserved() > 0) {
-            SettleOps.insert(c, "refund:" + row.requestId(), row.requestId(), row.escrowId(), SettleOps.Kind.REFUND,
-                    0, row.account(), row.worker(), now);
-        } else {
-            SettlementRows.update(c, row.requestId(), "state = CASE WHEN state = 'refunding' THEN 'refunded' "
-                    + "ELSE state END");
+            EscrowResult r = ledger.refundRemainder(c, "refund:" + row.requestId(), row.escrowId());
+            if (r instanceof EscrowResult.Done d && d.state() != null) {
+                refunded = d.state().refundedMicros();
+            }
         }
+        if (state == null) {
+            state = released > 0 || pay > fromHold ? "settled" : "refunded";
+        }
+        SettlementRows.update(c, row.requestId(), "state = ?, released = ?, refunded = ?", state, released, refunded);
     }
 }

@@ -46,7 +46,8 @@ final class Recovery {
      * At start-up no request is in flight: a per-request hold without a usage record belongs to a request the
      * stop cut off. Pay what its last checkpoint says was served, refund the rest, now rather than at expiry.
      */
-    static int settleOrphanLocks(Connection c, SettlementConfig cfg, long now) throws SQLException {
+    static int settleOrphanLocks(Connection c, SettlementConfig cfg, PerRequestPolicy perRequest, long now)
+            throws SQLException {
         List<String> ids = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT s.request_id FROM settlement s WHERE s.policy = ? "
                 + "AND s.state = 'locked' AND NOT EXISTS (SELECT 1 FROM usage u WHERE u.request_id = s.request_id)")) {
@@ -71,7 +72,7 @@ final class Recovery {
                 }
             }
             SettlementRows.update(c, id, "state = ?, cost = ?", cost > 0 ? "settling" : "refunding", cost);
-            PerRequestPolicy.settle(c, row, cost, now);
+            perRequest.settle(c, row, cost, now);
             clearCheckpoint(c, id);
         }
         return ids.size();

@@ -118,7 +118,7 @@ public final class SettlementService implements AutoCloseable {
             s.journaled.set(UsageJournal.count(c));
             s.pendingOps = SettleOps.count(c, "pending") + SettleOps.count(c, "unknown") + SettleOps.count(c, "sent");
             s.quarantined.set(Recovery.quarantineCount(c));
-            int orphans = Recovery.settleOrphanLocks(c, cfg, clock.millis());
+            int orphans = Recovery.settleOrphanLocks(c, cfg, s.perRequest, clock.millis());
             if (orphans > 0) {
                 LOG.info("settling " + orphans + " request(s) cut off by a stop, from their last progress checkpoint");
             }
@@ -380,7 +380,7 @@ public final class SettlementService implements AutoCloseable {
         AccountPolicy.Quality q = cfg.policyOf(row.account()).quality();
         long pay = bps >= q.fullBps() ? row.cost() : bps >= q.partialBps() ? row.cost() * q.partialPct() / 100 : 0;
         SettlementRows.update(c, row.requestId(), "state = ?, cost = ?", pay > 0 ? "settling" : "refunding", pay);
-        PerRequestPolicy.settle(c, row, pay, now);
+        perRequest.settle(c, row, pay, now);
         qualityBonus(c, row, bps, now);
     }
 

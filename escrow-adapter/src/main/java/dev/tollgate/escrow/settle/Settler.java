@@ -277,6 +277,9 @@ final class Settler implements Runnable {
                 }
             }
             case PAY -> {
+                if (op.opId().startsWith(Arrears.OP_PREFIX)) {
+                    return; // Cost beyond the hold: part of the cost already recorded, not a bonus.
+                }
                 if (op.requestId() != null) {
                     SettlementRows.update(c, op.requestId(), "bonus = bonus + ?", op.target());
                 } else if (op.escrowId().startsWith(PostPayPolicy.LANE)) {
