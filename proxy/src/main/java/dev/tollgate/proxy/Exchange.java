@@ -4,6 +4,7 @@ import dev.tollgate.metering.Outcome;
 import dev.tollgate.metering.StreamMeter;
 import dev.tollgate.metering.UsageRecord;
 import dev.tollgate.metering.UsageSource;
+import dev.tollgate.metering.sse.SseEventParser;
 import dev.tollgate.proxy.http.HopByHopHeaders;
 import dev.tollgate.proxy.http.OpenAiError;
 import dev.tollgate.proxy.upstream.Upstream;
@@ -39,8 +40,8 @@ import java.util.logging.Logger;
  * One request relayed to an upstream and its response relayed back, with metering.
  *
  * <p>The response is never buffered: each upstream read is forwarded as it arrives, the upstream is read
- * again only while the client is writable, and the metering tap reads bytes without moving them. Only when
- * the client must not see injected usage does the relay hold back the bytes of the one SSE event in progress.
+ * again only while the client is writable, and the metering tap reads bytes without moving them. A metered
+ * event stream goes through an {@link SseRelay}, which holds back at most the one SSE event in progress.
  *
  * <p>Threading: confined to the client channel's event loop; the upstream connection uses the same loop.
  */
@@ -68,20 +69,16 @@ final class Exchange implements UpstreamEvents {
     private int status;
     private boolean responseStarted;
     private boolean eventStream;
-    private boolean filtering;
     private boolean upstreamKeepAlive;
     private boolean awaitingWritability;
     private boolean upstreamDone;
     private boolean finished;
     private boolean recordSubmitted;
-    private boolean doneSeen;
-    private ByteBuf tail;
+    private boolean closeAfterResponse;
+    private SseRelay relay;
+    private HttpContent reading;
     private HttpContent tailContent;
     private boolean streamCounted;
-    private ByteBuf held;
-    private long heldStart;
-    private long bodyPos;
-    private ByteBuf out;
 
     Exchange(ProxyServices services, ClientConnectionHandler owner, ChannelHandlerContext client, String requestId,
              String account, FullHttpRequest request, MeteredRequest metered, byte[] originalBody,
@@ -237,7 +234,9 @@ final class Exchange implements UpstreamEvents {
         }
         String ct = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
         eventStream = ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
-        HttpResponse toClient = new DefaultHttpResponse(HttpVersion.HTTP_1_1, head.status());
+        boolean http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
+        HttpResponse toClient = new DefaultHttpResponse(http10 ? HttpVersion.HTTP_1_0 : HttpVersion.HTTP_1_1,
+                head.status());
         HttpHeaders h = toClient.headers();
         h.set(head.headers());
         HopByHopHeaders.strip(h);
@@ -246,15 +245,23 @@ final class Exchange implements UpstreamEvents {
             meter.onResponseStart(status, eventStream, now);
             // Metered streams are relayed event by event: injected usage can be hidden, and the terminating
             // [DONE] can wait until the usage record is journaled.
-            filtering = eventStream;
+            if (eventStream) {
+                relay = new SseRelay(meter, client.alloc(), SseEventParser.DEFAULT_MAX_EVENT_BYTES, this::toClient);
+            }
             if (eventStream && !streamCounted) {
                 streamCounted = true;
                 services.metering().streamStarted();
             }
         }
-        if (filtering || !h.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+        if (relay != null || !h.contains(HttpHeaderNames.CONTENT_LENGTH)) {
             h.remove(HttpHeaderNames.CONTENT_LENGTH);
-            HttpUtil.setTransferEncodingChunked(toClient, true);
+            if (http10) {
+                // HTTP/1.0 has no chunked encoding: the end of the body is the end of the connection.
+                closeAfterResponse = true;
+                h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            } else {
+                HttpUtil.setTransferEncodingChunked(toClient, true);
+            }
         }
         responseStarted = true;
         client.write(toClient, client.voidPromise());
@@ -270,17 +277,18 @@ final class Exchange implements UpstreamEvents {
         long now = System.nanoTime();
         HttpContent forward = content;
         if (meter != null) {
-            if (filtering) {
-                relayFiltered(data, now);
-                content.release();
+            if (relay != null) {
+                // The relay owns the bytes from here on and writes what the client may see.
+                reading = last ? null : content;
+                relay.onData(data, now);
+                reading = null;
                 forward = null;
                 if (last) {
-                    flushHeld();
+                    relay.onEnd();
                     forward = LastHttpContent.EMPTY_LAST_CONTENT;
                 }
             } else {
                 MeterTap.feed(meter, data, now, null);
-                bodyPos += data.readableBytes();
             }
         }
         if (!last) {
@@ -317,9 +325,9 @@ final class Exchange implements UpstreamEvents {
             releaseTail();
             return;
         }
+        ByteBuf tail = relay == null ? null : relay.takeTail();
         if (tail != null) {
             client.write(new DefaultHttpContent(tail), client.voidPromise());
-            tail = null;
         }
         HttpContent last = tailContent != null ? tailContent : LastHttpContent.EMPTY_LAST_CONTENT;
         tailContent = null;
@@ -327,9 +335,8 @@ final class Exchange implements UpstreamEvents {
     }
 
     private void releaseTail() {
-        if (tail != null) {
-            tail.release();
-            tail = null;
+        if (relay != null) {
+            relay.release();
         }
         if (tailContent != null) {
             tailContent.release();
@@ -347,92 +354,10 @@ final class Exchange implements UpstreamEvents {
         return Outcome.COMPLETED;
     }
 
-    /**
-     * Forwards the complete events of this read, as the meter decides, and holds back the bytes of an event
-     * still in progress.
-     */
-    private void relayFiltered(ByteBuf data, long now) {
-        int len = data.readableBytes();
-        if (held == null) {
-            held = data.retainedSlice();
-            heldStart = bodyPos;
-        } else {
-            held = client.alloc().compositeBuffer().addComponents(true, held, data.retainedSlice());
-        }
-        MeterTap.feed(meter, data, now, this::onEvent);
-        bodyPos += len;
-        if (out != null) {
-            client.write(new DefaultHttpContent(out), client.voidPromise());
-            out = null;
-        }
-    }
-
-    private void onEvent(long eventStart, long eventEnd, StreamMeter.EventAction action, long stripStart, long stripEnd) {
-        // Events complete in order; everything before eventStart was already forwarded or dropped.
-        int from = (int) (eventStart - heldStart);
-        int to = (int) (eventEnd - heldStart);
-        if (from > 0) {
-            // Bytes between events (comments, stray blank lines) pass unchanged.
-            emit(held.retainedSlice(held.readerIndex(), from));
-        }
-        if (!doneSeen && meter.sawDone()) {
-            // From the terminating event on, bytes wait for the journal (see deliverTail).
-            doneSeen = true;
-        }
-        switch (action) {
-            case FORWARD -> emit(held.retainedSlice(held.readerIndex() + from, to - from));
-            case STRIP -> {
-                int a = (int) (stripStart - heldStart);
-                int b = (int) (stripEnd - heldStart);
-                emit(held.retainedSlice(held.readerIndex() + from, a - from));
-                emit(held.retainedSlice(held.readerIndex() + b, to - b));
-            }
-            case DROP -> {
-            }
-            default -> throw new IllegalStateException();
-        }
-        // Drop what is no longer needed.
-        held.skipBytes(to);
-        heldStart = eventEnd;
-        ByteBuf rest = held.readableBytes() == 0 ? null : held.retainedSlice();
-        held.release();
-        held = rest;
-        if (held == null) {
-            heldStart = eventEnd;
-        }
-    }
-
-    private void emit(ByteBuf slice) {
-        if (!slice.isReadable()) {
-            slice.release();
-            return;
-        }
-        if (doneSeen) {
-            if (tail == null) {
-                tail = client.alloc().compositeBuffer();
-            }
-            ((io.netty.buffer.CompositeByteBuf) tail).addComponent(true, slice);
-            return;
-        }
-        if (out == null) {
-            out = client.alloc().compositeBuffer();
-        }
-        ((io.netty.buffer.CompositeByteBuf) out).addComponent(true, slice);
-    }
-
-    /** Forwards bytes held back that belong to no complete event (the stream ended without a blank line). */
-    private void flushHeld() {
-        if (held != null) {
-            ByteBuf h = held;
-            held = null;
-            if (h.isReadable() && doneSeen) {
-                emit(h);
-            } else if (h.isReadable()) {
-                client.write(new DefaultHttpContent(h), client.voidPromise());
-            } else {
-                h.release();
-            }
-        }
+    /** Writes bytes the relay lets through; the upstream's own content object when it is forwarded whole. */
+    private void toClient(ByteBuf buf) {
+        HttpContent c = reading;
+        client.write(c != null && c.content() == buf ? c : new DefaultHttpContent(buf), client.voidPromise());
     }
 
     @Override
@@ -565,13 +490,8 @@ final class Exchange implements UpstreamEvents {
     }
 
     private void releaseHeld() {
-        if (held != null) {
-            held.release();
-            held = null;
-        }
-        if (out != null) {
-            out.release();
-            out = null;
+        if (relay != null) {
+            relay.release();
         }
     }
 
@@ -609,6 +529,9 @@ final class Exchange implements UpstreamEvents {
         finished = true;
         releaseTail();
         request.release();
+        if (closeAfterResponse) {
+            client.close();
+        }
         if (streamCounted) {
             services.metering().streamEnded();
         }
