@@ -182,8 +182,13 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof IdleStateEvent && current == null) {
-            ctx.close();
+        if (evt instanceof IdleStateEvent) {
+            // Idle with no exchange: close. Idle while an exchange waits on this client's writability: stalled.
+            if (current == null) {
+                ctx.close();
+            } else {
+                current.onClientIdle();
+            }
             return;
         }
         ReferenceCountUtil.release(evt);

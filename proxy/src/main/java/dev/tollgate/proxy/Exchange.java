@@ -15,6 +15,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -173,6 +174,7 @@ final class Exchange implements UpstreamEvents {
 
     private void send(Channel ch) {
         upstreamChannel = ch;
+        services.relayGauge().register(this);
         ch.pipeline().get(UpstreamRelayHandler.class).attach(this);
         ByteBuf body;
         if (metered != null) {
@@ -452,6 +454,24 @@ final class Exchange implements UpstreamEvents {
 
     /** The client connection closed while this exchange was running. */
     void onClientClosed() {
+        abandon(Outcome.CLIENT_DISCONNECTED);
+    }
+
+    /**
+     * The client's idle timeout passed. A client that has not taken what the relay waits to write is stalled:
+     * both sides are closed and what was served is metered. Returns whether it was stalled; otherwise the exchange
+     * is waiting for the upstream, whose own idle timeout applies.
+     */
+    boolean onClientIdle() {
+        if (finished || !(awaitingWritability || clientPendingBytes() > 0)) {
+            return false;
+        }
+        abandon(Outcome.CLIENT_STALLED);
+        client.close();
+        return true;
+    }
+
+    private void abandon(Outcome outcome) {
         if (finished) {
             return;
         }
@@ -465,7 +485,24 @@ final class Exchange implements UpstreamEvents {
         releaseHeld();
         // Stop the upstream generating tokens nobody will receive.
         releaseUpstream(false);
-        finish(Outcome.CLIENT_DISCONNECTED);
+        finish(outcome);
+    }
+
+    /** Bytes written to the client channel and not yet taken by its socket. */
+    private long clientPendingBytes() {
+        ChannelOutboundBuffer b = client.channel().unsafe().outboundBuffer();
+        return b == null ? 0 : b.totalPendingWriteBytes();
+    }
+
+    /**
+     * Bytes this exchange pulled from the upstream and has not yet written to the client socket: what its relay
+     * holds, a held response end, and the client channel's pending writes. Read by the metrics thread.
+     */
+    long heldBytes() {
+        SseRelay r = relay;
+        HttpContent t = tailContent;
+        long tailBytes = t == null ? 0 : t.content().readableBytes();
+        return (r == null ? 0 : r.heldBytes()) + tailBytes + clientPendingBytes();
     }
 
     private void releaseUpstreamSlot() {
@@ -519,7 +556,7 @@ final class Exchange implements UpstreamEvents {
             recordSubmitted = true;
             services.metering().submit(record(outcome, System.nanoTime()));
         }
-        end(outcome == Outcome.CLIENT_DISCONNECTED);
+        end(outcome == Outcome.CLIENT_DISCONNECTED || outcome == Outcome.CLIENT_STALLED);
     }
 
     private void end(boolean clientGone) {
@@ -527,6 +564,7 @@ final class Exchange implements UpstreamEvents {
             return;
         }
         finished = true;
+        services.relayGauge().unregister(this);
         releaseTail();
         request.release();
         if (closeAfterResponse) {
