@@ -568,12 +568,13 @@ final class Exchange implements UpstreamEvents {
         releaseTail();
         request.release();
         if (closeAfterResponse) {
+            // A close-delimited (HTTP/1.0) body ends with the connection.
             client.close();
         }
         if (streamCounted) {
             services.metering().streamEnded();
         }
-        owner.exchangeEnded(this, clientGone);
+        owner.exchangeEnded(this, clientGone || closeAfterResponse);
     }
 
     private UsageRecord record(Outcome outcome, long endNanos) {
