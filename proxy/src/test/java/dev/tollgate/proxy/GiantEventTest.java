@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
 class GiantEventTest {
     private static final long CONTENT = 256L << 20;
     /** Far below the event: what the proxy may hold, plus its allocator's chunks, plus the JDK's own. */
-    private static final long DIRECT_MEMORY_ALLOWANCE = 64L << 20;
+    private static final long DIRECT_MEMORY_ALLOWANCE = 32L << 20;
 
     @Test
     void a256MibEventPassesWithBoundedDirectMemory() throws Exception {
