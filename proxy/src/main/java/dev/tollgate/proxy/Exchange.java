@@ -5,7 +5,6 @@ import dev.tollgate.metering.StreamMeter;
 import dev.tollgate.metering.UsageRecord;
 import dev.tollgate.metering.UsageSource;
 import dev.tollgate.metering.sse.SseEventParser;
-import dev.tollgate.proxy.http.HopByHopHeaders;
 import dev.tollgate.proxy.http.OpenAiError;
 import dev.tollgate.proxy.upstream.Upstream;
 import dev.tollgate.proxy.upstream.UpstreamEvents;
@@ -16,19 +15,14 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
@@ -183,23 +177,7 @@ final class Exchange implements UpstreamEvents {
         } else {
             body = request.content().retainedDuplicate();
         }
-        DefaultFullHttpRequest up = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, request.method(),
-                upstream.upstreamUri(request.uri()), body);
-        HttpHeaders h = up.headers();
-        h.set(request.headers());
-        HopByHopHeaders.strip(h);
-        h.remove(HttpHeaderNames.AUTHORIZATION);
-        h.remove(HttpHeaderNames.EXPECT);
-        h.remove(OpenAiError.REQUEST_ID_HEADER);
-        h.set(HttpHeaderNames.HOST, upstream.authority());
-        h.setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
-        if (metered != null) {
-            // The meter reads the body as it passes: ask for it uncompressed.
-            h.set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY);
-        }
-        if (upstream.authorization() != null) {
-            h.set(HttpHeaderNames.AUTHORIZATION, upstream.authorization());
-        }
+        FullHttpRequest up = ExchangeHeads.upstreamRequest(request, body, upstream, metered != null);
         requestSentNanos = System.nanoTime();
         ch.writeAndFlush(up).addListener((ChannelFutureListener) wf -> {
             if (!wf.isSuccess()) {
@@ -236,13 +214,6 @@ final class Exchange implements UpstreamEvents {
         }
         String ct = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
         eventStream = ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
-        boolean http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
-        HttpResponse toClient = new DefaultHttpResponse(http10 ? HttpVersion.HTTP_1_0 : HttpVersion.HTTP_1_1,
-                head.status());
-        HttpHeaders h = toClient.headers();
-        h.set(head.headers());
-        HopByHopHeaders.strip(h);
-        h.set(OpenAiError.REQUEST_ID_HEADER, requestId);
         if (meter != null) {
             meter.onResponseStart(status, eventStream, now);
             // Metered streams are relayed event by event: injected usage can be hidden, and the terminating
@@ -255,16 +226,9 @@ final class Exchange implements UpstreamEvents {
                 services.metering().streamStarted();
             }
         }
-        if (relay != null || !h.contains(HttpHeaderNames.CONTENT_LENGTH)) {
-            h.remove(HttpHeaderNames.CONTENT_LENGTH);
-            if (http10) {
-                // HTTP/1.0 has no chunked encoding: the end of the body is the end of the connection.
-                closeAfterResponse = true;
-                h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-            } else {
-                HttpUtil.setTransferEncodingChunked(toClient, true);
-            }
-        }
+        HttpResponse toClient = ExchangeHeads.clientResponse(head, request.protocolVersion(), requestId, relay != null);
+        // HTTP/1.0 has no chunked encoding: a body of unknown length ends with the connection.
+        closeAfterResponse = ExchangeHeads.closeDelimited(toClient);
         responseStarted = true;
         client.write(toClient, client.voidPromise());
     }

@@ -12,7 +12,8 @@ import java.util.Arrays;
  *
  * <p>Memory: it holds only the undecided bytes of the one event in progress, in one cumulation buffer whose
  * read bytes are discarded, never more than {@code maxEventBytes}. An event that grows past that bound ends
- * the filtering: what is held and the rest of the stream are forwarded unchanged (the meter still reads it).
+ * the filtering: what is held and the rest of the stream are forwarded unchanged (the meter still reads it, and
+ * the terminating event is still held for the journal).
  * In the common case (whole events per read, nothing to strip) the incoming buffer itself is forwarded; when
  * one read ends inside an event, one retained slice of it is forwarded and the partial event is copied into the
  * cumulation buffer; when a read needs several pieces (strip, drop) they are copied into one buffer, so the
@@ -55,6 +56,8 @@ final class SseRelay implements StreamMeter.EventSink {
     private boolean doneSeen;
     private ByteBuf tail;
     private boolean passThrough;
+    /** In pass-through: body position where the tail starts within the current read, or -1. */
+    private long doneFrom = -1;
     private boolean released;
     private volatile long held;
 
@@ -73,11 +76,7 @@ final class SseRelay implements StreamMeter.EventSink {
             return;
         }
         if (passThrough) {
-            MeterTap.feed(meter, data, nanoTime, null);
-            bodyPos += len;
-            emitted = bodyPos;
-            decided = bodyPos;
-            deliver(data);
+            passThrough(data, len, nanoTime);
             return;
         }
         MeterTap.feed(meter, data, nanoTime, this);
@@ -111,6 +110,27 @@ final class SseRelay implements StreamMeter.EventSink {
             }
         }
         updateHeld();
+    }
+
+    /** Relays a read unchanged, except that the terminating event and what follows still wait for the journal. */
+    private void passThrough(ByteBuf data, int len, long nanoTime) {
+        long readStart = bodyPos;
+        doneFrom = -1;
+        MeterTap.feed(meter, data, nanoTime, this);
+        bodyPos += len;
+        emitted = bodyPos;
+        decided = bodyPos;
+        if (doneFrom < 0) {
+            deliver(data);
+            return;
+        }
+        // [DONE] completed in this read: what precedes it goes now (its first bytes may have gone already).
+        int before = (int) (doneFrom - readStart);
+        if (before > 0) {
+            output.forward(data.retainedSlice(data.readerIndex(), before));
+        }
+        data.skipBytes(before);
+        deliver(data);
     }
 
     /** The body ended: bytes that belong to no complete event are forwarded (or join the tail). */
@@ -170,6 +190,14 @@ final class SseRelay implements StreamMeter.EventSink {
     @Override
     public void onEvent(long eventStart, long eventEnd, StreamMeter.EventAction action, long stripStart,
                         long stripEnd) {
+        if (passThrough) {
+            // Nothing is filtered any more; only the start of the tail is still looked for.
+            if (!doneSeen && meter.sawDone()) {
+                doneSeen = true;
+                doneFrom = Math.max(eventStart, bodyPos);
+            }
+            return;
+        }
         if (!doneSeen && meter.sawDone()) {
             // Bytes before the terminating event (comments, blank lines) still go to the client now.
             addPiece(emitted, eventStart);

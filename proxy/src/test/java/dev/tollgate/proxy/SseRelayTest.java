@@ -2,7 +2,6 @@ package dev.tollgate.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -191,10 +190,24 @@ class SseRelayTest {
         read(after);
         read(DONE);
         relay.onEnd();
-        // Past the bound nothing is filtered any more: the client gets the upstream's bytes as they are.
-        assertEquals(chunk("x", "") + big + after + DONE, sentText());
+        // Past the bound nothing is filtered any more: the client gets the upstream's bytes as they are, except
+        // that [DONE] still waits for the journal.
+        assertEquals(chunk("x", "") + big + after, sentText());
+        assertEquals(DONE, tailText());
         assertEquals(0, relay.heldBytes());
-        assertNull(relay.takeTail());
+    }
+
+    @Test
+    void pastTheBoundADoneSplitAcrossReadsIsStillHeldFromTheReadThatCompletesIt() {
+        start(false, false, 64);
+        String big = "data: " + "y".repeat(200);
+        read(big);
+        assertTrue(relay.passThrough());
+        read("\n\n" + chunk("a", "") + "data: [DO");
+        read("NE]\n\n");
+        relay.onEnd();
+        assertEquals(big + "\n\n" + chunk("a", "") + "data: [DO", sentText());
+        assertEquals("NE]\n\n", tailText());
     }
 
     @Test
