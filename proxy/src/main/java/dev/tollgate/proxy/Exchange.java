@@ -25,9 +25,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -54,10 +51,8 @@ final class Exchange implements UpstreamEvents {
     private final long startNanos;
     private final long startMillis;
     private final StreamMeter meter;
-    private final List<Upstream> tried = new ArrayList<>(2);
+    private final UpstreamChoice upstreams;
 
-    private Upstream upstream;
-    private boolean holdsUpstreamSlot;
     private Channel upstreamChannel;
     private long requestSentNanos = -1;
     private long upstreamEndNanos = -1;
@@ -88,6 +83,7 @@ final class Exchange implements UpstreamEvents {
         this.originalBody = originalBody;
         this.startNanos = startNanos;
         this.startMillis = startMillis;
+        this.upstreams = new UpstreamChoice(services);
         if (metered != null) {
             this.meter = new StreamMeter();
             this.meter.reset(metered.route(), metered.clientWantsUsage(), metered.clientWantsContinuous());
@@ -98,18 +94,15 @@ final class Exchange implements UpstreamEvents {
 
     /** Picks an upstream, asks the admission gate, then connects. Takes ownership of the request. */
     void start() {
-        upstream = services.upstreams().acquire(tried, System.nanoTime());
-        if (upstream == null) {
+        if (!upstreams.pick()) {
             failBeforeUpstream(HttpResponseStatus.BAD_GATEWAY, "No upstream is configured.", Outcome.UPSTREAM_UNREACHABLE);
             return;
         }
-        holdsUpstreamSlot = true;
-        tried.add(upstream);
         if (metered == null) {
             connect();
             return;
         }
-        services.admission().admit(requestId, account, upstream.worker(), metered.model(),
+        services.admission().admit(requestId, account, upstreams.upstream().worker(), metered.model(),
                         () -> metered.estimatePromptTokens(services.tokens()), metered.maxTokens())
                 .whenComplete((decision, error) -> client.executor().execute(() -> onAdmission(decision, error)));
     }
@@ -135,33 +128,16 @@ final class Exchange implements UpstreamEvents {
         if (finished) {
             return;
         }
-        Future<Channel> f = services.connector().acquire(upstream, client.channel().eventLoop());
-        f.addListener(done -> {
-            if (finished) {
-                if (done.isSuccess()) {
-                    f.getNow().close();
-                }
-                return;
+        upstreams.connect(client.channel().eventLoop(), () -> finished, new UpstreamChoice.Connected() {
+            @Override
+            public void onConnected(Channel ch) {
+                send(ch);
             }
-            if (done.isSuccess()) {
-                services.upstreams().connectSucceeded(upstream);
-                send(f.getNow());
-            } else {
-                services.upstreams().connectFailed(upstream, System.nanoTime());
-                releaseUpstreamSlot();
-                // Nothing of this request reached the upstream: another one may take it.
-                Upstream next = services.upstreams().acquire(tried, System.nanoTime());
-                if (next != null) {
-                    upstream = next;
-                    holdsUpstreamSlot = true;
-                }
-                if (next == null) {
-                    failBeforeUpstream(HttpResponseStatus.BAD_GATEWAY,
-                            "The upstream inference server could not be reached.", Outcome.UPSTREAM_UNREACHABLE);
-                } else {
-                    tried.add(upstream);
-                    connect();
-                }
+
+            @Override
+            public void onUnreachable() {
+                failBeforeUpstream(HttpResponseStatus.BAD_GATEWAY,
+                        "The upstream inference server could not be reached.", Outcome.UPSTREAM_UNREACHABLE);
             }
         });
     }
@@ -170,6 +146,7 @@ final class Exchange implements UpstreamEvents {
         upstreamChannel = ch;
         services.relayGauge().register(this);
         ch.pipeline().get(UpstreamRelayHandler.class).attach(this);
+        Upstream upstream = upstreams.upstream();
         ByteBuf body;
         if (metered != null) {
             byte[] b = metered.upstreamBody(originalBody, upstream.continuousUsage());
@@ -469,15 +446,9 @@ final class Exchange implements UpstreamEvents {
         return (r == null ? 0 : r.heldBytes()) + tailBytes + clientPendingBytes();
     }
 
-    private void releaseUpstreamSlot() {
-        if (holdsUpstreamSlot) {
-            holdsUpstreamSlot = false;
-            services.upstreams().done(upstream);
-        }
-    }
 
     private void failBeforeUpstream(HttpResponseStatus st, String message, Outcome outcome) {
-        releaseUpstreamSlot();
+        upstreams.releaseSlot();
         String type = st.code() == 402 ? "insufficient_quota" : "upstream_error";
         respondLocally(st, message, type, outcome);
     }
@@ -499,12 +470,12 @@ final class Exchange implements UpstreamEvents {
     private void releaseUpstream(boolean reusable) {
         Channel ch = upstreamChannel;
         upstreamChannel = null;
-        releaseUpstreamSlot();
+        upstreams.releaseSlot();
         if (ch == null) {
             return;
         }
         if (reusable) {
-            services.connector().release(upstream, ch);
+            services.connector().release(upstreams.upstream(), ch);
         } else {
             ch.pipeline().get(UpstreamRelayHandler.class).attach(null);
             ch.close();
@@ -568,6 +539,7 @@ final class Exchange implements UpstreamEvents {
         long lastByte = upstreamEndNanos >= 0 ? upstreamEndNanos : endNanos;
         long generation = firstToken >= 0 ? Math.max(0, lastByte - firstToken) : -1;
         long upstreamNanos = called ? Math.max(0, lastByte - requestSentNanos) : -1;
+        Upstream upstream = upstreams.upstream();
         return new UsageRecord(requestId, account, upstream == null ? "" : upstream.name(), metered.model(),
                 metered.route(), metered.stream(), prompt, completion, source, metered.maxTokens(), startMillis,
                 ttft, endNanos - startNanos, generation, upstreamNanos, outcome, status);
