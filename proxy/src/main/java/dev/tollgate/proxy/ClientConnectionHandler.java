@@ -27,7 +27,8 @@ import java.util.logging.Logger;
 /**
  * Last handler of a client connection: checks each request (key, route, body), then runs one
  * {@link Exchange} at a time. Pipelined requests wait in a queue and are answered in order; when
- * {@value #MAX_WAITING} wait, reading pauses until the queue drains (requests already read are still queued).
+ * {@value #MAX_WAITING} wait, or their bodies add up to one maximal request body, reading pauses until the queue
+ * drains (requests already read are still queued, never refused).
  *
  * <p>Threading: one instance per connection, confined to its event loop.
  */
@@ -40,6 +41,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     private ChannelHandlerContext ctx;
     private Exchange current;
     private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
+    private long waitingBodyBytes;
 
     ClientConnectionHandler(ProxyServices services) {
         this.services = services;
@@ -58,7 +60,8 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         }
         if (current != null || !waiting.isEmpty()) {
             waiting.addLast(req);
-            if (waiting.size() >= MAX_WAITING) {
+            waitingBodyBytes += req.content().readableBytes();
+            if (queueFull()) {
                 ctx.channel().config().setAutoRead(false);
             }
             return;
@@ -154,17 +157,26 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         }
         // Requests answered locally end at once: go on until one starts an exchange.
         while (current == null && !waiting.isEmpty()) {
-            begin(waiting.pollFirst());
+            begin(nextWaiting());
         }
-        if (waiting.size() < MAX_WAITING && ctx.channel().isActive()) {
+        if (!queueFull() && ctx.channel().isActive()) {
             ctx.channel().config().setAutoRead(true);
         }
     }
 
+    private boolean queueFull() {
+        return waiting.size() >= MAX_WAITING || waitingBodyBytes >= services.limits().maxRequestBodyBytes();
+    }
+
+    private FullHttpRequest nextWaiting() {
+        FullHttpRequest r = waiting.pollFirst();
+        waitingBodyBytes -= r.content().readableBytes();
+        return r;
+    }
+
     private void releaseWaiting() {
-        FullHttpRequest r;
-        while ((r = waiting.pollFirst()) != null) {
-            r.release();
+        while (!waiting.isEmpty()) {
+            nextWaiting().release();
         }
     }
 
