@@ -3,7 +3,6 @@ package dev.tollgate.proxy;
 import dev.tollgate.metering.Outcome;
 import dev.tollgate.metering.StreamMeter;
 import dev.tollgate.metering.UsageRecord;
-import dev.tollgate.metering.UsageSource;
 import dev.tollgate.metering.sse.SseEventParser;
 import dev.tollgate.proxy.http.OpenAiError;
 import dev.tollgate.proxy.upstream.Upstream;
@@ -48,8 +47,7 @@ final class Exchange implements UpstreamEvents {
     private final FullHttpRequest request;
     private final MeteredRequest metered;
     private final byte[] originalBody;
-    private final long startNanos;
-    private final long startMillis;
+    private final ExchangeUsage usage;
     private final StreamMeter meter;
     private final UpstreamChoice upstreams;
 
@@ -81,15 +79,10 @@ final class Exchange implements UpstreamEvents {
         this.request = request;
         this.metered = metered;
         this.originalBody = originalBody;
-        this.startNanos = startNanos;
-        this.startMillis = startMillis;
         this.upstreams = new UpstreamChoice(services);
-        if (metered != null) {
-            this.meter = new StreamMeter();
-            this.meter.reset(metered.route(), metered.clientWantsUsage(), metered.clientWantsContinuous());
-        } else {
-            this.meter = null;
-        }
+        this.usage = metered == null ? null
+                : new ExchangeUsage(services.tokens(), requestId, account, metered, startNanos, startMillis);
+        this.meter = usage == null ? null : usage.meter();
     }
 
     /** Picks an upstream, asks the admission gate, then connects. Takes ownership of the request. */
@@ -513,35 +506,6 @@ final class Exchange implements UpstreamEvents {
     }
 
     private UsageRecord record(Outcome outcome, long endNanos) {
-        boolean called = requestSentNanos >= 0;
-        long prompt = 0;
-        long completion = 0;
-        UsageSource source = UsageSource.NONE;
-        long firstToken = -1;
-        if (called) {
-            long up = meter.upstreamPromptTokens();
-            long uc = meter.upstreamCompletionTokens();
-            if (up >= 0 && uc >= 0) {
-                prompt = up;
-                completion = uc;
-                source = UsageSource.UPSTREAM;
-            } else if (status >= 400 && !meter.hasUpstreamUsage()) {
-                // An error answered before any generation: nothing was served.
-                source = UsageSource.NONE;
-            } else {
-                prompt = up >= 0 ? up : metered.estimatePromptTokens(services.tokens());
-                completion = uc >= 0 ? uc : meter.estimateCompletionTokens(services.tokens());
-                source = UsageSource.ESTIMATED;
-            }
-            firstToken = meter.firstTokenNanos();
-        }
-        long ttft = firstToken >= 0 ? firstToken - startNanos : -1;
-        long lastByte = upstreamEndNanos >= 0 ? upstreamEndNanos : endNanos;
-        long generation = firstToken >= 0 ? Math.max(0, lastByte - firstToken) : -1;
-        long upstreamNanos = called ? Math.max(0, lastByte - requestSentNanos) : -1;
-        Upstream upstream = upstreams.upstream();
-        return new UsageRecord(requestId, account, upstream == null ? "" : upstream.name(), metered.model(),
-                metered.route(), metered.stream(), prompt, completion, source, metered.maxTokens(), startMillis,
-                ttft, endNanos - startNanos, generation, upstreamNanos, outcome, status);
+        return usage.record(outcome, status, upstreams.upstream(), requestSentNanos, upstreamEndNanos, endNanos);
     }
 }
