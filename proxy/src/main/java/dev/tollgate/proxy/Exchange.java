@@ -397,7 +397,7 @@ final class Exchange implements UpstreamEvents {
      * is waiting for the upstream, whose own idle timeout applies.
      */
     boolean onClientIdle() {
-        if (finished || !(awaitingWritability || clientPendingBytes() > 0)) {
+        if (finished || !responseStarted || !(awaitingWritability || clientPendingBytes() > 0)) {
             return false;
         }
         abandon(Outcome.CLIENT_STALLED);
@@ -438,7 +438,6 @@ final class Exchange implements UpstreamEvents {
         long tailBytes = t == null ? 0 : t.content().readableBytes();
         return (r == null ? 0 : r.heldBytes()) + tailBytes + clientPendingBytes();
     }
-
 
     private void failBeforeUpstream(HttpResponseStatus st, String message, Outcome outcome) {
         upstreams.releaseSlot();
