@@ -196,7 +196,7 @@ final class Exchange implements UpstreamEvents {
                 services.metering().streamStarted();
             }
         }
-        HttpResponse toClient = ExchangeHeads.clientResponse(head, request.protocolVersion(), requestId, relay != null);
+        HttpResponse toClient = ExchangeHeads.clientResponse(head, request, requestId, relay != null);
         // HTTP/1.0 has no chunked encoding: a body of unknown length ends with the connection.
         closeAfterResponse = ExchangeHeads.closeDelimited(toClient);
         responseStarted = true;

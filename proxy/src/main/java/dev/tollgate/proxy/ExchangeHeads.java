@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
@@ -51,9 +52,8 @@ final class ExchangeHeads {
      * ({@code relayed}: the relay may change it; or the upstream sent none) is chunked for HTTP/1.1 and
      * close-delimited for HTTP/1.0, which has no chunked encoding (see {@link #closeDelimited}).
      */
-    static HttpResponse clientResponse(HttpResponse head, HttpVersion clientVersion, String requestId,
-                                       boolean relayed) {
-        boolean http10 = clientVersion.equals(HttpVersion.HTTP_1_0);
+    static HttpResponse clientResponse(HttpResponse head, HttpRequest request, String requestId, boolean relayed) {
+        boolean http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
         HttpResponse toClient = new DefaultHttpResponse(http10 ? HttpVersion.HTTP_1_0 : HttpVersion.HTTP_1_1,
                 head.status());
         HttpHeaders h = toClient.headers();
@@ -67,6 +67,9 @@ final class ExchangeHeads {
             } else {
                 HttpUtil.setTransferEncodingChunked(toClient, true);
             }
+        } else if (http10 && HttpUtil.isKeepAlive(request)) {
+            // An HTTP/1.0 connection persists only when the response says so.
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
         return toClient;
     }

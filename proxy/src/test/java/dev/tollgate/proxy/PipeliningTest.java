@@ -131,6 +131,25 @@ class PipeliningTest {
         }
     }
 
+    @Test
+    void anHttp10KeepAliveClientKeepsItsConnectionForJsonAnswers() throws Exception {
+        String first = chat(2, false);
+        String second = chat(3, false);
+        try (Socket s = new Socket("127.0.0.1", fx.node.proxyPort())) {
+            OutputStream out = s.getOutputStream();
+            InputStream in = new BufferedInputStream(s.getInputStream());
+            out.write(post("HTTP/1.0", first, "connection: keep-alive\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            Response r1 = Response.read(in);
+            assertEquals("keep-alive", r1.headers.get("connection"));
+            assertEquals(direct(first), normalize(r1.body));
+            out.write(post("HTTP/1.0", second, "connection: keep-alive\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            Response r2 = Response.read(in);
+            assertEquals(direct(second), normalize(r2.body));
+        }
+    }
+
     /** One HTTP response read off a socket: chunked, with a content length, or up to the connection's end. */
     private record Response(String statusLine, Map<String, String> headers, String body, boolean closeDelimited) {
         static Response read(InputStream in) throws IOException {
