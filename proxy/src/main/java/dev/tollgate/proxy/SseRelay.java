@@ -11,7 +11,8 @@ import java.util.Arrays;
  * terminating {@code [DONE]} on as a tail that is written only once the usage record is journaled.
  *
  * <p>Memory: it holds only the undecided bytes of the one event in progress, in one cumulation buffer whose
- * read bytes are discarded, never more than {@code maxEventBytes}. An event that grows past that bound ends
+ * read bytes are discarded, never more than {@code maxEventBytes}; the tail is bounded the same way (bytes an
+ * upstream sends after {@code [DONE]} beyond that bound are dropped). An event that grows past that bound ends
  * the filtering: what is held and the rest of the stream are forwarded unchanged (the meter still reads it, and
  * the terminating event is still held for the journal).
  * In the common case (whole events per read, nothing to strip) the incoming buffer itself is forwarded; when
@@ -241,11 +242,7 @@ final class SseRelay implements StreamMeter.EventSink {
     private void copyTailPieces(ByteBuf window, long windowStart) {
         for (int i = Math.max(0, Math.min(tailFromPiece, pieceCount)); i < pieceCount; i++) {
             long s = pieces[2 * i];
-            int n = (int) (pieces[2 * i + 1] - s);
-            if (tail == null) {
-                tail = alloc.buffer(Math.max(n, 64));
-            }
-            tail.writeBytes(window, window.readerIndex() + (int) (s - windowStart), n);
+            appendTail(window, window.readerIndex() + (int) (s - windowStart), (int) (pieces[2 * i + 1] - s));
         }
     }
 
@@ -332,12 +329,25 @@ final class SseRelay implements StreamMeter.EventSink {
             output.forward(buf);
             return;
         }
-        if (tail == null) {
-            tail = alloc.buffer(Math.max(buf.readableBytes(), 64));
-        }
-        tail.writeBytes(buf);
+        appendTail(buf, buf.readerIndex(), buf.readableBytes());
         buf.release();
         updateHeld();
+    }
+
+    /**
+     * Keeps bytes from the terminating event on until the journal has the record, up to {@code maxEventBytes}:
+     * an upstream that keeps sending after {@code [DONE]} has its excess dropped rather than held.
+     */
+    private void appendTail(ByteBuf src, int index, int len) {
+        int held = tail == null ? 0 : tail.readableBytes();
+        int n = Math.min(len, maxEventBytes - held);
+        if (n <= 0) {
+            return;
+        }
+        if (tail == null) {
+            tail = alloc.buffer(Math.max(n, 64));
+        }
+        tail.writeBytes(src, index, n);
     }
 
     private void updateHeld() {

@@ -223,6 +223,21 @@ class SseRelayTest {
     }
 
     @Test
+    void whatFollowsDoneIsHeldOnlyUpToTheBound() {
+        start(true, true, 64);
+        read(chunk("a", usage(1)) + DONE);
+        for (int i = 0; i < 100; i++) {
+            read(": after the end " + i + "\n\n");
+            // The tail and the (comment-only) event in progress, each within the bound.
+            assertTrue(relay.heldBytes() <= 2 * 64, "held " + relay.heldBytes());
+        }
+        relay.onEnd();
+        assertEquals(chunk("a", usage(1)), sentText());
+        String tail = tailText();
+        assertTrue(tail.startsWith(DONE) && tail.length() == 64, tail);
+    }
+
+    @Test
     void aStreamEndingInsideAnEventSendsTheRest() {
         start(true, true, 1 << 20);
         read(chunk("a", usage(1)) + "data: {\"cut");
