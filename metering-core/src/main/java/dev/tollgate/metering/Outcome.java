@@ -21,7 +21,12 @@ public enum Outcome {
     /** Tollgate refused the request before calling any upstream (400, 401, 413). */
     REJECTED("rejected"),
     /** The payer could not cover the request's escrow lock (402 before any upstream call). */
-    PAYMENT_REQUIRED("payment_required");
+    PAYMENT_REQUIRED("payment_required"),
+    /**
+     * The client read nothing for longer than its idle timeout while the response waited for it: both sides were
+     * closed; what was served is still metered.
+     */
+    CLIENT_STALLED("client_stalled");
 
     private final String wireName;
 
@@ -35,7 +40,8 @@ public enum Outcome {
 
     /** Whether the upstream produced billable work that the client received (in whole or in part). */
     public boolean servedTokens() {
-        return this == COMPLETED || this == CLIENT_DISCONNECTED || this == STREAM_ERROR || this == UPSTREAM_TIMEOUT;
+        return this == COMPLETED || this == CLIENT_DISCONNECTED || this == STREAM_ERROR || this == UPSTREAM_TIMEOUT
+                || this == CLIENT_STALLED;
     }
 
     public static Outcome fromWireName(String name) {

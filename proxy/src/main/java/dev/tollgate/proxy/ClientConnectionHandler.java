@@ -19,22 +19,28 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
+import java.util.ArrayDeque;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
  * Last handler of a client connection: checks each request (key, route, body), then runs one
- * {@link Exchange} at a time. A pipelined request waits, with reads paused, until the current one ends.
+ * {@link Exchange} at a time. Pipelined requests wait in a queue and are answered in order; when
+ * {@value #MAX_WAITING} wait, or their bodies add up to one maximal request body, reading pauses until the queue
+ * drains (requests already read are still queued, never refused).
  *
  * <p>Threading: one instance per connection, confined to its event loop.
  */
 final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = Logger.getLogger(ClientConnectionHandler.class.getName());
+    /** Pipelined requests waiting for the current exchange before reads pause. */
+    static final int MAX_WAITING = 16;
 
     private final ProxyServices services;
     private ChannelHandlerContext ctx;
     private Exchange current;
-    private FullHttpRequest waiting;
+    private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
+    private long waitingBodyBytes;
 
     ClientConnectionHandler(ProxyServices services) {
         this.services = services;
@@ -51,15 +57,12 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (current != null) {
-            if (waiting != null) {
-                // More than one request ahead of the response: the client is not speaking HTTP/1.1 sanely.
-                req.release();
-                ctx.close();
-                return;
+        if (current != null || !waiting.isEmpty()) {
+            waiting.addLast(req);
+            waitingBodyBytes += req.content().readableBytes();
+            if (queueFull()) {
+                ctx.channel().config().setAutoRead(false);
             }
-            waiting = req;
-            ctx.channel().config().setAutoRead(false);
             return;
         }
         begin(req);
@@ -164,15 +167,32 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         if (deadline != null) {
             deadline.responseSent();
         }
-        FullHttpRequest next = waiting;
-        waiting = null;
-        if (next != null) {
-            if (clientGone || !ctx.channel().isActive()) {
-                next.release();
-                return;
-            }
+        if (clientGone || !ctx.channel().isActive()) {
+            releaseWaiting();
+            return;
+        }
+        // Requests answered locally end at once: go on until one starts an exchange.
+        while (current == null && !waiting.isEmpty()) {
+            begin(nextWaiting());
+        }
+        if (!queueFull() && ctx.channel().isActive()) {
             ctx.channel().config().setAutoRead(true);
-            begin(next);
+        }
+    }
+
+    private boolean queueFull() {
+        return waiting.size() >= MAX_WAITING || waitingBodyBytes >= services.limits().maxRequestBodyBytes();
+    }
+
+    private FullHttpRequest nextWaiting() {
+        FullHttpRequest r = waiting.pollFirst();
+        waitingBodyBytes -= r.content().readableBytes();
+        return r;
+    }
+
+    private void releaseWaiting() {
+        while (!waiting.isEmpty()) {
+            nextWaiting().release();
         }
     }
 
@@ -186,10 +206,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (waiting != null) {
-            waiting.release();
-            waiting = null;
-        }
+        releaseWaiting();
         if (current != null) {
             current.onClientClosed();
         }
@@ -198,8 +215,13 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof IdleStateEvent && current == null) {
-            ctx.close();
+        if (evt instanceof IdleStateEvent) {
+            // Idle with no exchange: close. Idle while an exchange waits on this client's writability: stalled.
+            if (current == null) {
+                ctx.close();
+            } else {
+                current.onClientIdle();
+            }
             return;
         }
         ReferenceCountUtil.release(evt);

@@ -3,8 +3,7 @@ package dev.tollgate.proxy;
 import dev.tollgate.metering.Outcome;
 import dev.tollgate.metering.StreamMeter;
 import dev.tollgate.metering.UsageRecord;
-import dev.tollgate.metering.UsageSource;
-import dev.tollgate.proxy.http.HopByHopHeaders;
+import dev.tollgate.metering.sse.SseEventParser;
 import dev.tollgate.proxy.http.OpenAiError;
 import dev.tollgate.proxy.upstream.Upstream;
 import dev.tollgate.proxy.upstream.UpstreamEvents;
@@ -14,24 +13,17 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -39,8 +31,8 @@ import java.util.logging.Logger;
  * One request relayed to an upstream and its response relayed back, with metering.
  *
  * <p>The response is never buffered: each upstream read is forwarded as it arrives, the upstream is read
- * again only while the client is writable, and the metering tap reads bytes without moving them. Only when
- * the client must not see injected usage does the relay hold back the bytes of the one SSE event in progress.
+ * again only while the client is writable, and the metering tap reads bytes without moving them. A metered
+ * event stream goes through an {@link SseRelay}, which holds back at most the one SSE event in progress.
  *
  * <p>Threading: confined to the client channel's event loop; the upstream connection uses the same loop.
  */
@@ -55,33 +47,26 @@ final class Exchange implements UpstreamEvents {
     private final FullHttpRequest request;
     private final MeteredRequest metered;
     private final byte[] originalBody;
-    private final long startNanos;
-    private final long startMillis;
+    private final ExchangeUsage usage;
     private final StreamMeter meter;
-    private final List<Upstream> tried = new ArrayList<>(2);
+    private final UpstreamChoice upstreams;
 
-    private Upstream upstream;
-    private boolean holdsUpstreamSlot;
     private Channel upstreamChannel;
     private long requestSentNanos = -1;
     private long upstreamEndNanos = -1;
     private int status;
     private boolean responseStarted;
     private boolean eventStream;
-    private boolean filtering;
     private boolean upstreamKeepAlive;
     private boolean awaitingWritability;
     private boolean upstreamDone;
     private boolean finished;
     private boolean recordSubmitted;
-    private boolean doneSeen;
-    private ByteBuf tail;
+    private boolean closeAfterResponse;
+    private SseRelay relay;
+    private HttpContent reading;
     private HttpContent tailContent;
     private boolean streamCounted;
-    private ByteBuf held;
-    private long heldStart;
-    private long bodyPos;
-    private ByteBuf out;
 
     Exchange(ProxyServices services, ClientConnectionHandler owner, ChannelHandlerContext client, String requestId,
              String account, FullHttpRequest request, MeteredRequest metered, byte[] originalBody,
@@ -94,25 +79,18 @@ final class Exchange implements UpstreamEvents {
         this.request = request;
         this.metered = metered;
         this.originalBody = originalBody;
-        this.startNanos = startNanos;
-        this.startMillis = startMillis;
-        if (metered != null) {
-            this.meter = new StreamMeter();
-            this.meter.reset(metered.route(), metered.clientWantsUsage(), metered.clientWantsContinuous());
-        } else {
-            this.meter = null;
-        }
+        this.upstreams = new UpstreamChoice(services);
+        this.usage = metered == null ? null
+                : new ExchangeUsage(services.tokens(), requestId, account, metered, startNanos, startMillis);
+        this.meter = usage == null ? null : usage.meter();
     }
 
     /** Picks an upstream, asks the admission gate, then connects. Takes ownership of the request. */
     void start() {
-        upstream = services.upstreams().acquire(tried, System.nanoTime());
-        if (upstream == null) {
+        if (!upstreams.pick()) {
             failBeforeUpstream(HttpResponseStatus.BAD_GATEWAY, "No upstream is configured.", Outcome.UPSTREAM_UNREACHABLE);
             return;
         }
-        holdsUpstreamSlot = true;
-        tried.add(upstream);
         if (metered == null) {
             connect();
             return;
@@ -121,7 +99,7 @@ final class Exchange implements UpstreamEvents {
         // text, and the JSON around the text outweighs the chat template's few tokens per message. Tokenizing
         // here would put a 4 MB prompt's 0.4 s on the event loop.
         long promptBound = originalBody.length;
-        var decision = services.admission().admit(requestId, account, upstream.worker(), metered.model(),
+        var decision = services.admission().admit(requestId, account, upstreams.upstream().worker(), metered.model(),
                 () -> promptBound, metered.maxTokens(), metered.choices()).toCompletableFuture();
         if (decision.isDone() && !decision.isCompletedExceptionally()) {
             onAdmission(decision.getNow(null), null);
@@ -141,7 +119,7 @@ final class Exchange implements UpstreamEvents {
             return;
         }
         if (!decision.admitted() && decision.status() == 400) {
-            releaseUpstreamSlot();
+            upstreams.releaseSlot();
             status = 400;
             FullHttpResponse r = OpenAiError.response(client.alloc(), HttpResponseStatus.BAD_REQUEST, requestId,
                     decision.message(), "invalid_request_error", decision.param(), null);
@@ -160,40 +138,25 @@ final class Exchange implements UpstreamEvents {
         if (finished) {
             return;
         }
-        Future<Channel> f = services.connector().acquire(upstream, client.channel().eventLoop());
-        f.addListener(done -> {
-            if (finished) {
-                if (done.isSuccess()) {
-                    f.getNow().close();
-                }
-                return;
+        upstreams.connect(client.channel().eventLoop(), () -> finished, new UpstreamChoice.Connected() {
+            @Override
+            public void onConnected(Channel ch) {
+                send(ch);
             }
-            if (done.isSuccess()) {
-                services.upstreams().connectSucceeded(upstream);
-                send(f.getNow());
-            } else {
-                services.upstreams().connectFailed(upstream, System.nanoTime());
-                releaseUpstreamSlot();
-                // Nothing of this request reached the upstream: another one may take it.
-                Upstream next = services.upstreams().acquire(tried, System.nanoTime());
-                if (next != null) {
-                    upstream = next;
-                    holdsUpstreamSlot = true;
-                }
-                if (next == null) {
-                    failBeforeUpstream(HttpResponseStatus.BAD_GATEWAY,
-                            "The upstream inference server could not be reached.", Outcome.UPSTREAM_UNREACHABLE);
-                } else {
-                    tried.add(upstream);
-                    connect();
-                }
+
+            @Override
+            public void onUnreachable() {
+                failBeforeUpstream(HttpResponseStatus.BAD_GATEWAY,
+                        "The upstream inference server could not be reached.", Outcome.UPSTREAM_UNREACHABLE);
             }
         });
     }
 
     private void send(Channel ch) {
         upstreamChannel = ch;
+        services.relayGauge().register(this);
         ch.pipeline().get(UpstreamRelayHandler.class).attach(this);
+        Upstream upstream = upstreams.upstream();
         ByteBuf body;
         if (metered != null) {
             byte[] b = metered.upstreamBody(originalBody, upstream.continuousUsage());
@@ -201,23 +164,7 @@ final class Exchange implements UpstreamEvents {
         } else {
             body = request.content().retainedDuplicate();
         }
-        DefaultFullHttpRequest up = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, request.method(),
-                upstream.upstreamUri(request.uri()), body);
-        HttpHeaders h = up.headers();
-        h.set(request.headers());
-        HopByHopHeaders.strip(h);
-        h.remove(HttpHeaderNames.AUTHORIZATION);
-        h.remove(HttpHeaderNames.EXPECT);
-        h.remove(OpenAiError.REQUEST_ID_HEADER);
-        h.set(HttpHeaderNames.HOST, upstream.authority());
-        h.setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
-        if (metered != null) {
-            // The meter reads the body as it passes: ask for it uncompressed.
-            h.set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY);
-        }
-        if (upstream.authorization() != null) {
-            h.set(HttpHeaderNames.AUTHORIZATION, upstream.authorization());
-        }
+        FullHttpRequest up = ExchangeHeads.upstreamRequest(request, body, upstream, metered != null);
         requestSentNanos = System.nanoTime();
         ch.writeAndFlush(up).addListener((ChannelFutureListener) wf -> {
             if (!wf.isSuccess()) {
@@ -254,25 +201,21 @@ final class Exchange implements UpstreamEvents {
         }
         String ct = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
         eventStream = ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
-        HttpResponse toClient = new DefaultHttpResponse(HttpVersion.HTTP_1_1, head.status());
-        HttpHeaders h = toClient.headers();
-        h.set(head.headers());
-        HopByHopHeaders.strip(h);
-        h.set(OpenAiError.REQUEST_ID_HEADER, requestId);
         if (meter != null) {
             meter.onResponseStart(status, eventStream, now);
             // Metered streams are relayed event by event: injected usage can be hidden, and the terminating
             // [DONE] can wait until the usage record is journaled.
-            filtering = eventStream;
+            if (eventStream) {
+                relay = new SseRelay(meter, client.alloc(), SseEventParser.DEFAULT_MAX_EVENT_BYTES, this::toClient);
+            }
             if (eventStream && !streamCounted) {
                 streamCounted = true;
                 services.metering().streamStarted();
             }
         }
-        if (filtering || !h.contains(HttpHeaderNames.CONTENT_LENGTH)) {
-            h.remove(HttpHeaderNames.CONTENT_LENGTH);
-            HttpUtil.setTransferEncodingChunked(toClient, true);
-        }
+        HttpResponse toClient = ExchangeHeads.clientResponse(head, request, requestId, relay != null);
+        // HTTP/1.0 has no chunked encoding: a body of unknown length ends with the connection.
+        closeAfterResponse = ExchangeHeads.closeDelimited(toClient);
         responseStarted = true;
         client.write(toClient, client.voidPromise());
     }
@@ -287,17 +230,18 @@ final class Exchange implements UpstreamEvents {
         long now = System.nanoTime();
         HttpContent forward = content;
         if (meter != null) {
-            if (filtering) {
-                relayFiltered(data, now);
-                content.release();
+            if (relay != null) {
+                // The relay owns the bytes from here on and writes what the client may see.
+                reading = last ? null : content;
+                relay.onData(data, now);
+                reading = null;
                 forward = null;
                 if (last) {
-                    flushHeld();
+                    relay.onEnd();
                     forward = LastHttpContent.EMPTY_LAST_CONTENT;
                 }
             } else {
                 MeterTap.feed(meter, data, now, null);
-                bodyPos += data.readableBytes();
             }
         }
         if (!last) {
@@ -334,9 +278,9 @@ final class Exchange implements UpstreamEvents {
             releaseTail();
             return;
         }
+        ByteBuf tail = relay == null ? null : relay.takeTail();
         if (tail != null) {
             client.write(new DefaultHttpContent(tail), client.voidPromise());
-            tail = null;
         }
         HttpContent last = tailContent != null ? tailContent : LastHttpContent.EMPTY_LAST_CONTENT;
         tailContent = null;
@@ -344,9 +288,8 @@ final class Exchange implements UpstreamEvents {
     }
 
     private void releaseTail() {
-        if (tail != null) {
-            tail.release();
-            tail = null;
+        if (relay != null) {
+            relay.release();
         }
         if (tailContent != null) {
             tailContent.release();
@@ -364,92 +307,10 @@ final class Exchange implements UpstreamEvents {
         return Outcome.COMPLETED;
     }
 
-    /**
-     * Forwards the complete events of this read, as the meter decides, and holds back the bytes of an event
-     * still in progress.
-     */
-    private void relayFiltered(ByteBuf data, long now) {
-        int len = data.readableBytes();
-        if (held == null) {
-            held = data.retainedSlice();
-            heldStart = bodyPos;
-        } else {
-            held = client.alloc().compositeBuffer().addComponents(true, held, data.retainedSlice());
-        }
-        MeterTap.feed(meter, data, now, this::onEvent);
-        bodyPos += len;
-        if (out != null) {
-            client.write(new DefaultHttpContent(out), client.voidPromise());
-            out = null;
-        }
-    }
-
-    private void onEvent(long eventStart, long eventEnd, StreamMeter.EventAction action, long stripStart, long stripEnd) {
-        // Events complete in order; everything before eventStart was already forwarded or dropped.
-        int from = (int) (eventStart - heldStart);
-        int to = (int) (eventEnd - heldStart);
-        if (from > 0) {
-            // Bytes between events (comments, stray blank lines) pass unchanged.
-            emit(held.retainedSlice(held.readerIndex(), from));
-        }
-        if (!doneSeen && meter.sawDone()) {
-            // From the terminating event on, bytes wait for the journal (see deliverTail).
-            doneSeen = true;
-        }
-        switch (action) {
-            case FORWARD -> emit(held.retainedSlice(held.readerIndex() + from, to - from));
-            case STRIP -> {
-                int a = (int) (stripStart - heldStart);
-                int b = (int) (stripEnd - heldStart);
-                emit(held.retainedSlice(held.readerIndex() + from, a - from));
-                emit(held.retainedSlice(held.readerIndex() + b, to - b));
-            }
-            case DROP -> {
-            }
-            default -> throw new IllegalStateException();
-        }
-        // Drop what is no longer needed.
-        held.skipBytes(to);
-        heldStart = eventEnd;
-        ByteBuf rest = held.readableBytes() == 0 ? null : held.retainedSlice();
-        held.release();
-        held = rest;
-        if (held == null) {
-            heldStart = eventEnd;
-        }
-    }
-
-    private void emit(ByteBuf slice) {
-        if (!slice.isReadable()) {
-            slice.release();
-            return;
-        }
-        if (doneSeen) {
-            if (tail == null) {
-                tail = client.alloc().compositeBuffer();
-            }
-            ((io.netty.buffer.CompositeByteBuf) tail).addComponent(true, slice);
-            return;
-        }
-        if (out == null) {
-            out = client.alloc().compositeBuffer();
-        }
-        ((io.netty.buffer.CompositeByteBuf) out).addComponent(true, slice);
-    }
-
-    /** Forwards bytes held back that belong to no complete event (the stream ended without a blank line). */
-    private void flushHeld() {
-        if (held != null) {
-            ByteBuf h = held;
-            held = null;
-            if (h.isReadable() && doneSeen) {
-                emit(h);
-            } else if (h.isReadable()) {
-                client.write(new DefaultHttpContent(h), client.voidPromise());
-            } else {
-                h.release();
-            }
-        }
+    /** Writes bytes the relay lets through; the upstream's own content object when it is forwarded whole. */
+    private void toClient(ByteBuf buf) {
+        HttpContent c = reading;
+        client.write(c != null && c.content() == buf ? c : new DefaultHttpContent(buf), client.voidPromise());
     }
 
     @Override
@@ -544,6 +405,24 @@ final class Exchange implements UpstreamEvents {
 
     /** The client connection closed while this exchange was running. */
     void onClientClosed() {
+        abandon(Outcome.CLIENT_DISCONNECTED);
+    }
+
+    /**
+     * The client's idle timeout passed. A client that has not taken what the relay waits to write is stalled:
+     * both sides are closed and what was served is metered. Returns whether it was stalled; otherwise the exchange
+     * is waiting for the upstream, whose own idle timeout applies.
+     */
+    boolean onClientIdle() {
+        if (finished || !responseStarted || !(awaitingWritability || clientPendingBytes() > 0)) {
+            return false;
+        }
+        abandon(Outcome.CLIENT_STALLED);
+        client.close();
+        return true;
+    }
+
+    private void abandon(Outcome outcome) {
         if (finished) {
             return;
         }
@@ -557,18 +436,28 @@ final class Exchange implements UpstreamEvents {
         releaseHeld();
         // Stop the upstream generating tokens nobody will receive.
         releaseUpstream(false);
-        finish(Outcome.CLIENT_DISCONNECTED);
+        finish(outcome);
     }
 
-    private void releaseUpstreamSlot() {
-        if (holdsUpstreamSlot) {
-            holdsUpstreamSlot = false;
-            services.upstreams().done(upstream);
-        }
+    /** Bytes written to the client channel and not yet taken by its socket. */
+    private long clientPendingBytes() {
+        ChannelOutboundBuffer b = client.channel().unsafe().outboundBuffer();
+        return b == null ? 0 : b.totalPendingWriteBytes();
+    }
+
+    /**
+     * Bytes this exchange pulled from the upstream and has not yet written to the client socket: what its relay
+     * holds, a held response end, and the client channel's pending writes. Read by the metrics thread.
+     */
+    long heldBytes() {
+        SseRelay r = relay;
+        HttpContent t = tailContent;
+        long tailBytes = t == null ? 0 : t.content().readableBytes();
+        return (r == null ? 0 : r.heldBytes()) + tailBytes + clientPendingBytes();
     }
 
     private void failBeforeUpstream(HttpResponseStatus st, String message, Outcome outcome) {
-        releaseUpstreamSlot();
+        upstreams.releaseSlot();
         String type = st.code() == 402 ? "insufficient_quota" : "upstream_error";
         respondLocally(st, message, type, outcome);
     }
@@ -582,25 +471,20 @@ final class Exchange implements UpstreamEvents {
     }
 
     private void releaseHeld() {
-        if (held != null) {
-            held.release();
-            held = null;
-        }
-        if (out != null) {
-            out.release();
-            out = null;
+        if (relay != null) {
+            relay.release();
         }
     }
 
     private void releaseUpstream(boolean reusable) {
         Channel ch = upstreamChannel;
         upstreamChannel = null;
-        releaseUpstreamSlot();
+        upstreams.releaseSlot();
         if (ch == null) {
             return;
         }
         if (reusable) {
-            services.connector().release(upstream, ch);
+            services.connector().release(upstreams.upstream(), ch);
         } else {
             ch.pipeline().get(UpstreamRelayHandler.class).attach(null);
             ch.close();
@@ -616,7 +500,7 @@ final class Exchange implements UpstreamEvents {
             recordSubmitted = true;
             services.metering().submit(record(outcome, System.nanoTime()));
         }
-        end(outcome == Outcome.CLIENT_DISCONNECTED);
+        end(outcome == Outcome.CLIENT_DISCONNECTED || outcome == Outcome.CLIENT_STALLED);
     }
 
     private void end(boolean clientGone) {
@@ -624,43 +508,20 @@ final class Exchange implements UpstreamEvents {
             return;
         }
         finished = true;
+        services.relayGauge().unregister(this);
         releaseTail();
         request.release();
+        if (closeAfterResponse) {
+            // A close-delimited (HTTP/1.0) body ends with the connection.
+            client.close();
+        }
         if (streamCounted) {
             services.metering().streamEnded();
         }
-        owner.exchangeEnded(this, clientGone);
+        owner.exchangeEnded(this, clientGone || closeAfterResponse);
     }
 
     private UsageRecord record(Outcome outcome, long endNanos) {
-        boolean called = requestSentNanos >= 0;
-        long prompt = 0;
-        long completion = 0;
-        UsageSource source = UsageSource.NONE;
-        long firstToken = -1;
-        if (called) {
-            long up = meter.upstreamPromptTokens();
-            long uc = meter.upstreamCompletionTokens();
-            if (up >= 0 && uc >= 0) {
-                prompt = up;
-                completion = uc;
-                source = UsageSource.UPSTREAM;
-            } else if (status >= 400 && !meter.hasUpstreamUsage()) {
-                // An error answered before any generation: nothing was served.
-                source = UsageSource.NONE;
-            } else {
-                prompt = up >= 0 ? up : metered.estimatePromptTokens(services.tokens());
-                completion = uc >= 0 ? uc : meter.estimateCompletionTokens(services.tokens());
-                source = UsageSource.ESTIMATED;
-            }
-            firstToken = meter.firstTokenNanos();
-        }
-        long ttft = firstToken >= 0 ? firstToken - startNanos : -1;
-        long lastByte = upstreamEndNanos >= 0 ? upstreamEndNanos : endNanos;
-        long generation = firstToken >= 0 ? Math.max(0, lastByte - firstToken) : -1;
-        long upstreamNanos = called ? Math.max(0, lastByte - requestSentNanos) : -1;
-        return new UsageRecord(requestId, account, upstream == null ? "" : upstream.name(), metered.model(),
-                metered.route(), metered.stream(), prompt, completion, source, metered.maxTokens(), startMillis,
-                ttft, endNanos - startNanos, generation, upstreamNanos, outcome, status);
+        return usage.record(outcome, status, upstreams.upstream(), requestSentNanos, upstreamEndNanos, endNanos);
     }
 }

@@ -10,7 +10,8 @@ import dev.tollgate.proxy.upstream.UpstreamConnector;
 import dev.tollgate.proxy.upstream.UpstreamGroup;
 
 /**
- * What every exchange of a node shares: limits, upstreams, the metering agent, the admission gate.
+ * What every exchange of a node shares: limits, upstreams, the metering agent, the admission gate, the
+ * gauge of bytes held by relays.
  * Immutable; every member is thread-safe.
  */
 public record ProxyServices(
@@ -22,5 +23,6 @@ public record ProxyServices(
         RequestIds requestIds,
         ApiKeys apiKeys,
         AdmissionGate admission,
-        SettlementService settlement) {
+        SettlementService settlement,
+        RelayGauge relayGauge) {
 }

@@ -100,13 +100,14 @@ public final class TollgateNode implements AutoCloseable {
             metering.start();
             ProxyServices services = new ProxyServices(limits, upstreams, connector, metering,
                     TokenEstimator.standard(), new RequestIds(), new ApiKeys(cfg.apiKeys()),
-                    new SettlementGate(settlement), settlement);
+                    new SettlementGate(settlement), settlement, new RelayGauge());
             proxy = ProxyServer.bind(HostPort.parse(cfg.listen(), "listen"), boss, workers, services,
                     TlsContexts.forListener(cfg.tls()));
             SettlementService s = settlement;
             SettlementRoutes settlementRoutes = new SettlementRoutes(s);
             List<AdminRoutes> routes = new ArrayList<>();
-            routes.add(new HealthRoutes(metering, upstreams, List.of(s::writePrometheus)));
+            routes.add(new HealthRoutes(metering, upstreams, List.of(s::writePrometheus,
+                    services.relayGauge()::writePrometheus)));
             routes.add(new MeteringRoutes(metering, s::usage, List.of(settlementRoutes)));
             routes.add(settlementRoutes);
             admin = AdminServer.bind(HostPort.parse(cfg.admin(), "admin"), boss, cfg.adminToken(), routes);

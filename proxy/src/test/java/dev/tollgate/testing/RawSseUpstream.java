@@ -25,6 +25,7 @@ public final class RawSseUpstream implements AutoCloseable {
     private final long events;
     private final AtomicLong written = new AtomicLong();
     private volatile boolean finished;
+    private volatile boolean cut;
 
     public RawSseUpstream(long events) throws IOException {
         this.events = events;
@@ -49,6 +50,11 @@ public final class RawSseUpstream implements AutoCloseable {
 
     public boolean finished() {
         return finished;
+    }
+
+    /** Whether the proxy closed the connection before the stream was written in full. */
+    public boolean cut() {
+        return cut;
     }
 
     private void serve() {
@@ -85,6 +91,7 @@ public final class RawSseUpstream implements AutoCloseable {
             s.getInputStream().read();
         } catch (IOException e) {
             // The proxy closed the connection: the test's assertions say whether that was right.
+            cut = !finished;
         }
     }
 

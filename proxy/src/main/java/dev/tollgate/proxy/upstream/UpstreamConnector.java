@@ -94,6 +94,9 @@ public final class UpstreamConnector {
                 promise.tryFailure(f.cause());
                 return;
             }
+            // Once per connection, not per reuse: a closed connection leaves its pool.
+            Channel ch = cf.channel();
+            ch.closeFuture().addListener(closed -> removeFromPool(upstream, ch));
             SslHandler tls = cf.channel().pipeline().get(SslHandler.class);
             if (tls == null) {
                 promise.trySuccess(cf.channel());
@@ -139,7 +142,20 @@ public final class UpstreamConnector {
             return;
         }
         pool.addLast(ch);
-        ch.closeFuture().addListener(f -> pool.remove(ch));
         ch.read();
+    }
+
+    /** Runs on the channel's event loop, whose pool map is the one the channel was released to. */
+    private void removeFromPool(Upstream upstream, Channel ch) {
+        ArrayDeque<Channel> pool = idle.get().get(upstream);
+        if (pool != null) {
+            pool.remove(ch);
+        }
+    }
+
+    /** Idle pooled connections to {@code upstream} on the calling event loop. */
+    public int idleConnections(Upstream upstream) {
+        ArrayDeque<Channel> pool = idle.get().get(upstream);
+        return pool == null ? 0 : pool.size();
     }
 }
