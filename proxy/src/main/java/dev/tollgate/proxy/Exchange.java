@@ -37,6 +37,7 @@ import java.util.logging.Logger;
  * <p>Threading: confined to the client channel's event loop; the upstream connection uses the same loop.
  */
 final class Exchange implements UpstreamEvents {
+    private static final long CHECKPOINT_NANOS = 2_000_000_000L;
     private static final Logger LOG = Logger.getLogger(Exchange.class.getName());
 
     private final ProxyServices services;
@@ -67,6 +68,7 @@ final class Exchange implements UpstreamEvents {
     private HttpContent reading;
     private HttpContent tailContent;
     private boolean streamCounted;
+    private long lastCheckpointNanos;
 
     Exchange(ProxyServices services, ClientConnectionHandler owner, ChannelHandlerContext client, String requestId,
              String account, FullHttpRequest request, MeteredRequest metered, byte[] originalBody,
@@ -272,10 +274,51 @@ final class Exchange implements UpstreamEvents {
                 () -> client.executor().execute(this::deliverTail));
     }
 
+    /**
+     * Every {@link #CHECKPOINT_NANOS} of a long metered stream, the tokens served so far go to the journal's next
+     * group commit: if the process dies before the stream ends, the next start pays what was served from the
+     * hold instead of refunding it all. Only exact (upstream-reported) counts are checkpointed.
+     */
+    private void checkpoint() {
+        if (meter == null || services.settlement() == null) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (lastCheckpointNanos == 0) {
+            lastCheckpointNanos = now;
+            return;
+        }
+        if (now - lastCheckpointNanos < CHECKPOINT_NANOS) {
+            return;
+        }
+        lastCheckpointNanos = now;
+        long prompt = meter.upstreamPromptTokens();
+        long completion = meter.upstreamCompletionTokens();
+        if (prompt >= 0 && completion >= 0) {
+            services.settlement().progress(requestId, metered.model(), prompt, completion);
+        }
+    }
+
     /** Writes what was held until the usage record was journaled, and ends the exchange. */
     private void deliverTail() {
         if (finished) {
             releaseTail();
+            return;
+        }
+        if (services.settlement() != null && services.settlement().quarantined(requestId)) {
+            // The record could not be journaled: the client must not see a clean end it was not billed for.
+            releaseTail();
+            if (eventStream) {
+                client.write(new DefaultHttpContent(OpenAiError.streamError(client.alloc(),
+                        "The usage of this response could not be recorded; it is not complete.", "server_error",
+                        null)), client.voidPromise());
+                client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT)
+                        .addListener((ChannelFutureListener) f -> end(!f.isSuccess()));
+            } else {
+                client.flush();
+                client.close();
+                end(true);
+            }
             return;
         }
         ByteBuf tail = relay == null ? null : relay.takeTail();
@@ -319,6 +362,7 @@ final class Exchange implements UpstreamEvents {
         if (upstreamDone || finished) {
             return;
         }
+        checkpoint();
         if (client.channel().isWritable()) {
             upstreamChannel.read();
         } else {

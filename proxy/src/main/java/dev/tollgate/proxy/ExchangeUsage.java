@@ -32,6 +32,11 @@ final class ExchangeUsage {
         this.startMillis = startMillis;
         this.meter = new StreamMeter();
         this.meter.reset(metered.route(), metered.clientWantsUsage(), metered.clientWantsContinuous());
+        if (metered.maxTokens() >= 0) {
+            // Reported completion usage above what the request allowed is implausible: treated as absent and
+            // estimated, never billed as sent (limit x choices is at most 10^10, validated at parse).
+            meter.limitCompletionTokens(metered.maxTokens() * metered.choices());
+        }
     }
 
     /** The meter reading this exchange's response. */

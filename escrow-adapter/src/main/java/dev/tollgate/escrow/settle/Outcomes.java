@@ -18,7 +18,7 @@ final class Outcomes {
                 || o == Outcome.PAYMENT_REQUIRED) {
             return true;
         }
-        return o == Outcome.CLIENT_DISCONNECTED && !p.payOnDisconnect();
+        return (o == Outcome.CLIENT_DISCONNECTED || o == Outcome.CLIENT_STALLED) && !p.payOnDisconnect();
     }
 
     /** Milliseconds of compute billed (request duration). */

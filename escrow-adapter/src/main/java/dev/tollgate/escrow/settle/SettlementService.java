@@ -61,6 +61,7 @@ public final class SettlementService implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong quarantined = new java.util.concurrent.atomic.AtomicLong();
     private volatile Runnable journalWake = () -> { };
     private volatile long pendingOps;
+    private final java.util.Set<String> quarantinedIds = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicLong lateScores = new java.util.concurrent.atomic.AtomicLong();
     private static final String DEADLINE_SCORE = "deadline";
     private long lastArchive;
@@ -213,11 +214,20 @@ public final class SettlementService implements AutoCloseable {
     }
 
     /**
+     * Whether this request's usage record was quarantined instead of journaled (asked once, by the exchange
+     * holding the response's end, after the journal processed the record; the answer is forgotten).
+     */
+    public boolean quarantined(String requestId) {
+        return !quarantinedIds.isEmpty() && quarantinedIds.remove(requestId);
+    }
+
+    /**
      * A long stream's tokens served so far, journaled in the next group commit: if the process dies before the
      * stream ends, its hold pays what was served instead of waiting for expiry. Any thread; never blocks.
      */
     public void progress(String requestId, String model, long promptTokens, long completionTokens) {
         intents.offer(new LedgerIntents.Progress(requestId, model, promptTokens, completionTokens));
+        journalWake.run();
     }
 
     /** The journal: register on the metering agent. */
@@ -262,6 +272,7 @@ public final class SettlementService implements AutoCloseable {
                     journaled.incrementAndGet();
                 } catch (RuntimeException e) {
                     quarantined.incrementAndGet();
+                    quarantinedIds.add(r.requestId());
                     LOG.log(Level.SEVERE, "usage record " + r.requestId() + " quarantined", e);
                     db.transaction(c -> Recovery.quarantine(c, r, e, now));
                 }
