@@ -27,6 +27,8 @@ final class StatementPrinter {
         out.println("conservation: minted " + Micros.format(c.mintedMicros()) + " = balances "
                 + Micros.format(c.agentBalancesMicros()) + " + held " + Micros.format(c.escrowBalancesMicros())
                 + " + fees " + Micros.format(c.feesMicros()) + "   " + (c.holds() ? "OK" : "VIOLATED"));
+        out.println("fee remainder carried to the next payments (below one micro-USDC per payer x payee): "
+                + c.feeCarryMicros() + " micro-USDC");
         return c.holds();
     }
 }

@@ -20,13 +20,37 @@ import io.netty.handler.codec.http.HttpVersion;
  * {@code GET /tollgate/v1/usage} (its totals) and {@code GET /tollgate/v1/requests/{id}} (one of its requests,
  * with its settlement). Another account's request answers 404, as if it did not exist.
  *
- * <p>Threading: called on the client's event loop; reads the in-memory metering index first and the journal
- * only for requests no longer in it.
+ * <p>Threading: {@link #answerAsync} runs the lookup on the "tollgate-account-view" thread (the in-memory
+ * metering index first, the journal only for requests no longer in it, and the settlement row: JDBC never runs on
+ * an event loop) and hands the response back on the client's event loop.
  */
 final class AccountView {
     static final String PREFIX = "/tollgate/v1/";
+    private static final java.util.concurrent.ExecutorService VIEWS =
+            java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "tollgate-account-view");
+                t.setDaemon(true);
+                return t;
+            });
 
     private AccountView() {
+    }
+
+    /** Answers off the event loop; {@code reply} runs on {@code loop} with the response (it owns it). */
+    static void answerAsync(ProxyServices services, String account, HttpMethod method, String path, String requestId,
+                            ByteBufAllocator alloc, java.util.concurrent.Executor loop,
+                            java.util.function.Consumer<FullHttpResponse> reply) {
+        VIEWS.execute(() -> {
+            FullHttpResponse r;
+            try {
+                r = answer(services, account, method, path, requestId, alloc);
+            } catch (RuntimeException e) {
+                r = OpenAiError.response(alloc, HttpResponseStatus.SERVICE_UNAVAILABLE, requestId,
+                        "The usage view is unavailable right now; try again.", "server_error", null, null);
+            }
+            FullHttpResponse response = r;
+            loop.execute(() -> reply.accept(response));
+        });
     }
 
     static FullHttpResponse answer(ProxyServices services, String account, HttpMethod method, String path,

@@ -12,6 +12,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
@@ -39,6 +40,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     private final ProxyServices services;
     private ChannelHandlerContext ctx;
     private Exchange current;
+    private boolean viewPending;
     private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
     private long waitingBodyBytes;
 
@@ -57,7 +59,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (current != null || !waiting.isEmpty()) {
+        if (current != null || viewPending || !waiting.isEmpty()) {
             waiting.addLast(req);
             waitingBodyBytes += req.content().readableBytes();
             if (queueFull()) {
@@ -105,14 +107,28 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (path.startsWith(AccountView.PREFIX)) {
-            FullHttpResponse view = AccountView.answer(services, account, req.method(), path, requestId, ctx.alloc());
+            // The view may read the journal (JDBC): never on the event loop. Later pipelined requests wait.
             boolean keepAlive = HttpUtil.isKeepAlive(req);
+            HttpMethod method = req.method();
             req.release();
-            HttpUtil.setKeepAlive(view, keepAlive);
-            var f = ctx.writeAndFlush(view);
-            if (!keepAlive) {
-                f.addListener(ChannelFutureListener.CLOSE);
-            }
+            viewPending = true;
+            AccountView.answerAsync(services, account, method, path, requestId, ctx.alloc(), ctx.executor(),
+                    view -> {
+                        viewPending = false;
+                        if (!ctx.channel().isActive()) {
+                            view.release();
+                            releaseWaiting();
+                            return;
+                        }
+                        HttpUtil.setKeepAlive(view, keepAlive);
+                        var f = ctx.writeAndFlush(view);
+                        if (!keepAlive) {
+                            f.addListener(ChannelFutureListener.CLOSE);
+                            releaseWaiting();
+                            return;
+                        }
+                        resumeWaiting();
+                    });
             return;
         }
         if (routing.treatment() == RoutePolicy.Treatment.UNMETERED
@@ -171,8 +187,12 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             releaseWaiting();
             return;
         }
-        // Requests answered locally end at once: go on until one starts an exchange.
-        while (current == null && !waiting.isEmpty()) {
+        resumeWaiting();
+    }
+
+    /** Starts waiting requests: those answered locally end at once, so go on until one starts an exchange. */
+    private void resumeWaiting() {
+        while (current == null && !viewPending && !waiting.isEmpty()) {
             begin(nextWaiting());
         }
         if (!queueFull() && ctx.channel().isActive()) {

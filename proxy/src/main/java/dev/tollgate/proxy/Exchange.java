@@ -69,6 +69,8 @@ final class Exchange implements UpstreamEvents {
     private HttpContent tailContent;
     private boolean streamCounted;
     private long lastCheckpointNanos;
+    private boolean admissionPending;
+    private Outcome deferredOutcome;
 
     Exchange(ProxyServices services, ClientConnectionHandler owner, ChannelHandlerContext client, String requestId,
              String account, FullHttpRequest request, MeteredRequest metered, byte[] originalBody,
@@ -106,12 +108,20 @@ final class Exchange implements UpstreamEvents {
         if (decision.isDone() && !decision.isCompletedExceptionally()) {
             onAdmission(decision.getNow(null), null);
         } else {
+            admissionPending = true;
             decision.whenComplete((d, error) -> client.executor().execute(() -> onAdmission(d, error)));
         }
     }
 
     private void onAdmission(AdmissionGate.Decision decision, Throwable error) {
+        admissionPending = false;
         if (finished) {
+            if (deferredOutcome != null) {
+                // The client left while admission was deciding: the record goes now, after whatever admission
+                // reserved, so the journal finds the reservation and returns it (0 tokens were served).
+                services.metering().submit(record(deferredOutcome, System.nanoTime()));
+                deferredOutcome = null;
+            }
             return;
         }
         if (error != null) {
@@ -542,7 +552,11 @@ final class Exchange implements UpstreamEvents {
         }
         if (metered != null && !recordSubmitted) {
             recordSubmitted = true;
-            services.metering().submit(record(outcome, System.nanoTime()));
+            if (admissionPending) {
+                deferredOutcome = outcome;
+            } else {
+                services.metering().submit(record(outcome, System.nanoTime()));
+            }
         }
         end(outcome == Outcome.CLIENT_DISCONNECTED || outcome == Outcome.CLIENT_STALLED);
     }

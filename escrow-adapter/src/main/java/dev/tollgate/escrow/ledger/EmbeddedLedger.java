@@ -387,6 +387,6 @@ public final class EmbeddedLedger implements EscrowPort {
     }
 
     public Conservation conservation() {
-        return db.transaction(LedgerQueries::conservation);
+        return db.transaction(c -> LedgerQueries.conservation(c, book.fees().feeBps()));
     }
 }

@@ -45,7 +45,7 @@ final class LedgerQueries {
                 bonusEarned, escrowFees + directFees, referral, credited);
     }
 
-    static Conservation conservation(Connection c) throws SQLException {
+    static Conservation conservation(Connection c, int feeBps) throws SQLException {
         long minted = -one(c, "SELECT COALESCE(balance, 0) FROM account WHERE id = ?", LedgerBook.MINT);
         long agents = one(c, "SELECT COALESCE(SUM(balance), 0) FROM account WHERE id NOT LIKE '@%' "
                 + "AND id NOT LIKE 'escrow:%'");
@@ -56,6 +56,13 @@ final class LedgerQueries {
                 + "(SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = a.id)");
         long badEscrows = one(c, "SELECT COUNT(*) FROM escrow e JOIN account a ON a.id = 'escrow:' || e.id "
                 + "WHERE a.balance != e.locked - e.released - e.refunded OR e.released + e.refunded > e.locked");
-        return new Conservation(minted, agents, escrows, fees, mismatched == 0 && badEscrows == 0);
+        long carry = 0;
+        try (PreparedStatement ps = c.prepareStatement("SELECT COALESCE(SUM((paid * ?) % 10000), 0) FROM fee_pair")) {
+            ps.setLong(1, feeBps);
+            try (ResultSet rs = ps.executeQuery()) {
+                carry = rs.next() ? rs.getLong(1) : 0;
+            }
+        }
+        return new Conservation(minted, agents, escrows, fees, mismatched == 0 && badEscrows == 0, carry);
     }
 }

@@ -53,6 +53,13 @@ class PairFeesTest {
             assertEquals(6_800 - 68, ledger.balance(WORKER));
             assertEquals(1_000_000 - 6_800, ledger.balance(PAYER));
             assertTrue(ledger.conservation().holds());
+            // 6,800 x 1% = 68.00 exactly: nothing carried.
+            assertEquals("0.0000", ledger.conservation().feeCarryMicros());
+            ledger.lock("lock:x", new LockRequest("x", PAYER, WORKER, 100_000, clock.millis() + 60_000, "t"));
+            ledger.releaseTo("release:x", "x", 43);
+            // 6,843 x 1% = 68.43: 68 paid, 0.43 micro carried to the next payment.
+            assertEquals(68, ledger.balance(LedgerBook.FEES));
+            assertEquals("0.4300", ledger.conservation().feeCarryMicros());
         }
     }
 

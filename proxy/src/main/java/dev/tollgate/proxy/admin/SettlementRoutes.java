@@ -76,6 +76,7 @@ public final class SettlementRoutes implements AdminRoutes, MeteringRoutes.Recor
                 j.put("agent_balances_micros", c.agentBalancesMicros());
                 j.put("escrow_balances_micros", c.escrowBalancesMicros());
                 j.put("fees_micros", c.feesMicros());
+                j.put("fee_carry_micros", c.feeCarryMicros());
                 j.put("conserved", c.holds());
                 return AdminResponse.json(200, j.toString());
             }
