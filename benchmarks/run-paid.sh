@@ -47,8 +47,8 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() { # target conns seconds -> wrk output
   wrk -t1 -c"$2" -d"$3"s --latency -s "$work/post.lua" "http://127.0.0.1:$1/v1/chat/completions"
 }
-echo "warming up..." >&2
-run $proxy_port 8 5 >/dev/null; run $sim_port 8 3 >/dev/null
+echo "warming up (JIT)..." >&2
+run $proxy_port 8 15 >/dev/null; run $proxy_port 1 5 >/dev/null; run $sim_port 8 5 >/dev/null
 tick=$(getconf CLK_TCK)
 report() { # label target conns
   local p0 s0 out p1 s1 reqs

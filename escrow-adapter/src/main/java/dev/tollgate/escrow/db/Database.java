@@ -25,6 +25,7 @@ public final class Database implements AutoCloseable {
     private final Connection connection;
     private final StatementCache statements;
     private volatile long commits;
+    private WalCheckpointer checkpointer;
     private final java.util.List<Runnable> afterCommit = new java.util.ArrayList<>();
     private final java.util.List<Runnable> afterRollback = new java.util.ArrayList<>();
 
@@ -65,10 +66,14 @@ public final class Database implements AutoCloseable {
                 s.execute(durability == Durability.POWER ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
                 s.execute("PRAGMA busy_timeout=5000");
                 s.execute("PRAGMA foreign_keys=ON");
+                // Checkpoints run beside the writer (WalCheckpointer), never inside one of its commits.
+                s.execute("PRAGMA wal_autocheckpoint=0");
             }
             c.setAutoCommit(false);
             Database db = new Database(c);
             db.transaction(Schema::create);
+            db.checkpointer = new WalCheckpointer(dir.resolve("tollgate.db"),
+                    durability == Durability.POWER ? "FULL" : "NORMAL");
             return db;
         } catch (SQLException | java.io.IOException e) {
             throw new IllegalStateException("cannot open the database in " + dir + ": " + e.getMessage(), e);
@@ -127,6 +132,9 @@ public final class Database implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        if (checkpointer != null) {
+            checkpointer.close();
+        }
         statements.close();
         try {
             connection.close();

@@ -278,7 +278,11 @@ public final class SettlementService implements AutoCloseable {
                 }
             }
         }
-        settler.wake();
+        if (port != ledger) {
+            // A remote backend's operations were queued: the settler carries them out. The embedded ledger's ran in
+            // the transaction above; its settler only retries owed payments on its own timer.
+            settler.wake();
+        }
     }
 
     private void applyIntents(Connection c, long now) throws SQLException {

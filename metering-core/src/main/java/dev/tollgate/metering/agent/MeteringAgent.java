@@ -58,6 +58,9 @@ public final class MeteringAgent implements AutoCloseable {
     private volatile boolean running;
     private volatile boolean parked;
     private volatile boolean wakeRequested;
+    private volatile long wakeRequestedNanos;
+    /** How long a wake-up waits for records to ride along before the listeners run on an empty batch. */
+    private static final long WAKE_LINGER_NANOS = 2_000_000L;
 
     /** An agent whose metrics label no model by name (every model is {@code model="other"}). */
     public MeteringAgent(int queueCapacity) {
@@ -123,13 +126,14 @@ public final class MeteringAgent implements AutoCloseable {
 
     /**
      * Asks the metering thread to call its listeners soon even if no record is waiting (with an empty batch): a
-     * listener with work of its own queued (the settlement journal's admitted locks) commits it then. Any
-     * thread; never blocks.
+     * listener with work of its own queued (the settlement journal's admitted locks) commits it then. The call
+     * lingers about two milliseconds so that records arriving meanwhile share the same batch (a short request's
+     * lock and usage then commit together). Any thread; never blocks, never unparks.
      */
     public void wake() {
-        wakeRequested = true;
-        if (parked) {
-            LockSupport.unpark(thread);
+        if (!wakeRequested) {
+            wakeRequestedNanos = System.nanoTime();
+            wakeRequested = true;
         }
     }
 
@@ -177,7 +181,7 @@ public final class MeteringAgent implements AutoCloseable {
                 Thread.onSpinWait();
             } else {
                 parked = true;
-                if (queue.isEmpty() && overflow.isEmpty() && running && !wakeRequested) {
+                if (queue.isEmpty() && overflow.isEmpty() && running) {
                     LockSupport.parkNanos(1_000_000L);
                 }
                 parked = false;
@@ -199,7 +203,7 @@ public final class MeteringAgent implements AutoCloseable {
             take(polled, batch);
         }
         if (batch.isEmpty()) {
-            if (wakeRequested) {
+            if (wakeRequested && System.nanoTime() - wakeRequestedNanos >= WAKE_LINGER_NANOS) {
                 wakeRequested = false;
                 notifyListeners(batch);
             }
