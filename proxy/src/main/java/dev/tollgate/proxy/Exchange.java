@@ -119,7 +119,7 @@ final class Exchange implements UpstreamEvents {
             if (deferredOutcome != null) {
                 // The client left while admission was deciding: the record goes now, after whatever admission
                 // reserved, so the journal finds the reservation and returns it (0 tokens were served).
-                services.metering().submit(record(deferredOutcome, System.nanoTime()));
+                submitRecord(deferredOutcome, System.nanoTime(), null);
                 deferredOutcome = null;
             }
             return;
@@ -280,8 +280,7 @@ final class Exchange implements UpstreamEvents {
         client.flush();
         releaseUpstream(upstreamKeepAlive);
         recordSubmitted = true;
-        services.metering().submit(record(successOutcome(), now),
-                () -> client.executor().execute(this::deliverTail));
+        submitRecord(successOutcome(), now, () -> client.executor().execute(this::deliverTail));
     }
 
     /**
@@ -442,8 +441,7 @@ final class Exchange implements UpstreamEvents {
             };
             if (metered != null) {
                 recordSubmitted = true;
-                services.metering().submit(record(outcome, System.nanoTime()),
-                        () -> client.executor().execute(endStream));
+                submitRecord(outcome, System.nanoTime(), () -> client.executor().execute(endStream));
             } else {
                 endStream.run();
             }
@@ -555,7 +553,7 @@ final class Exchange implements UpstreamEvents {
             if (admissionPending) {
                 deferredOutcome = outcome;
             } else {
-                services.metering().submit(record(outcome, System.nanoTime()));
+                submitRecord(outcome, System.nanoTime(), null);
             }
         }
         end(outcome == Outcome.CLIENT_DISCONNECTED || outcome == Outcome.CLIENT_STALLED);
@@ -579,7 +577,29 @@ final class Exchange implements UpstreamEvents {
         owner.exchangeEnded(this, clientGone || closeAfterResponse);
     }
 
-    private UsageRecord record(Outcome outcome, long endNanos) {
-        return usage.record(outcome, status, upstreams.upstream(), requestSentNanos, upstreamEndNanos, endNanos);
+    /**
+     * Hands the usage record to the metering thread ({@code afterJournal}, if any, runs once it is journaled). When
+     * the upstream reported no usage, the counts come from the tokenizer, which can take hundreds of milliseconds
+     * on a large prompt: that record is built on the estimator thread, never on the event loop. The meter is not
+     * touched by the exchange after this call.
+     */
+    private void submitRecord(Outcome outcome, long endNanos, Runnable afterJournal) {
+        int st = status;
+        var up = upstreams.upstream();
+        long sent = requestSentNanos;
+        long upEnd = upstreamEndNanos;
+        if (!usage.needsEstimate(st, sent)) {
+            deliver(usage.record(outcome, st, up, sent, upEnd, endNanos), afterJournal);
+            return;
+        }
+        UsageEstimator.execute(() -> deliver(usage.record(outcome, st, up, sent, upEnd, endNanos), afterJournal));
+    }
+
+    private void deliver(UsageRecord r, Runnable afterJournal) {
+        if (afterJournal == null) {
+            services.metering().submit(r);
+        } else {
+            services.metering().submit(r, afterJournal);
+        }
     }
 }

@@ -11,7 +11,8 @@ import dev.tollgate.proxy.upstream.Upstream;
  * The usage record of one metered exchange: the upstream's own counts when it reported them, an estimate with
  * the tokenizer otherwise, nothing for an error answered before any generation; with the exchange's timings.
  *
- * <p>Threading: confined to the exchange's event loop.
+ * <p>Threading: confined to the exchange's event loop, except that {@link #record} may run once on the
+ * estimator thread after the exchange handed the meter over (see {@code Exchange.submitRecord}).
  */
 final class ExchangeUsage {
     private final TokenEstimator tokens;
@@ -42,6 +43,15 @@ final class ExchangeUsage {
     /** The meter reading this exchange's response. */
     StreamMeter meter() {
         return meter;
+    }
+
+    /** Whether {@link #record} would run the tokenizer (the upstream reported no usage for a served response). */
+    boolean needsEstimate(int status, long requestSentNanos) {
+        if (requestSentNanos < 0) {
+            return false;
+        }
+        boolean exact = meter.upstreamPromptTokens() >= 0 && meter.upstreamCompletionTokens() >= 0;
+        return !exact && !(status >= 400 && !meter.hasUpstreamUsage());
     }
 
     /**
