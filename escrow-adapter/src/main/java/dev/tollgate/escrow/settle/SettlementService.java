@@ -8,13 +8,11 @@ import dev.tollgate.escrow.ledger.Statement;
 import dev.tollgate.escrow.port.EscrowPort;
 import dev.tollgate.escrow.pricing.Price;
 import dev.tollgate.metering.UsageRecord;
+import dev.tollgate.metering.agent.PrometheusText;
 import dev.tollgate.metering.agent.UsageListener;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -56,14 +54,10 @@ public final class SettlementService implements AutoCloseable {
     private final LedgerIntents intents = new LedgerIntents();
     private final Arrears arrears = new Arrears();
     private final java.util.Set<String> funded = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    private final List<Object> carried = new ArrayList<>();
-    private final java.util.concurrent.atomic.AtomicLong journaled = new java.util.concurrent.atomic.AtomicLong();
-    private final java.util.concurrent.atomic.AtomicLong quarantined = new java.util.concurrent.atomic.AtomicLong();
+    private final SettlementJournal journal;
     private volatile Runnable journalWake = () -> { };
     private volatile long pendingOps;
-    private final java.util.Set<String> quarantinedIds = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    private final java.util.concurrent.atomic.AtomicLong lateScores = new java.util.concurrent.atomic.AtomicLong();
-    private static final String DEADLINE_SCORE = "deadline";
+    private final QualityGate quality;
     private long lastArchive;
 
     private SettlementService(SettlementConfig cfg, Database db, EscrowPort port, EmbeddedLedger ledger, Clock clock,
@@ -79,6 +73,9 @@ public final class SettlementService implements AutoCloseable {
         this.postPaid = !port.capabilities().partialRelease();
         this.postPay = new PostPayPolicy(cfg, Math.max(cfg.minLockMicros(), port.capabilities().minimumLockMicros()));
         this.settler = new Settler(db, port, clock, this::housekeeping, arrears);
+        this.quality = new QualityGate(cfg, db, perRequest, settler, clock);
+        this.journal = new SettlementJournal(db, clock, intents, settler, port != ledger, this::applyIntent,
+                this::settle);
         this.executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "tollgate-ledger");
             t.setDaemon(true);
@@ -116,9 +113,8 @@ public final class SettlementService implements AutoCloseable {
             StreamBudgetPolicy.closeOrphans(c, clock.millis());
             s.arrears.load(c);
             s.funded.addAll(Recovery.fundedAccounts(c));
-            s.journaled.set(UsageJournal.count(c));
+            s.journal.resume(UsageJournal.count(c), Recovery.quarantineCount(c));
             s.pendingOps = SettleOps.count(c, "pending") + SettleOps.count(c, "unknown") + SettleOps.count(c, "sent");
-            s.quarantined.set(Recovery.quarantineCount(c));
             int orphans = Recovery.settleOrphanLocks(c, cfg, s.perRequest, clock.millis());
             if (orphans > 0) {
                 LOG.info("settling " + orphans + " request(s) cut off by a stop, from their last progress checkpoint");
@@ -218,7 +214,7 @@ public final class SettlementService implements AutoCloseable {
      * holding the response's end, after the journal processed the record; the answer is forgotten).
      */
     public boolean quarantined(String requestId) {
-        return !quarantinedIds.isEmpty() && quarantinedIds.remove(requestId);
+        return journal.quarantined(requestId);
     }
 
     /**
@@ -232,68 +228,16 @@ public final class SettlementService implements AutoCloseable {
 
     /** The journal: register on the metering agent. */
     public UsageListener usageListener() {
-        return this::journal;
+        return journal;
     }
 
-    private synchronized void journal(List<UsageRecord> batch) {
-        long now = clock.millis();
-        intents.drainTo(carried);
-        if (batch.isEmpty() && carried.isEmpty()) {
-            return;
-        }
-        try {
-            db.transaction(c -> {
-                applyIntents(c, now);
-                for (UsageRecord r : batch) {
-                    settle(c, r, now);
-                }
-                settler.runInline(c, now);
-                return null;
-            });
-            carried.clear();
-            journaled.addAndGet(batch.size());
-        } catch (RuntimeException batchFailed) {
-            // One bad record must not cost the others their durability: intents first, then record by record;
-            // a record that fails alone is quarantined (kept verbatim for an operator, counted in /metrics).
-            LOG.log(Level.WARNING, "journal batch of " + batch.size() + " failed; retrying record by record",
-                    batchFailed);
-            db.transaction(c -> {
-                applyIntents(c, now);
-                return null;
-            });
-            carried.clear();
-            for (UsageRecord r : batch) {
-                try {
-                    db.transaction(c -> {
-                        settle(c, r, now);
-                        settler.runInline(c, now);
-                        return null;
-                    });
-                    journaled.incrementAndGet();
-                } catch (RuntimeException e) {
-                    quarantined.incrementAndGet();
-                    quarantinedIds.add(r.requestId());
-                    LOG.log(Level.SEVERE, "usage record " + r.requestId() + " quarantined", e);
-                    db.transaction(c -> Recovery.quarantine(c, r, e, now));
-                }
-            }
-        }
-        if (port != ledger) {
-            // A remote backend's operations were queued: the settler carries them out. The embedded ledger's ran in
-            // the transaction above; its settler only retries owed payments on its own timer.
-            settler.wake();
-        }
-    }
-
-    private void applyIntents(Connection c, long now) throws SQLException {
-        for (Object intent : carried) {
-            if (intent instanceof LedgerIntents.Lock lock) {
-                perRequest.applyLock(c, lock, now);
-            } else if (intent instanceof LedgerIntents.Credit credit) {
-                ledger.credit(c, credit.opId(), credit.account(), credit.micros());
-            } else if (intent instanceof LedgerIntents.Progress pr) {
-                Recovery.checkpoint(c, pr, now);
-            }
+    private void applyIntent(Connection c, Object intent, long now) throws SQLException {
+        if (intent instanceof LedgerIntents.Lock lock) {
+            perRequest.applyLock(c, lock, now);
+        } else if (intent instanceof LedgerIntents.Credit credit) {
+            ledger.credit(c, credit.opId(), credit.account(), credit.micros());
+        } else if (intent instanceof LedgerIntents.Progress pr) {
+            Recovery.checkpoint(c, pr, now);
         }
     }
 
@@ -338,28 +282,9 @@ public final class SettlementService implements AutoCloseable {
                 lastArchive = now;
                 SettleOps.archive(c, now - 3_600_000L);
             }
-            for (String id : awaitingScore(c, now)) {
-                SettlementRows.Row row = SettlementRows.find(c, id);
-                // Marked, so a score arriving later cannot pay a bonus the gate's decision did not include.
-                SettlementRows.update(c, id, "score = ?", DEADLINE_SCORE);
-                applyScore(c, row, cfg.policyOf(row.account()).quality().defaultScoreBps(), now);
-            }
+            quality.sweepDeadlines(c, now);
             return null;
         });
-    }
-
-    private static List<String> awaitingScore(Connection c, long now) throws SQLException {
-        List<String> ids = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT request_id FROM settlement WHERE state = 'awaiting_score' AND deadline_ms <= ?")) {
-            ps.setLong(1, now);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    ids.add(rs.getString(1));
-                }
-            }
-        }
-        return ids;
     }
 
     /**
@@ -367,44 +292,7 @@ public final class SettlementService implements AutoCloseable {
      * pays (by tier); above the bonus threshold the worker gets the quality bonus. False for an unknown request.
      */
     public boolean score(String requestId, String score) {
-        int bps = SettlementConfigReader.bps(score);
-        boolean known = db.transaction(c -> {
-            SettlementRows.Row row = SettlementRows.find(c, requestId);
-            if (row == null) {
-                return false;
-            }
-            if (DEADLINE_SCORE.equals(row.score())) {
-                lateScores.incrementAndGet();
-                LOG.warning("score " + score + " for " + requestId + " arrived after its quality deadline settled it "
-                        + "with the default score; it changes nothing");
-                return true;
-            }
-            SettlementRows.update(c, requestId, "score = ?", score);
-            if (row.state().equals("awaiting_score")) {
-                applyScore(c, row, bps, clock.millis());
-            } else {
-                qualityBonus(c, row, bps, clock.millis());
-            }
-            return true;
-        });
-        settler.wake();
-        return known;
-    }
-
-    private void applyScore(Connection c, SettlementRows.Row row, int bps, long now) throws SQLException {
-        AccountPolicy.Quality q = cfg.policyOf(row.account()).quality();
-        long pay = bps >= q.fullBps() ? row.cost() : bps >= q.partialBps() ? row.cost() * q.partialPct() / 100 : 0;
-        SettlementRows.update(c, row.requestId(), "state = ?, cost = ?", pay > 0 ? "settling" : "refunding", pay);
-        perRequest.settle(c, row, pay, now);
-        qualityBonus(c, row, bps, now);
-    }
-
-    private void qualityBonus(Connection c, SettlementRows.Row row, int bps, long now) throws SQLException {
-        AccountPolicy.Quality q = cfg.policyOf(row.account()).quality();
-        if (bps > q.bonusAboveBps() && row.cost() > 0 && q.bonusPct() > 0) {
-            SettleOps.insert(c, "bonus-quality:" + row.requestId(), row.requestId(), row.escrowId() + ":bonus",
-                    SettleOps.Kind.PAY, row.cost() * q.bonusPct() / 100, row.account(), row.worker(), now);
-        }
+        return quality.score(requestId, score);
     }
 
     /** Closes a payer's stream budgets: releases what is owed and refunds the rest. */
@@ -448,7 +336,7 @@ public final class SettlementService implements AutoCloseable {
 
     /** Runs due settlement operations now, on the caller (tests, shutdown, the CLI). */
     public void settleNow() {
-        journal(List.of());
+        journal.onUsage(List.of());
         while (settler.runDue() > 0) {
             // Until nothing is due.
         }
@@ -457,7 +345,7 @@ public final class SettlementService implements AutoCloseable {
     /** Appends settlement metrics in Prometheus text format. */
     public void writePrometheus(StringBuilder out) {
         // From memory only: a scrape never waits for the database or grows with its history.
-        gauge(out, "tollgate_settlement_operations_pending", "Settlement operations not yet carried out.",
+        PrometheusText.gauge(out, "tollgate_settlement_operations_pending", "Settlement operations not yet carried out.",
                 pendingOps);
         out.append("# HELP tollgate_settlement_operations_total Settlement operations finished, by result.\n")
                 .append("# TYPE tollgate_settlement_operations_total counter\n")
@@ -465,28 +353,18 @@ public final class SettlementService implements AutoCloseable {
                 .append('\n')
                 .append("tollgate_settlement_operations_total{result=\"rejected\"} ").append(settler.rejectedCount())
                 .append('\n');
-        counter(out, "tollgate_journal_usage_records_total", "Usage records written to the durable journal.",
-                journaled.get());
-        counter(out, "tollgate_journal_quarantined_records_total",
+        PrometheusText.counter(out, "tollgate_journal_usage_records_total", "Usage records written to the durable journal.",
+                journal.journaledCount());
+        PrometheusText.counter(out, "tollgate_journal_quarantined_records_total",
                 "Usage records that failed to journal and were quarantined (table usage_quarantine).",
-                quarantined.get());
-        counter(out, "tollgate_ledger_commits_total",
+                journal.quarantinedCount());
+        PrometheusText.counter(out, "tollgate_ledger_commits_total",
                 "Ledger transactions committed (each group commit carries many operations).", db.commits());
-        counter(out, "tollgate_quality_scores_late_total",
+        PrometheusText.counter(out, "tollgate_quality_scores_late_total",
                 "Quality scores that arrived after the gate's deadline had settled the request; ignored.",
-                lateScores.get());
-        gauge(out, "tollgate_payers_in_arrears", "Payers refused service until what they owe is paid.",
+                quality.lateScores());
+        PrometheusText.gauge(out, "tollgate_payers_in_arrears", "Payers refused service until what they owe is paid.",
                 arrears.payers());
-    }
-
-    private static void gauge(StringBuilder out, String name, String help, long v) {
-        out.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name)
-                .append(" gauge\n").append(name).append(' ').append(v).append('\n');
-    }
-
-    private static void counter(StringBuilder out, String name, String help, long v) {
-        out.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name)
-                .append(" counter\n").append(name).append(' ').append(v).append('\n');
     }
 
     @Override

@@ -293,30 +293,20 @@ public final class MeteringAgent implements AutoCloseable {
                 "Time added by Tollgate: total minus time waiting on the upstream.", OVERHEAD_BOUNDS_MICROS, 1_000_000L);
         rate.writePrometheus(out, "tollgate_output_tokens_per_second",
                 "Completion tokens per second from first token to end.", RATE_BOUNDS_MILLI, 1_000L);
-        gauge(out, "tollgate_streams_in_flight", "Streams being relayed now.", inFlight.get());
-        gauge(out, "tollgate_metering_queue_depth", "Usage records waiting for the metering thread.",
+        PrometheusText.gauge(out, "tollgate_streams_in_flight", "Streams being relayed now.", inFlight.get());
+        PrometheusText.gauge(out, "tollgate_metering_queue_depth", "Usage records waiting for the metering thread.",
                 queue.size() + overflow.size());
-        counter(out, "tollgate_metering_queue_overflow_total",
+        PrometheusText.counter(out, "tollgate_metering_queue_overflow_total",
                 "Hand-offs that found the metering queue full (the record took the overflow path; none is dropped).",
                 overflowed.get());
-        counter(out, "tollgate_metering_listener_errors_total", "Usage batches a listener failed on.",
+        PrometheusText.counter(out, "tollgate_metering_listener_errors_total", "Usage batches a listener failed on.",
                 listenerErrors.get());
-        counter(out, "tollgate_usage_records_total", "Usage records metered.", processed.get());
+        PrometheusText.counter(out, "tollgate_usage_records_total", "Usage records metered.", processed.get());
     }
 
     private static void labels(StringBuilder out, UsageAggregates.Key k) {
         out.append(",account=\"").append(escape(k.account())).append("\",model=\"").append(escape(k.model()))
                 .append("\",upstream=\"").append(escape(k.upstream())).append('"');
-    }
-
-    private static void gauge(StringBuilder out, String name, String help, long v) {
-        out.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name)
-                .append(" gauge\n").append(name).append(' ').append(v).append('\n');
-    }
-
-    private static void counter(StringBuilder out, String name, String help, long v) {
-        out.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name)
-                .append(" counter\n").append(name).append(' ').append(v).append('\n');
     }
 
     static String escape(String v) {
