@@ -101,6 +101,13 @@ public final class LedgerBook {
             return false;
         }
         credit(c, credit, amount);
+        record(c, opId, debit, credit, amount, kind, escrowId, nowMillis);
+        return true;
+    }
+
+    /** The transfer row of a movement already applied to both balances. */
+    private static void record(Connection c, String opId, String debit, String credit, long amount, String kind,
+                               String escrowId, long nowMillis) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO transfer(op_id, debit, credit, amount, kind, "
                 + "escrow_id, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
             ps.setString(1, opId);
@@ -112,7 +119,6 @@ public final class LedgerBook {
             ps.setLong(7, nowMillis);
             ps.executeUpdate();
         }
-        return true;
     }
 
     /** Takes {@code amount} from an account that holds it (the mint may go below zero); false otherwise. */
@@ -208,9 +214,19 @@ public final class LedgerBook {
     /** Locks funds in a new escrow; false when the payer cannot cover it. */
     boolean lock(Connection c, String opId, String escrowId, String payer, String payee, long amount,
                  long expiresAt, long now) throws SQLException {
-        if (!transfer(c, opId, payer, escrowAccount(escrowId), amount, "lock", escrowId, now)) {
+        if (amount <= 0) {
+            throw new IllegalArgumentException("a lock must hold something: " + amount + " in " + opId);
+        }
+        if (!debit(c, payer, amount)) {
             return false;
         }
+        // The hold's account is new: created with its balance in one statement.
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO account(id, balance) VALUES (?, ?)")) {
+            ps.setString(1, escrowAccount(escrowId));
+            ps.setLong(2, amount);
+            ps.executeUpdate();
+        }
+        record(c, opId, payer, escrowAccount(escrowId), amount, "lock", escrowId, now);
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO escrow(id, payer, payee, locked, released, "
                 + "refunded, fee, referral, status, expires_at_ms, created_at_ms) VALUES (?, ?, ?, ?, 0, 0, 0, 0, "
                 + "'locked', ?, ?)")) {

@@ -81,8 +81,6 @@ final class PerRequestPolicy {
             SettlementRows.update(c, row.requestId(), "state = ?, cost = ?, deadline_ms = ?",
                     "awaiting_score", cost, now + p.quality().deadlineMillis());
         } else {
-            SettlementRows.update(c, row.requestId(), "state = ?, cost = ?", cost > 0 ? "settling" : "refunding",
-                    cost);
             settle(c, row, cost, now);
         }
         if (bonus > 0) {
@@ -123,6 +121,7 @@ final class PerRequestPolicy {
         if (state == null) {
             state = released > 0 || pay > fromHold ? "settled" : "refunded";
         }
-        SettlementRows.update(c, row.requestId(), "state = ?, released = ?, refunded = ?", state, released, refunded);
+        SettlementRows.update(c, row.requestId(), "state = ?, cost = ?, released = ?, refunded = ?", state, pay,
+                released, refunded);
     }
 }

@@ -58,6 +58,8 @@ public final class SettlementService implements AutoCloseable {
     private volatile Runnable journalWake = () -> { };
     private volatile long pendingOps;
     private final QualityGate quality;
+    // Requests with a progress row, to delete it when their usage is journaled (journal thread only).
+    private final java.util.Set<String> checkpointed = new java.util.HashSet<>();
     private long lastArchive;
 
     private SettlementService(SettlementConfig cfg, Database db, EscrowPort port, EmbeddedLedger ledger, Clock clock,
@@ -238,6 +240,7 @@ public final class SettlementService implements AutoCloseable {
             ledger.credit(c, credit.opId(), credit.account(), credit.micros());
         } else if (intent instanceof LedgerIntents.Progress pr) {
             Recovery.checkpoint(c, pr, now);
+            checkpointed.add(pr.requestId());
         }
     }
 
@@ -246,7 +249,9 @@ public final class SettlementService implements AutoCloseable {
         if (!UsageJournal.insert(c, r, worker)) {
             return; // Seen before: it was settled (or is being settled) once already.
         }
-        Recovery.clearCheckpoint(c, r.requestId());
+        if (checkpointed.remove(r.requestId())) {
+            Recovery.clearCheckpoint(c, r.requestId());
+        }
         if (postPaid) {
             AccountPolicy p = cfg.policyOf(r.account());
             if (p.kind() != PolicyKind.NONE) {
