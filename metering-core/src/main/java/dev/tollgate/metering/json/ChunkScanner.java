@@ -1,7 +1,6 @@
 package dev.tollgate.metering.json;
 
 import dev.tollgate.metering.ByteSearch;
-import java.nio.charset.StandardCharsets;
 
 /**
  * Reads the few things metering needs from one OpenAI-style JSON payload (a stream chunk or a whole body),
@@ -75,7 +74,7 @@ public final class ChunkScanner {
     private int usageStripEnd;
 
     private static byte[] bytes(String s) {
-        return s.getBytes(StandardCharsets.US_ASCII);
+        return JsonText.ascii(s);
     }
 
     /** Scans {@code buf[off, off+len)}; false when it is not well-formed JSON (results are then partial). */
@@ -396,55 +395,36 @@ public final class ChunkScanner {
 
     private void unescape() {
         byte e = next();
-        switch (e) {
-            case '"', '\\', '/' -> emit(e);
-            case 'b' -> emit((byte) '\b');
-            case 'f' -> emit((byte) '\f');
-            case 'n' -> emit((byte) '\n');
-            case 'r' -> emit((byte) '\r');
-            case 't' -> emit((byte) '\t');
-            case 'u' -> {
-                int cp = hex4();
-                if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= end && b[i] == '\\' && b[i + 1] == 'u') {
-                    int save = i;
-                    i += 2;
-                    int lo = hex4();
-                    if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    } else {
-                        i = save;
-                        cp = 0xFFFD;
-                    }
-                } else if (cp >= 0xD800 && cp <= 0xDFFF) {
-                    cp = 0xFFFD;
-                }
-                utf8(cp);
+        int simple = JsonText.simpleEscape(e);
+        if (simple != JsonText.NOT_SIMPLE) {
+            emit((byte) simple);
+            return;
+        }
+        if (e != 'u') {
+            throw Malformed.INSTANCE;
+        }
+        int cp = hex4();
+        if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= end && b[i] == '\\' && b[i + 1] == 'u') {
+            int save = i;
+            i += 2;
+            int lo = hex4();
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                cp = JsonText.surrogatePair(cp, lo);
+            } else {
+                i = save;
+                cp = 0xFFFD;
             }
-            default -> throw Malformed.INSTANCE;
+        } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+            cp = 0xFFFD;
+        }
+        if (sink != null) {
+            JsonText.appendUtf8(sink, cp);
         }
     }
 
     private void emit(byte v) {
         if (sink != null) {
             sink.append(v);
-        }
-    }
-
-    private void utf8(int cp) {
-        if (cp < 0x80) {
-            emit((byte) cp);
-        } else if (cp < 0x800) {
-            emit((byte) (0xC0 | (cp >> 6)));
-            emit((byte) (0x80 | (cp & 0x3F)));
-        } else if (cp < 0x10000) {
-            emit((byte) (0xE0 | (cp >> 12)));
-            emit((byte) (0x80 | ((cp >> 6) & 0x3F)));
-            emit((byte) (0x80 | (cp & 0x3F)));
-        } else {
-            emit((byte) (0xF0 | (cp >> 18)));
-            emit((byte) (0x80 | ((cp >> 12) & 0x3F)));
-            emit((byte) (0x80 | ((cp >> 6) & 0x3F)));
-            emit((byte) (0x80 | (cp & 0x3F)));
         }
     }
 
@@ -557,15 +537,7 @@ public final class ChunkScanner {
     }
 
     private boolean key(int start, int close, byte[] name) {
-        if (close < 0 || close - start != name.length) {
-            return false;
-        }
-        for (int k = 0; k < name.length; k++) {
-            if (b[start + k] != name[k]) {
-                return false;
-            }
-        }
-        return true;
+        return close >= 0 && JsonText.sameBytes(b, start, close - start, name);
     }
 
     private void skipValue(int depth) {

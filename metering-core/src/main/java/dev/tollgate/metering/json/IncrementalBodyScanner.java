@@ -1,8 +1,6 @@
 package dev.tollgate.metering.json;
 
 import dev.tollgate.metering.ByteSearch;
-import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 
 /**
  * Reads what metering needs from a JSON response body of any size, fed in arbitrary pieces, in O(1) memory:
@@ -17,6 +15,10 @@ import java.util.Arrays;
  * {@code logprobs} is never taken for the body's usage. Scalars are not validated; a body that is cut short,
  * nests too deep or closes the wrong bracket is {@linkplain #complete() incomplete} and its usage is not used.
  *
+ * <p>This class is the tokenizer and decides what each member means; the usage object is copied by a
+ * {@link UsageCapture}, text is unescaped by a {@link TextUnescaper} and member names are kept by a
+ * {@link NameBuffer}, all allocated once with the scanner.
+ *
  * <p>Threading: not thread-safe; one instance per exchange, reusable through {@link #reset}.
  */
 public final class IncrementalBodyScanner {
@@ -25,8 +27,17 @@ public final class IncrementalBodyScanner {
     /** Deepest nesting followed; deeper bodies are treated as malformed. */
     public static final int MAX_DEPTH = 64;
 
-    private static final byte[] USAGE_PREFIX = "{\"usage\":".getBytes(StandardCharsets.US_ASCII);
-    private static final int KEY_MAX = 24;
+    private static final byte[] K_USAGE = JsonText.ascii("usage");
+    private static final byte[] K_CHOICES = JsonText.ascii("choices");
+    private static final byte[] K_ERROR = JsonText.ascii("error");
+    private static final byte[] K_OBJECT = JsonText.ascii("object");
+    private static final byte[] K_MESSAGE = JsonText.ascii("message");
+    private static final byte[] K_DELTA = JsonText.ascii("delta");
+    private static final byte[] K_TEXT = JsonText.ascii("text");
+    private static final byte[] K_CONTENT = JsonText.ascii("content");
+    private static final byte[] K_REASONING_CONTENT = JsonText.ascii("reasoning_content");
+    private static final byte[] K_REASONING = JsonText.ascii("reasoning");
+    private static final byte[] V_ERROR = JsonText.ascii("error");
 
     // Context of a container (what its members or elements mean).
     private static final byte OTHER = 0;
@@ -53,9 +64,9 @@ public final class IncrementalBodyScanner {
 
     private final byte[] ctx = new byte[MAX_DEPTH + 1];
     private final boolean[] isArray = new boolean[MAX_DEPTH + 1];
-    private final byte[] key = new byte[KEY_MAX];
-    private final byte[] usage = new byte[USAGE_PREFIX.length + MAX_USAGE + 1];
-    private final ChunkScanner scanner = new ChunkScanner();
+    private final NameBuffer name = new NameBuffer();
+    private final TextUnescaper text = new TextUnescaper();
+    private final UsageCapture usage = new UsageCapture();
 
     private int depth;
     private boolean closed;
@@ -65,20 +76,7 @@ public final class IncrementalBodyScanner {
     private boolean inString;
     private int stringKind;
     private boolean escape;
-    private int hexLeft;
-    private int hex;
-    private int pendingHigh;
-    private int keyLen;
-    private boolean keyUnmatchable;
-    private boolean objectIsError;
-    private int usageDepth;
-    private int usageLen;
-    private boolean usageTooBig;
-    private boolean usageCaptured;
     private boolean error;
-    private long promptTokens;
-    private long completionTokens;
-    private boolean usagePresent;
     private ChunkScanner.TextSink sink;
 
     public IncrementalBodyScanner() {
@@ -94,16 +92,9 @@ public final class IncrementalBodyScanner {
         role = R_NONE;
         inString = false;
         escape = false;
-        hexLeft = 0;
-        pendingHigh = -1;
-        usageDepth = -1;
-        usageLen = 0;
-        usageTooBig = false;
-        usageCaptured = false;
+        text.start();
+        usage.reset();
         error = false;
-        promptTokens = -1;
-        completionTokens = -1;
-        usagePresent = false;
         sink = null;
     }
 
@@ -128,13 +119,8 @@ public final class IncrementalBodyScanner {
 
     /** The body ended: reads the captured usage (only when the body was complete). Idempotent. */
     public void finish() {
-        if (complete() && usageCaptured && !usageTooBig) {
-            usage[usageLen] = '}';
-            if (scanner.scan(usage, 0, usageLen + 1, null)) {
-                promptTokens = scanner.promptTokens();
-                completionTokens = scanner.completionTokens();
-                usagePresent = scanner.usagePresent();
-            }
+        if (complete()) {
+            usage.read();
         }
     }
 
@@ -145,22 +131,22 @@ public final class IncrementalBodyScanner {
 
     /** A top-level usage object was found (read after {@link #finish}). */
     public boolean usagePresent() {
-        return usagePresent;
+        return usage.present();
     }
 
     /** At least one usage count was valid (after {@link #finish}). */
     public boolean hasUsage() {
-        return promptTokens >= 0 || completionTokens >= 0;
+        return usage.promptTokens() >= 0 || usage.completionTokens() >= 0;
     }
 
     /** {@code usage.prompt_tokens} if it is a valid count, else -1 (after {@link #finish}). */
     public long promptTokens() {
-        return promptTokens;
+        return usage.promptTokens();
     }
 
     /** {@code usage.completion_tokens} if it is a valid count, else -1 (after {@link #finish}). */
     public long completionTokens() {
-        return completionTokens;
+        return usage.completionTokens();
     }
 
     /** A top-level {@code error} (not null) or {@code "object":"error"} was seen. */
@@ -172,7 +158,7 @@ public final class IncrementalBodyScanner {
 
     private void structural(byte c) {
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-            capture(c);
+            usage.add(c, depth);
             return;
         }
         if (closed) {
@@ -187,22 +173,22 @@ public final class IncrementalBodyScanner {
             case '{', '[' -> open(c == '[');
             case '}', ']' -> close(c == ']');
             case ':' -> {
-                capture(c);
+                usage.add(c, depth);
                 expectKey = false;
             }
             case ',' -> {
-                capture(c);
+                usage.add(c, depth);
                 expectKey = !isArray[depth];
                 if (isArray[depth]) {
                     role = ctx[depth] == CHOICES ? R_CHOICE : R_NONE;
                 }
             }
             case '"' -> {
-                capture(c);
+                usage.add(c, depth);
                 startString();
             }
             default -> {
-                capture(c);
+                usage.add(c, depth);
                 if (role == R_ERROR && c != 'n') {
                     error = true;
                 }
@@ -219,12 +205,8 @@ public final class IncrementalBodyScanner {
         byte next = OTHER;
         if (depth == 0) {
             next = ROOT;
-        } else if (role == R_USAGE && !array && usageDepth < 0) {
-            usageDepth = depth + 1;
-            usageLen = USAGE_PREFIX.length;
-            System.arraycopy(USAGE_PREFIX, 0, usage, 0, usageLen);
-            usageTooBig = false;
-            usageCaptured = false;
+        } else if (role == R_USAGE && !array && !usage.copying()) {
+            usage.begin(depth + 1);
         } else if (role == R_CHOICES && array) {
             next = CHOICES;
         } else if (role == R_CHOICE && !array) {
@@ -237,7 +219,7 @@ public final class IncrementalBodyScanner {
         depth++;
         ctx[depth] = next;
         isArray[depth] = array;
-        capture(array ? (byte) '[' : (byte) '{');
+        usage.add(array ? (byte) '[' : (byte) '{', depth);
         expectKey = !array;
         role = array && next == CHOICES ? R_CHOICE : R_NONE;
     }
@@ -247,11 +229,8 @@ public final class IncrementalBodyScanner {
             failed = true;
             return;
         }
-        capture(array ? (byte) ']' : (byte) '}');
-        if (depth == usageDepth) {
-            usageDepth = -1;
-            usageCaptured = true;
-        }
+        usage.add(array ? (byte) ']' : (byte) '}', depth);
+        usage.closed(depth);
         depth--;
         role = R_NONE;
         expectKey = false;
@@ -260,36 +239,23 @@ public final class IncrementalBodyScanner {
         }
     }
 
-    private void capture(byte c) {
-        if (usageDepth >= 0 && depth >= usageDepth) {
-            if (usageLen < USAGE_PREFIX.length + MAX_USAGE) {
-                usage[usageLen++] = c;
-            } else {
-                usageTooBig = true;
-            }
-        }
-    }
-
     // ---- strings ----------------------------------------------------------------------------------------
 
     private void startString() {
         inString = true;
         escape = false;
-        hexLeft = 0;
-        pendingHigh = -1;
+        text.start();
         if (expectKey && !isArray[depth]) {
             byte c = ctx[depth];
             stringKind = c == ROOT || c == CHOICE || c == MESSAGE ? S_KEY : S_SKIP;
-            keyLen = 0;
-            keyUnmatchable = false;
+            name.start();
             role = R_NONE;
         } else if (role == R_TEXT && sink != null) {
             stringKind = S_TEXT;
             role = R_NONE;
         } else if (role == R_OBJECT) {
             stringKind = S_OBJECT;
-            keyLen = 0;
-            keyUnmatchable = false;
+            name.start();
             role = R_NONE;
         } else {
             if (role == R_ERROR) {
@@ -302,13 +268,14 @@ public final class IncrementalBodyScanner {
 
     /** Consumes string bytes from {@code i}; returns the index after what it consumed. */
     private int string(byte[] b, int i, int end) {
-        boolean capturing = usageDepth >= 0 && depth >= usageDepth;
+        boolean copying = usage.covers(depth);
         if (escape) {
-            return escaped(b, i, end, capturing);
+            escaped(b[i], copying);
+            return i + 1;
         }
-        if (capturing) {
+        if (copying) {
             byte c = b[i];
-            capture(c);
+            usage.add(c, depth);
             if (c == '"') {
                 inString = false;
             } else if (c == '\\') {
@@ -318,7 +285,7 @@ public final class IncrementalBodyScanner {
         }
         int stop = ByteSearch.quoteOrEscape(b, i, end);
         if (stop > i) {
-            run(b, i, stop);
+            plain(b, i, stop);
         }
         if (stop >= end) {
             return end;
@@ -332,177 +299,74 @@ public final class IncrementalBodyScanner {
     }
 
     /** Plain string bytes {@code b[from, to)} (no quote, no backslash). */
-    private void run(byte[] b, int from, int to) {
+    private void plain(byte[] b, int from, int to) {
         switch (stringKind) {
-            case S_TEXT -> {
-                flushHigh();
-                sink.append(b, from, to - from);
-            }
-            case S_KEY, S_OBJECT -> {
-                for (int k = from; k < to; k++) {
-                    keyByte(b[k]);
-                }
-            }
+            case S_TEXT -> text.plain(sink, b, from, to);
+            case S_KEY, S_OBJECT -> name.add(b, from, to);
             default -> {
             }
         }
     }
 
-    private void keyByte(byte c) {
-        if (keyLen < KEY_MAX) {
-            key[keyLen++] = c;
-        } else {
-            keyUnmatchable = true;
-        }
-    }
-
-    private int escaped(byte[] b, int i, int end, boolean capturing) {
-        byte c = b[i];
-        if (capturing) {
-            capture(c);
+    /** A byte of an escape sequence ({@code \\uXXXX} digits included). */
+    private void escaped(byte c, boolean copying) {
+        if (copying) {
+            usage.add(c, depth);
             escape = false;
-            return i + 1;
-        }
-        if (stringKind != S_TEXT) {
+        } else if (stringKind != S_TEXT) {
             // Keys with escapes never match; other strings are only skipped. \\uXXXX digits are plain bytes.
-            keyUnmatchable = true;
+            name.escaped();
             escape = false;
-            return i + 1;
-        }
-        if (hexLeft > 0) {
-            int d = Character.digit(c, 16);
-            if (d < 0) {
+        } else {
+            int r = text.escaped(sink, c);
+            if (r == TextUnescaper.MALFORMED) {
                 failed = true;
-                return i + 1;
-            }
-            hex = (hex << 4) | d;
-            if (--hexLeft == 0) {
+            } else if (r == TextUnescaper.DONE) {
                 escape = false;
-                codePoint(hex);
             }
-            return i + 1;
         }
-        switch (c) {
-            case '"', '\\', '/' -> emit(c);
-            case 'b' -> emit((byte) '\b');
-            case 'f' -> emit((byte) '\f');
-            case 'n' -> emit((byte) '\n');
-            case 'r' -> emit((byte) '\r');
-            case 't' -> emit((byte) '\t');
-            case 'u' -> {
-                hexLeft = 4;
-                hex = 0;
-                return i + 1;
-            }
-            default -> failed = true;
-        }
-        escape = false;
-        return i + 1;
     }
 
     private void endString() {
         inString = false;
         if (stringKind == S_TEXT) {
-            flushHigh();
+            text.end(sink);
         } else if (stringKind == S_KEY) {
-            role = keyUnmatchable ? R_NONE : roleOf(ctx[depth]);
+            role = roleOf(ctx[depth]);
         } else if (stringKind == S_OBJECT) {
-            error |= !keyUnmatchable && is("error");
+            error |= name.is(V_ERROR);
         }
     }
 
-    /** What the value after the key just read means in a container of context {@code c}. */
+    /** What the value after the member name just read means in a container of context {@code c}. */
     private int roleOf(byte c) {
         switch (c) {
             case ROOT:
-                if (is("usage")) {
-                    return usageDepth < 0 ? R_USAGE : R_NONE;
+                if (name.is(K_USAGE)) {
+                    return usage.copying() ? R_NONE : R_USAGE;
                 }
-                if (is("choices")) {
+                if (name.is(K_CHOICES)) {
                     return R_CHOICES;
                 }
-                if (is("error")) {
+                if (name.is(K_ERROR)) {
                     return R_ERROR;
                 }
-                return is("object") ? R_OBJECT : R_NONE;
+                return name.is(K_OBJECT) ? R_OBJECT : R_NONE;
             case CHOICE:
-                if (is("message") || is("delta")) {
+                if (name.is(K_MESSAGE) || name.is(K_DELTA)) {
                     return R_MESSAGE;
                 }
-                return is("text") ? R_TEXT : R_NONE;
+                return name.is(K_TEXT) ? R_TEXT : R_NONE;
             case MESSAGE:
-                return is("content") || is("reasoning_content") || is("reasoning") ? R_TEXT : R_NONE;
+                return name.is(K_CONTENT) || name.is(K_REASONING_CONTENT) || name.is(K_REASONING) ? R_TEXT : R_NONE;
             default:
                 return R_NONE;
-        }
-    }
-
-    private boolean is(String name) {
-        if (keyLen != name.length()) {
-            return false;
-        }
-        for (int k = 0; k < keyLen; k++) {
-            if (key[k] != name.charAt(k)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    // ---- text unescaping (same results as ChunkScanner) -----------------------------------------------
-
-    private void codePoint(int cp) {
-        if (pendingHigh >= 0) {
-            if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                utf8(0x10000 + ((pendingHigh - 0xD800) << 10) + (cp - 0xDC00));
-                pendingHigh = -1;
-                return;
-            }
-            flushHigh();
-        }
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            pendingHigh = cp;
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            utf8(0xFFFD);
-        } else {
-            utf8(cp);
-        }
-    }
-
-    /** A high surrogate not followed by a low one becomes U+FFFD. */
-    private void flushHigh() {
-        if (pendingHigh >= 0) {
-            pendingHigh = -1;
-            utf8(0xFFFD);
-        }
-    }
-
-    private void emit(byte v) {
-        flushHigh();
-        sink.append(v);
-    }
-
-    private void utf8(int cp) {
-        if (cp < 0x80) {
-            sink.append((byte) cp);
-        } else if (cp < 0x800) {
-            sink.append((byte) (0xC0 | (cp >> 6)));
-            sink.append((byte) (0x80 | (cp & 0x3F)));
-        } else if (cp < 0x10000) {
-            sink.append((byte) (0xE0 | (cp >> 12)));
-            sink.append((byte) (0x80 | ((cp >> 6) & 0x3F)));
-            sink.append((byte) (0x80 | (cp & 0x3F)));
-        } else {
-            sink.append((byte) (0xF0 | (cp >> 18)));
-            sink.append((byte) (0x80 | ((cp >> 12) & 0x3F)));
-            sink.append((byte) (0x80 | ((cp >> 6) & 0x3F)));
-            sink.append((byte) (0x80 | (cp & 0x3F)));
         }
     }
 
     @Override
     public String toString() {
         return "IncrementalBodyScanner[depth=" + depth + ", closed=" + closed + ", failed=" + failed + ", usage="
-                + new String(Arrays.copyOf(usage, usageLen), StandardCharsets.UTF_8) + "]";
+                + usage + "]";
     }
 }
