@@ -13,9 +13,12 @@ import dev.tollgate.metering.agent.UsageListener;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -53,13 +56,13 @@ public final class SettlementService implements AutoCloseable {
     private final Function<String, String> workerOfUpstream;
     private final LedgerIntents intents = new LedgerIntents();
     private final Arrears arrears = new Arrears();
-    private final java.util.Set<String> funded = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<String> funded = ConcurrentHashMap.newKeySet();
     private final SettlementJournal journal;
     private volatile Runnable journalWake = () -> { };
     private volatile long pendingOps;
     private final QualityGate quality;
     // Requests with a progress row, to delete it when their usage is journaled (journal thread only).
-    private final java.util.Set<String> checkpointed = new java.util.HashSet<>();
+    private final Set<String> checkpointed = new HashSet<>();
     private long lastArchive;
 
     private SettlementService(SettlementConfig cfg, Database db, EscrowPort port, EmbeddedLedger ledger, Clock clock,
