@@ -2,18 +2,13 @@ package dev.tollgate.proxy;
 
 import dev.tollgate.metering.Outcome;
 import dev.tollgate.metering.StreamMeter;
-import dev.tollgate.metering.UsageRecord;
 import dev.tollgate.metering.sse.SseEventParser;
 import dev.tollgate.proxy.http.OpenAiError;
-import dev.tollgate.proxy.upstream.Upstream;
 import dev.tollgate.proxy.upstream.UpstreamEvents;
-import dev.tollgate.proxy.upstream.UpstreamRelayHandler;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -37,7 +32,6 @@ import java.util.logging.Logger;
  * <p>Threading: confined to the client channel's event loop; the upstream connection uses the same loop.
  */
 final class Exchange implements UpstreamEvents {
-    private static final long CHECKPOINT_NANOS = 2_000_000_000L;
     private static final Logger LOG = Logger.getLogger(Exchange.class.getName());
 
     private final ProxyServices services;
@@ -48,29 +42,29 @@ final class Exchange implements UpstreamEvents {
     private final FullHttpRequest request;
     private final MeteredRequest metered;
     private final byte[] originalBody;
-    private final ExchangeUsage usage;
     private final StreamMeter meter;
     private final UpstreamChoice upstreams;
+    private final UsageSubmission record;
+    private final StreamCheckpoint checkpoint;
+    private final ExchangeAdmission admission;
+    private final ResponseTail tail;
+    private final UpstreamLeg leg;
+    private final ClientBackpressure backpressure;
+    private final UpstreamFailure failure;
 
-    private Channel upstreamChannel;
     private long requestSentNanos = -1;
     private long upstreamEndNanos = -1;
     private int status;
     private boolean responseStarted;
     private boolean eventStream;
     private boolean upstreamKeepAlive;
-    private boolean awaitingWritability;
     private boolean upstreamDone;
     private boolean finished;
     private boolean recordSubmitted;
     private boolean closeAfterResponse;
     private SseRelay relay;
     private HttpContent reading;
-    private HttpContent tailContent;
     private boolean streamCounted;
-    private long lastCheckpointNanos;
-    private boolean admissionPending;
-    private Outcome deferredOutcome;
 
     Exchange(ProxyServices services, ClientConnectionHandler owner, ChannelHandlerContext client, String requestId,
              String account, FullHttpRequest request, MeteredRequest metered, byte[] originalBody,
@@ -84,106 +78,47 @@ final class Exchange implements UpstreamEvents {
         this.metered = metered;
         this.originalBody = originalBody;
         this.upstreams = new UpstreamChoice(services);
-        this.usage = metered == null ? null
+        ExchangeUsage usage = metered == null ? null
                 : new ExchangeUsage(services.tokens(), requestId, account, metered, startNanos, startMillis);
         this.meter = usage == null ? null : usage.meter();
+        this.record = usage == null ? null : new UsageSubmission(services, usage);
+        this.checkpoint = usage == null ? null : new StreamCheckpoint(services, meter, requestId, metered.model());
+        this.admission = usage == null ? null : new ExchangeAdmission(client, requestId, () -> finished,
+                this::connect, this::answerBeforeUpstream, o -> submitRecord(o, System.nanoTime(), null));
+        this.tail = new ResponseTail(client, services, requestId);
+        this.leg = new UpstreamLeg(services, upstreams);
+        this.backpressure = new ClientBackpressure(client);
+        this.failure = new UpstreamFailure(client, metered != null, () -> finished,
+                (st, message, o) -> respondLocally(st, message, "upstream_error", null, o),
+                (o, then) -> submitThen(o, System.nanoTime(), then), this::end, this::finish);
     }
 
     /** Picks an upstream, asks the admission gate, then connects. Takes ownership of the request. */
     void start() {
         if (!upstreams.pick()) {
-            failBeforeUpstream(HttpResponseStatus.BAD_GATEWAY, "No upstream is configured.", Outcome.UPSTREAM_UNREACHABLE);
+            answerBeforeUpstream(HttpResponseStatus.BAD_GATEWAY, "No upstream is configured.", "upstream_error", null,
+                    Outcome.UPSTREAM_UNREACHABLE);
             return;
         }
         if (metered == null) {
             connect();
             return;
         }
-        // The lock's prompt part is bounded by the body's size: a byte-level BPE token covers at least one byte of
-        // text, and the JSON around the text outweighs the chat template's few tokens per message. Tokenizing
-        // here would put a 4 MB prompt's 0.4 s on the event loop.
-        long promptBound = originalBody.length;
-        var decision = services.admission().admit(requestId, account, upstreams.upstream().worker(), metered.model(),
-                () -> promptBound, metered.maxTokens(), metered.choices()).toCompletableFuture();
-        if (decision.isDone() && !decision.isCompletedExceptionally()) {
-            onAdmission(decision.getNow(null), null);
-        } else {
-            admissionPending = true;
-            decision.whenComplete((d, error) -> client.executor().execute(() -> onAdmission(d, error)));
-        }
-    }
-
-    private void onAdmission(AdmissionGate.Decision decision, Throwable error) {
-        admissionPending = false;
-        if (finished) {
-            if (deferredOutcome != null) {
-                // The client left while admission was deciding: the record goes now, after whatever admission
-                // reserved, so the journal finds the reservation and returns it (0 tokens were served).
-                submitRecord(deferredOutcome, System.nanoTime(), null);
-                deferredOutcome = null;
-            }
-            return;
-        }
-        if (error != null) {
-            LOG.log(Level.WARNING, "admission failed for " + requestId, error);
-            failBeforeUpstream(HttpResponseStatus.SERVICE_UNAVAILABLE,
-                    "Payment could not be arranged for this request; try again.", Outcome.PAYMENT_REQUIRED);
-            return;
-        }
-        if (!decision.admitted() && decision.status() == 400) {
-            upstreams.releaseSlot();
-            status = 400;
-            FullHttpResponse r = OpenAiError.response(client.alloc(), HttpResponseStatus.BAD_REQUEST, requestId,
-                    decision.message(), "invalid_request_error", decision.param(), null);
-            client.writeAndFlush(r).addListener((ChannelFutureListener) f ->
-                    finish(f.isSuccess() ? Outcome.REJECTED : Outcome.CLIENT_DISCONNECTED));
-            return;
-        }
-        if (!decision.admitted()) {
-            failBeforeUpstream(HttpResponseStatus.PAYMENT_REQUIRED, decision.message(), Outcome.PAYMENT_REQUIRED);
-            return;
-        }
-        connect();
+        admission.ask(services.admission(), account, upstreams.upstream().worker(), metered, originalBody.length);
     }
 
     private void connect() {
         if (finished) {
             return;
         }
-        upstreams.connect(client.channel().eventLoop(), () -> finished, new UpstreamChoice.Connected() {
-            @Override
-            public void onConnected(Channel ch) {
-                send(ch);
-            }
-
-            @Override
-            public void onUnreachable() {
-                failBeforeUpstream(HttpResponseStatus.BAD_GATEWAY,
-                        "The upstream inference server could not be reached.", Outcome.UPSTREAM_UNREACHABLE);
-            }
-        });
+        leg.connect(client.channel().eventLoop(), () -> finished, this::send, () -> answerBeforeUpstream(
+                HttpResponseStatus.BAD_GATEWAY, "The upstream inference server could not be reached.",
+                "upstream_error", null, Outcome.UPSTREAM_UNREACHABLE));
     }
 
     private void send(Channel ch) {
-        upstreamChannel = ch;
         services.relayGauge().register(this);
-        ch.pipeline().get(UpstreamRelayHandler.class).attach(this);
-        Upstream upstream = upstreams.upstream();
-        ByteBuf body;
-        if (metered != null) {
-            byte[] b = metered.upstreamBody(originalBody, upstream.continuousUsage());
-            body = Unpooled.wrappedBuffer(b);
-        } else {
-            body = request.content().retainedDuplicate();
-        }
-        FullHttpRequest up = ExchangeHeads.upstreamRequest(request, body, upstream, metered != null);
-        requestSentNanos = System.nanoTime();
-        ch.writeAndFlush(up).addListener((ChannelFutureListener) wf -> {
-            if (!wf.isSuccess()) {
-                wf.channel().close();
-            }
-        });
-        ch.read();
+        requestSentNanos = leg.send(ch, this, request, metered, originalBody);
     }
 
     // ---- upstream events ------------------------------------------------------------------------------
@@ -267,96 +202,18 @@ final class Exchange implements UpstreamEvents {
         if (meter == null) {
             client.writeAndFlush(forward).addListener((ChannelFutureListener) f ->
                     finish(f.isSuccess() ? Outcome.COMPLETED : Outcome.CLIENT_DISCONNECTED));
-            releaseUpstream(upstreamKeepAlive);
+            leg.release(upstreamKeepAlive);
             return;
         }
         meter.onBodyEnd(now);
         // The end of the response (the [DONE] event, or a JSON body's last bytes) reaches the client only once
         // its usage record is in the journal: a client that saw the whole response was metered, even if the
         // process dies right after.
-        if (forward != LastHttpContent.EMPTY_LAST_CONTENT) {
-            tailContent = forward;
-        }
+        tail.hold(relay, forward != LastHttpContent.EMPTY_LAST_CONTENT ? forward : null);
         client.flush();
-        releaseUpstream(upstreamKeepAlive);
-        recordSubmitted = true;
-        submitRecord(successOutcome(), now, () -> client.executor().execute(this::deliverTail));
-    }
-
-    /**
-     * Every {@link #CHECKPOINT_NANOS} of a long metered stream, the tokens served so far go to the journal's next
-     * group commit: if the process dies before the stream ends, the next start pays what was served from the
-     * hold instead of refunding it all. Only exact (upstream-reported) counts are checkpointed.
-     */
-    private void checkpoint() {
-        if (meter == null || services.settlement() == null) {
-            return;
-        }
-        long now = System.nanoTime();
-        if (lastCheckpointNanos == 0) {
-            lastCheckpointNanos = now;
-            return;
-        }
-        if (now - lastCheckpointNanos < CHECKPOINT_NANOS) {
-            return;
-        }
-        lastCheckpointNanos = now;
-        long prompt = meter.upstreamPromptTokens();
-        long completion = meter.upstreamCompletionTokens();
-        if (prompt >= 0 && completion >= 0) {
-            services.settlement().progress(requestId, metered.model(), prompt, completion);
-        }
-    }
-
-    /** Writes what was held until the usage record was journaled, and ends the exchange. */
-    private void deliverTail() {
-        if (finished) {
-            releaseTail();
-            return;
-        }
-        if (services.settlement() != null && services.settlement().quarantined(requestId)) {
-            // The record could not be journaled: the client must not see a clean end it was not billed for.
-            releaseTail();
-            if (eventStream) {
-                client.write(new DefaultHttpContent(OpenAiError.streamError(client.alloc(),
-                        "The usage of this response could not be recorded; it is not complete.", "server_error",
-                        null)), client.voidPromise());
-                client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT)
-                        .addListener((ChannelFutureListener) f -> end(!f.isSuccess()));
-            } else {
-                client.flush();
-                client.close();
-                end(true);
-            }
-            return;
-        }
-        ByteBuf tail = relay == null ? null : relay.takeTail();
-        if (tail != null) {
-            client.write(new DefaultHttpContent(tail), client.voidPromise());
-        }
-        HttpContent last = tailContent != null ? tailContent : LastHttpContent.EMPTY_LAST_CONTENT;
-        tailContent = null;
-        client.writeAndFlush(last).addListener((ChannelFutureListener) f -> end(!f.isSuccess()));
-    }
-
-    private void releaseTail() {
-        if (relay != null) {
-            relay.release();
-        }
-        if (tailContent != null) {
-            tailContent.release();
-            tailContent = null;
-        }
-    }
-
-    private Outcome successOutcome() {
-        if (status >= 400) {
-            return Outcome.UPSTREAM_ERROR;
-        }
-        if (meter != null && meter.sawError()) {
-            return eventStream ? Outcome.STREAM_ERROR : Outcome.UPSTREAM_ERROR;
-        }
-        return Outcome.COMPLETED;
+        leg.release(upstreamKeepAlive);
+        submitThen(ExchangeUsage.endOutcome(status, meter, eventStream), now,
+                () -> tail.deliver(finished, eventStream, this::end));
     }
 
     /** Writes bytes the relay lets through; the upstream's own content object when it is forwarded whole. */
@@ -371,19 +228,18 @@ final class Exchange implements UpstreamEvents {
         if (upstreamDone || finished) {
             return;
         }
-        checkpoint();
-        if (client.channel().isWritable()) {
-            upstreamChannel.read();
-        } else {
-            awaitingWritability = true;
+        if (checkpoint != null) {
+            checkpoint.onRead();
+        }
+        if (backpressure.mayRead()) {
+            leg.read();
         }
     }
 
     /** The client's write buffer drained below the low-water mark (or rose above the high one). */
     void onClientWritabilityChanged() {
-        if (awaitingWritability && client.channel().isWritable() && !upstreamDone && upstreamChannel != null) {
-            awaitingWritability = false;
-            upstreamChannel.read();
+        if (!upstreamDone && leg.connected() && backpressure.resume()) {
+            leg.read();
         }
     }
 
@@ -392,22 +248,18 @@ final class Exchange implements UpstreamEvents {
         if (upstreamDone || finished) {
             return;
         }
-        upstreamDone = true;
-        upstreamEndNanos = System.nanoTime();
+        upstreamEnded();
         failAfterUpstream("The upstream closed the connection before the response was complete.",
                 Outcome.STREAM_ERROR, HttpResponseStatus.BAD_GATEWAY);
     }
 
     @Override
     public void onUpstreamIdle() {
-        if (upstreamDone || finished || awaitingWritability) {
+        if (upstreamDone || finished || backpressure.awaiting()) {
             return;
         }
-        upstreamDone = true;
-        upstreamEndNanos = System.nanoTime();
-        Channel ch = upstreamChannel;
-        upstreamChannel = null;
-        ch.close();
+        upstreamEnded();
+        leg.close();
         failAfterUpstream("The upstream sent nothing for longer than the idle timeout.", Outcome.UPSTREAM_TIMEOUT,
                 HttpResponseStatus.GATEWAY_TIMEOUT);
     }
@@ -417,40 +269,19 @@ final class Exchange implements UpstreamEvents {
         LOG.log(Level.FINE, "upstream failure in " + requestId, cause);
     }
 
-    private void failAfterUpstream(String message, Outcome outcome, HttpResponseStatus statusBeforeHead) {
+    /** The upstream's part of the response ends now (cut off or complete as far as it goes). */
+    private void upstreamEnded() {
+        upstreamDone = true;
+        upstreamEndNanos = System.nanoTime();
         if (meter != null) {
             meter.onBodyEnd(upstreamEndNanos);
         }
+    }
+
+    private void failAfterUpstream(String message, Outcome outcome, HttpResponseStatus statusBeforeHead) {
         releaseHeld();
-        releaseUpstream(false);
-        if (!responseStarted) {
-            Outcome o = outcome == Outcome.STREAM_ERROR ? Outcome.UPSTREAM_ERROR : outcome;
-            respondLocally(statusBeforeHead, message, "upstream_error", o);
-            return;
-        }
-        if (eventStream) {
-            // The error event ends with [DONE]; like any stream end, it waits for the usage record's journal.
-            Runnable endStream = () -> {
-                if (finished) {
-                    return;
-                }
-                client.write(new DefaultHttpContent(OpenAiError.streamError(client.alloc(), message, "upstream_error",
-                        null)), client.voidPromise());
-                client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT)
-                        .addListener((ChannelFutureListener) f -> end(!f.isSuccess()));
-            };
-            if (metered != null) {
-                recordSubmitted = true;
-                submitRecord(outcome, System.nanoTime(), () -> client.executor().execute(endStream));
-            } else {
-                endStream.run();
-            }
-        } else {
-            // A non-streamed body cannot be ended honestly: cut the connection so the client sees a short body.
-            client.flush();
-            client.close();
-            finish(outcome);
-        }
+        leg.release(false);
+        failure.fail(responseStarted, eventStream, message, outcome, statusBeforeHead);
     }
 
     // ---- client side ----------------------------------------------------------------------------------
@@ -466,7 +297,7 @@ final class Exchange implements UpstreamEvents {
      * is waiting for the upstream, whose own idle timeout applies.
      */
     boolean onClientIdle() {
-        if (finished || !responseStarted || !(awaitingWritability || clientPendingBytes() > 0)) {
+        if (finished || !responseStarted || !backpressure.stalled()) {
             return false;
         }
         abandon(Outcome.CLIENT_STALLED);
@@ -479,22 +310,12 @@ final class Exchange implements UpstreamEvents {
             return;
         }
         if (!upstreamDone) {
-            upstreamDone = true;
-            upstreamEndNanos = System.nanoTime();
-            if (meter != null) {
-                meter.onBodyEnd(upstreamEndNanos);
-            }
+            upstreamEnded();
         }
         releaseHeld();
         // Stop the upstream generating tokens nobody will receive.
-        releaseUpstream(false);
+        leg.release(false);
         finish(outcome);
-    }
-
-    /** Bytes written to the client channel and not yet taken by its socket. */
-    private long clientPendingBytes() {
-        ChannelOutboundBuffer b = client.channel().unsafe().outboundBuffer();
-        return b == null ? 0 : b.totalPendingWriteBytes();
     }
 
     /**
@@ -503,20 +324,19 @@ final class Exchange implements UpstreamEvents {
      */
     long heldBytes() {
         SseRelay r = relay;
-        HttpContent t = tailContent;
-        long tailBytes = t == null ? 0 : t.content().readableBytes();
-        return (r == null ? 0 : r.heldBytes()) + tailBytes + clientPendingBytes();
+        return (r == null ? 0 : r.heldBytes()) + tail.heldBytes() + backpressure.pendingBytes();
     }
 
-    private void failBeforeUpstream(HttpResponseStatus st, String message, Outcome outcome) {
+    private void answerBeforeUpstream(HttpResponseStatus st, String message, String type, String param,
+                                      Outcome outcome) {
         upstreams.releaseSlot();
-        String type = st.code() == 402 ? "insufficient_quota" : "upstream_error";
-        respondLocally(st, message, type, outcome);
+        respondLocally(st, message, type, param, outcome);
     }
 
-    private void respondLocally(HttpResponseStatus st, String message, String type, Outcome outcome) {
+    /** Answers with an OpenAI-shaped error of this proxy's own (402 carries {@code insufficient_balance}). */
+    private void respondLocally(HttpResponseStatus st, String message, String type, String param, Outcome outcome) {
         status = st.code();
-        FullHttpResponse r = OpenAiError.response(client.alloc(), st, requestId, message, type, null,
+        FullHttpResponse r = OpenAiError.response(client.alloc(), st, requestId, message, type, param,
                 st.code() == 402 ? "insufficient_balance" : null);
         client.writeAndFlush(r).addListener((ChannelFutureListener) f ->
                 finish(f.isSuccess() ? outcome : Outcome.CLIENT_DISCONNECTED));
@@ -528,21 +348,6 @@ final class Exchange implements UpstreamEvents {
         }
     }
 
-    private void releaseUpstream(boolean reusable) {
-        Channel ch = upstreamChannel;
-        upstreamChannel = null;
-        upstreams.releaseSlot();
-        if (ch == null) {
-            return;
-        }
-        if (reusable) {
-            services.connector().release(upstreams.upstream(), ch);
-        } else {
-            ch.pipeline().get(UpstreamRelayHandler.class).attach(null);
-            ch.close();
-        }
-    }
-
     /** Ends the exchange once: records usage (unless already recorded) and lets the connection go on. */
     private void finish(Outcome outcome) {
         if (finished) {
@@ -550,9 +355,7 @@ final class Exchange implements UpstreamEvents {
         }
         if (metered != null && !recordSubmitted) {
             recordSubmitted = true;
-            if (admissionPending) {
-                deferredOutcome = outcome;
-            } else {
+            if (!admission.defer(outcome)) {
                 submitRecord(outcome, System.nanoTime(), null);
             }
         }
@@ -565,7 +368,8 @@ final class Exchange implements UpstreamEvents {
         }
         finished = true;
         services.relayGauge().unregister(this);
-        releaseTail();
+        releaseHeld();
+        tail.release();
         request.release();
         if (closeAfterResponse) {
             // A close-delimited (HTTP/1.0) body ends with the connection.
@@ -577,29 +381,15 @@ final class Exchange implements UpstreamEvents {
         owner.exchangeEnded(this, clientGone || closeAfterResponse);
     }
 
-    /**
-     * Hands the usage record to the metering thread ({@code afterJournal}, if any, runs once it is journaled). When
-     * the upstream reported no usage, the counts come from the tokenizer, which can take hundreds of milliseconds
-     * on a large prompt: that record is built on the estimator thread, never on the event loop. The meter is not
-     * touched by the exchange after this call.
-     */
-    private void submitRecord(Outcome outcome, long endNanos, Runnable afterJournal) {
-        int st = status;
-        var up = upstreams.upstream();
-        long sent = requestSentNanos;
-        long upEnd = upstreamEndNanos;
-        if (!usage.needsEstimate(st, sent)) {
-            deliver(usage.record(outcome, st, up, sent, upEnd, endNanos), afterJournal);
-            return;
-        }
-        UsageEstimator.execute(() -> deliver(usage.record(outcome, st, up, sent, upEnd, endNanos), afterJournal));
+    /** Submits the usage record; {@code then} runs on this loop once it is journaled. */
+    private void submitThen(Outcome outcome, long endNanos, Runnable then) {
+        recordSubmitted = true;
+        submitRecord(outcome, endNanos, () -> client.executor().execute(then));
     }
 
-    private void deliver(UsageRecord r, Runnable afterJournal) {
-        if (afterJournal == null) {
-            services.metering().submit(r);
-        } else {
-            services.metering().submit(r, afterJournal);
-        }
+    /** Hands the usage record over ({@code afterJournal}, if any, runs once it is journaled). */
+    private void submitRecord(Outcome outcome, long endNanos, Runnable afterJournal) {
+        record.submit(outcome, status, upstreams.upstream(), requestSentNanos, upstreamEndNanos, endNanos,
+                afterJournal);
     }
 }

@@ -12,7 +12,7 @@ import dev.tollgate.proxy.upstream.Upstream;
  * the tokenizer otherwise, nothing for an error answered before any generation; with the exchange's timings.
  *
  * <p>Threading: confined to the exchange's event loop, except that {@link #record} may run once on the
- * estimator thread after the exchange handed the meter over (see {@code Exchange.submitRecord}).
+ * estimator thread after the exchange handed the meter over (see {@link UsageSubmission}).
  */
 final class ExchangeUsage {
     private final TokenEstimator tokens;
@@ -89,5 +89,16 @@ final class ExchangeUsage {
         return new UsageRecord(requestId, account, upstream == null ? "" : upstream.name(), metered.model(),
                 metered.route(), metered.stream(), prompt, completion, source, metered.maxTokens(), startMillis,
                 ttft, endNanos - startNanos, generation, upstreamNanos, outcome, status);
+    }
+
+    /** The outcome of a response the upstream ended: an error status or an error in the body, or completed. */
+    static Outcome endOutcome(int status, StreamMeter meter, boolean eventStream) {
+        if (status >= 400) {
+            return Outcome.UPSTREAM_ERROR;
+        }
+        if (meter.sawError()) {
+            return eventStream ? Outcome.STREAM_ERROR : Outcome.UPSTREAM_ERROR;
+        }
+        return Outcome.COMPLETED;
     }
 }
