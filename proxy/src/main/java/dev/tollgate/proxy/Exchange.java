@@ -1,6 +1,7 @@
 package dev.tollgate.proxy;
 
 import dev.tollgate.metering.Outcome;
+import dev.tollgate.metering.Route;
 import dev.tollgate.metering.StreamMeter;
 import dev.tollgate.metering.sse.SseEventParser;
 import dev.tollgate.proxy.http.OpenAiError;
@@ -85,10 +86,11 @@ final class Exchange implements UpstreamEvents {
         this.checkpoint = usage == null ? null : new StreamCheckpoint(services, meter, requestId, metered.model());
         this.admission = usage == null ? null : new ExchangeAdmission(client, requestId, () -> finished,
                 this::connect, this::answerBeforeUpstream, o -> submitRecord(o, System.nanoTime(), null));
-        this.tail = new ResponseTail(client, services, requestId);
+        boolean responsesApi = metered != null && metered.route() == Route.RESPONSES;
+        this.tail = new ResponseTail(client, services, requestId, responsesApi);
         this.leg = new UpstreamLeg(services, upstreams);
         this.backpressure = new ClientBackpressure(client);
-        this.failure = new UpstreamFailure(client, metered != null, () -> finished,
+        this.failure = new UpstreamFailure(client, metered != null, responsesApi, () -> finished,
                 (st, message, o) -> respondLocally(st, message, "upstream_error", null, o),
                 (o, then) -> submitThen(o, System.nanoTime(), then), this::end, this::finish);
     }

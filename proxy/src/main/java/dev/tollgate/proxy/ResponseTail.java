@@ -21,11 +21,13 @@ final class ResponseTail {
     private final ChannelHandlerContext client;
     private final ProxyServices services;
     private final String requestId;
+    private final boolean responsesApi;
     private SseRelay relay;
     private HttpContent last;
 
-    ResponseTail(ChannelHandlerContext client, ProxyServices services, String requestId) {
+    ResponseTail(ChannelHandlerContext client, ProxyServices services, String requestId, boolean responsesApi) {
         this.client = client;
+        this.responsesApi = responsesApi;
         this.services = services;
         this.requestId = requestId;
     }
@@ -52,8 +54,8 @@ final class ResponseTail {
             // The record could not be journaled: the client must not see a clean end it was not billed for.
             release();
             if (eventStream) {
-                endWithError(client, "The usage of this response could not be recorded; it is not complete.",
-                        "server_error", end);
+                endWithError(client, responsesApi, "The usage of this response could not be recorded; it is not "
+                        + "complete.", "server_error", end);
             } else {
                 client.flush();
                 client.close();
@@ -87,10 +89,15 @@ final class ResponseTail {
         return l == null ? 0 : l.content().readableBytes();
     }
 
-    /** Ends an event stream with an OpenAI-shaped error event and the end of the body. */
-    static void endWithError(ChannelHandlerContext client, String message, String type, Consumer<Boolean> end) {
-        client.write(new DefaultHttpContent(OpenAiError.streamError(client.alloc(), message, type, null)),
-                client.voidPromise());
+    /**
+     * Ends an event stream with an error event in the stream's own protocol (the Responses API's named
+     * {@code error} event, else an OpenAI error object and {@code [DONE]}) and the end of the body.
+     */
+    static void endWithError(ChannelHandlerContext client, boolean responsesApi, String message, String type,
+                             Consumer<Boolean> end) {
+        client.write(new DefaultHttpContent(responsesApi
+                ? OpenAiError.responsesStreamError(client.alloc(), message, type)
+                : OpenAiError.streamError(client.alloc(), message, type, null)), client.voidPromise());
         client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT)
                 .addListener((ChannelFutureListener) f -> end.accept(!f.isSuccess()));
     }

@@ -24,6 +24,7 @@ final class UpstreamFailure {
 
     private final ChannelHandlerContext client;
     private final boolean metered;
+    private final boolean responsesApi;
     private final BooleanSupplier finished;
     private final LocalAnswer answer;
     private final BiConsumer<Outcome, Runnable> submitThen;
@@ -35,10 +36,12 @@ final class UpstreamFailure {
      * @param end        ends the exchange after its record was submitted (argument: the client left)
      * @param finish     ends the exchange and submits its record
      */
-    UpstreamFailure(ChannelHandlerContext client, boolean metered, BooleanSupplier finished, LocalAnswer answer,
-                    BiConsumer<Outcome, Runnable> submitThen, Consumer<Boolean> end, Consumer<Outcome> finish) {
+    UpstreamFailure(ChannelHandlerContext client, boolean metered, boolean responsesApi, BooleanSupplier finished,
+                    LocalAnswer answer, BiConsumer<Outcome, Runnable> submitThen, Consumer<Boolean> end,
+                    Consumer<Outcome> finish) {
         this.client = client;
         this.metered = metered;
+        this.responsesApi = responsesApi;
         this.finished = finished;
         this.answer = answer;
         this.submitThen = submitThen;
@@ -53,12 +56,13 @@ final class UpstreamFailure {
             return;
         }
         if (eventStream) {
-            // The error event ends with [DONE]; like any stream end, it waits for the usage record's journal.
+            // The error event (then [DONE], except in the Responses API) waits for the usage record's journal like
+            // any stream end.
             Runnable endStream = () -> {
                 if (finished.getAsBoolean()) {
                     return;
                 }
-                ResponseTail.endWithError(client, message, "upstream_error", end);
+                ResponseTail.endWithError(client, responsesApi, message, "upstream_error", end);
             };
             if (metered) {
                 submitThen.accept(outcome, endStream);

@@ -106,6 +106,9 @@ class ResponsesApiTest {
         assertEquals(200, r.statusCode());
         String body = new String(r.body(), java.nio.charset.StandardCharsets.UTF_8);
         assertEquals(3, body.split("event: response.output_text.delta", -1).length - 1);
+        // It ends the Responses API's way: a named error event, no chat-style [DONE].
+        assertTrue(body.contains("event: error\ndata: {\"type\":\"error\",\"code\":\"upstream_error\""), body);
+        assertTrue(!body.contains("[DONE]"), body);
         UsageRecord rec = fx.record(r.headers().firstValue("x-tollgate-request-id").orElseThrow());
         assertEquals(Outcome.STREAM_ERROR, rec.outcome());
         assertEquals(UsageSource.ESTIMATED, rec.usageSource());

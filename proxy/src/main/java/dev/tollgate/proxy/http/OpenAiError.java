@@ -59,6 +59,21 @@ public final class OpenAiError {
         return r;
     }
 
+    /**
+     * The SSE bytes that end a Responses API stream that failed after it started: the protocol's named
+     * {@code error} event ({@code type}, {@code code}, {@code message}, {@code param}); that protocol has no
+     * {@code [DONE]}. The sequence number continues past any the upstream could have sent.
+     */
+    public static ByteBuf responsesStreamError(ByteBufAllocator alloc, String message, String code) {
+        StringBuilder ev = new StringBuilder("event: error\ndata: {\"type\":\"error\",\"code\":");
+        Json.appendString(ev, code);
+        ev.append(",\"message\":");
+        Json.appendString(ev, message);
+        ev.append(",\"param\":null,\"sequence_number\":").append(Integer.MAX_VALUE).append("}\n\n");
+        byte[] b = ev.toString().getBytes(StandardCharsets.UTF_8);
+        return alloc.buffer(b.length).writeBytes(b);
+    }
+
     /** The SSE bytes that end a stream that failed after it started: an error event, then {@code [DONE]}. */
     public static ByteBuf streamError(ByteBufAllocator alloc, String message, String type, String code) {
         String ev = "data: " + json(message, type, null, code) + "\n\ndata: [DONE]\n\n";
