@@ -262,7 +262,8 @@ public final class SettlementService implements AutoCloseable {
             }
             return;
         }
-        StreamBudgetPolicy.Reservation reservation = streamBudget.take(r.requestId());
+        StreamBudgetPolicy.Reservation reservation = streamBudget.take(r,
+                cfg.policyOf(r.account()).kind() == PolicyKind.STREAM_BUDGET);
         if (reservation != null) {
             streamBudget.onUsage(c, reservation, r, cfg.policyOf(r.account()), now);
             return;

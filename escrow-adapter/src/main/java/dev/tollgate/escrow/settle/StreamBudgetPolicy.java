@@ -13,6 +13,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -72,6 +73,9 @@ final class StreamBudgetPolicy {
     private final Map<String, Live> openByPair = new ConcurrentHashMap<>();
     private final Map<String, Live> liveByEscrow = new ConcurrentHashMap<>();
     private final Map<String, Reservation> reservations = new ConcurrentHashMap<>();
+    // Requests whose client left before their admission finished, journaled with no reservation yet: a
+    // reservation that arrives for one afterwards is returned at once instead of being held forever.
+    private final Set<String> endedBeforeAdmission = ConcurrentHashMap.newKeySet();
 
     private static String pair(String payer, String worker) {
         return payer + "\u0000" + worker;
@@ -93,8 +97,7 @@ final class StreamBudgetPolicy {
                 return null;
             }
             if (live.reserved.compareAndSet(cur, cur + est)) {
-                reservations.put(requestId, new Reservation(live.escrowId, est));
-                return Admission.granted(live.escrowId);
+                return keep(requestId, live, est);
             }
         }
     }
@@ -176,8 +179,7 @@ final class StreamBudgetPolicy {
                 liveByEscrow.put(escrowId, live);
                 openByPair.put(pair(account, worker), live);
                 live.reserved.addAndGet(est);
-                reservations.put(requestId, new Reservation(escrowId, est));
-                return Admission.granted(escrowId);
+                return keep(requestId, live, est);
             }
             boolean rejected = r instanceof EscrowResult.Rejected;
             SettleOps.mark(c, "lock:" + escrowId, rejected ? "rejected" : "unknown", now, r.toString());
@@ -188,9 +190,39 @@ final class StreamBudgetPolicy {
         });
     }
 
-    /** The reservation an admitted request made, taken (once) when its usage is journaled; null if none. */
-    Reservation take(String requestId) {
-        return reservations.remove(requestId);
+    /** Records a reservation just made, unless its request already ended (then it is returned at once). */
+    private Admission keep(String requestId, Live live, long est) {
+        if (endedBeforeAdmission.remove(requestId)) {
+            live.reserved.addAndGet(-est);
+            return Admission.paymentRequired("The request ended before its admission did.");
+        }
+        reservations.put(requestId, new Reservation(live.escrowId, est));
+        if (endedBeforeAdmission.remove(requestId)) {
+            // Its record was journaled between the check and the put: take the reservation back.
+            Reservation r = reservations.remove(requestId);
+            if (r != null) {
+                live.reserved.addAndGet(-r.amount());
+            }
+        }
+        return Admission.granted(live.escrowId);
+    }
+
+    /**
+     * The reservation an admitted request made, taken (once) when its usage is journaled; null if none. A
+     * record of a client that left before any upstream call, with no reservation yet, is remembered so that a
+     * reservation its admission makes later is returned.
+     */
+    Reservation take(UsageRecord r, boolean budgetAccount) {
+        Reservation res = reservations.remove(r.requestId());
+        if (res == null && budgetAccount && r.upstreamNanos() < 0
+                && r.outcome() == dev.tollgate.metering.Outcome.CLIENT_DISCONNECTED) {
+            endedBeforeAdmission.add(r.requestId());
+            res = reservations.remove(r.requestId());
+            if (res != null) {
+                endedBeforeAdmission.remove(r.requestId());
+            }
+        }
+        return res;
     }
 
     /** Budgets left draining by a previous process: their in-flight requests died with it, so close them. */

@@ -325,4 +325,19 @@ class SettlementServiceTest {
         assertTrue(next.admitted());
         assertFalse(first.escrowId().equals(next.escrowId()));
     }
+
+    @Test
+    void aClientThatLeavesBeforeItsAdmissionFinishesLeavesNoReservationBehind() throws Exception {
+        // A budget of 0.10 holds one request's worst case (3 x 1,000 + 20 x 3,000 = 63,000 micro), not two.
+        open(budget("5", "0.10", 100, false));
+        // The client left while its admission (opening the budget's escrow) was still running: its record, with no
+        // upstream call, reaches the journal first.
+        journal(new UsageRecord("gone", PAYER, "", "m", Route.CHAT_COMPLETIONS, true, 0, 0, UsageSource.NONE, 20, 0,
+                -1, 1_000_000, -1, -1, Outcome.CLIENT_DISCONNECTED, 0));
+        Admission late = service.admit("gone", PAYER, WORKER, "m", 3, 20).get();
+        assertFalse(late.admitted(), "the reservation made for a request that already ended is returned");
+        // The budget is whole: the next request fits in it (with when_exhausted: deny a leak would be a 402).
+        Admission next = service.admit("next", PAYER, WORKER, "m", 3, 20).get();
+        assertTrue(next.admitted(), next.message());
+    }
 }
