@@ -208,20 +208,22 @@ public final class MeteredRequest {
         };
     }
 
-    /** A JSON number with an integral value (5, 5.0, 1e3; as pydantic accepts for an int), else null. */
+    /**
+     * A JSON number with an integral value (5, 5.0, 1e3; as pydantic accepts for an int), else null. These are
+     * token counts, never money: a binary float is exact for every integer up to 2^53, and any limit above 10^10
+     * is refused anyway.
+     */
     private static BigInteger wholeNumber(JsonNode v) {
         if (v.isIntegralNumber()) {
             return v.bigIntegerValue();
         }
+        if (v.isBigDecimal()) {
+            BigDecimal b = v.decimalValue().stripTrailingZeros();
+            return b.scale() <= 0 ? b.toBigIntegerExact() : null;
+        }
         if (v.isFloatingPointNumber()) {
             double d = v.doubleValue();
-            if (v.isBigDecimal()) {
-                BigDecimal b = v.decimalValue().stripTrailingZeros();
-                return b.scale() <= 0 ? b.toBigIntegerExact() : null;
-            }
-            if (Double.isFinite(d) && d == Math.rint(d)) {
-                return new BigDecimal(d).toBigIntegerExact();
-            }
+            return Double.isFinite(d) && d == Math.rint(d) ? new BigDecimal(d).toBigIntegerExact() : null;
         }
         return null;
     }

@@ -1,13 +1,6 @@
 package dev.tollgate.simulator;
 
-import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelOption;
-import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.LastHttpContent;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Writes one SSE response, chunk by chunk, in vLLM's order: role chunks, content chunks (one choice each,
@@ -16,33 +9,21 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Threading: confined to the channel's event loop.
  */
-final class StreamJob implements SimulatedStream {
-    private static final int BURST = 16;
-
-    private final Channel channel;
+final class StreamJob extends PacedStream {
     private final SimulatedCompletion sc;
-    private final SimulatorConfig cfg;
-    private final FaultPlan fault;
     private final String head;
     private final long[] sent;
     private final long[] groups;
     private final long maxContentSteps;
-    private final Runnable onEnd;
     private int phase;
     private int choice;
     private long step;
     private int contentChunks;
-    private boolean paused;
-    private boolean ended;
-    private ScheduledFuture<?> timer;
 
     StreamJob(Channel channel, SimulatedCompletion sc, SimulatorConfig cfg, FaultPlan fault, String id, long created,
               Runnable onEnd) {
-        this.channel = channel;
+        super(channel, cfg, fault, onEnd);
         this.sc = sc;
-        this.cfg = cfg;
-        this.fault = fault;
-        this.onEnd = onEnd;
         this.head = ChunkFormat.head(sc, id, created, sc.model(cfg.model()));
         this.sent = new long[sc.choices()];
         this.groups = new long[sc.choices()];
@@ -57,61 +38,17 @@ final class StreamJob implements SimulatedStream {
     }
 
     void start() {
-        if (cfg.ttftMillis() > 0) {
-            timer = channel.eventLoop().schedule(this::run, cfg.ttftMillis(), TimeUnit.MILLISECONDS);
-        } else {
-            channel.eventLoop().execute(this::run);
-        }
+        startGenerating();
     }
 
     @Override
-    public void onWritable() {
-        if (paused && !ended && channel.isWritable()) {
-            paused = false;
-            run();
-        }
-    }
-
-    @Override
-    public void cancel() {
-        ended = true;
-        if (timer != null) {
-            timer.cancel(false);
-        }
-    }
-
-    private void run() {
-        timer = null;
-        int burst = cfg.tokensPerSecond() > 0 ? 1 : BURST;
-        for (int i = 0; i < burst && !ended; i++) {
-            if (!channel.isActive()) {
-                cancel();
-                return;
-            }
-            if (!channel.isWritable()) {
-                paused = true;
-                channel.flush();
-                return;
-            }
-            if (!emitNext()) {
-                channel.flush();
-                return;
-            }
-        }
-        channel.flush();
-        if (ended) {
-            return;
-        }
-        if (cfg.tokensPerSecond() > 0) {
-            long nanos = cfg.tokensPerChunk() * 1_000_000_000L / cfg.tokensPerSecond();
-            timer = channel.eventLoop().schedule(this::run, nanos, TimeUnit.NANOSECONDS);
-        } else {
-            channel.eventLoop().execute(this::run);
-        }
+    protected boolean lastWasPaced() {
+        return true;
     }
 
     /** Writes the next chunk; false when the job stopped (end of stream or fault). */
-    private boolean emitNext() {
+    @Override
+    protected boolean emitNext() {
         switch (phase) {
             case 0 -> {
                 write(ChunkFormat.roleChunk(head, choice, usage(choice, 0)));
@@ -123,7 +60,7 @@ final class StreamJob implements SimulatedStream {
             }
             case 1 -> {
                 if (fault.firesAfter(contentChunks)) {
-                    return fire();
+                    return fire(ChunkFormat.MIDSTREAM_ERROR, ChunkFormat.DONE);
                 }
                 // Every choice's content groups but its last (that one rides on the finish chunk), round robin.
                 while (step < maxContentSteps) {
@@ -167,39 +104,7 @@ final class StreamJob implements SimulatedStream {
         }
     }
 
-    private boolean fire() {
-        switch (fault.kind()) {
-            case ERROR_AFTER -> {
-                write(ChunkFormat.MIDSTREAM_ERROR);
-                write(ChunkFormat.DONE);
-                finish();
-            }
-            case RESET_AFTER -> {
-                ended = true;
-                channel.flush();
-                channel.config().setOption(ChannelOption.SO_LINGER, 0);
-                channel.close();
-                onEnd.run();
-            }
-            default -> {
-                // stall: keep the connection open and send nothing more.
-                ended = true;
-                channel.flush();
-            }
-        }
-        return false;
-    }
-
     private String usage(int c, long completion) {
         return sc.continuousUsage() ? ChunkFormat.usageMember(sc.promptTokens, completion) : "";
-    }
-
-    private void write(String s) {
-        channel.write(new DefaultHttpContent(ByteBufUtil.writeUtf8(channel.alloc(), s)), channel.voidPromise());
-    }
-
-    private void finish() {
-        ended = true;
-        channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener((ChannelFutureListener) f -> onEnd.run());
     }
 }

@@ -121,46 +121,46 @@ public final class LedgerBook {
         }
     }
 
+    private static final String DEBIT_MINT = "UPDATE account SET balance = balance - ?1 WHERE id = ?2 RETURNING balance";
+    private static final String DEBIT = "UPDATE account SET balance = balance - ?1 WHERE id = ?2 AND balance >= ?1 "
+            + "RETURNING balance";
+    private static final String CREDIT = "UPDATE account SET balance = balance + ?1 WHERE id = ?2 RETURNING balance";
+
     /** Takes {@code amount} from an account that holds it (the mint may go below zero); false otherwise. */
     private boolean debit(Connection c, String account, long amount) throws SQLException {
         boolean mint = account.equals(MINT);
-        try (PreparedStatement ps = c.prepareStatement(mint
-                ? "UPDATE account SET balance = balance - ?1 WHERE id = ?2 RETURNING balance"
-                : "UPDATE account SET balance = balance - ?1 WHERE id = ?2 AND balance >= ?1 RETURNING balance")) {
-            ps.setLong(1, amount);
-            ps.setString(2, account);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    if (isAgent(account)) {
-                        observer.changed(account, rs.getLong(1));
-                    }
-                    return true;
-                }
-            }
+        if (move(c, mint ? DEBIT_MINT : DEBIT, account, amount)) {
+            return true;
         }
         if (mint) {
             ensureAccount(c, MINT, null);
-            return debit(c, account, amount);
+            return move(c, DEBIT_MINT, account, amount);
         }
         return false;
     }
 
     private void credit(Connection c, String account, long amount) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "UPDATE account SET balance = balance + ? WHERE id = ? RETURNING balance")) {
+        if (!move(c, CREDIT, account, amount)) {
+            ensureAccount(c, account, null);
+            move(c, CREDIT, account, amount);
+        }
+    }
+
+    /** Runs one balance update; false when it changed no row (no such account, or not enough in it). */
+    private boolean move(Connection c, String sql, String account, long amount) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setLong(1, amount);
             ps.setString(2, account);
             try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    if (isAgent(account)) {
-                        observer.changed(account, rs.getLong(1));
-                    }
-                    return;
+                if (!rs.next()) {
+                    return false;
                 }
+                if (isAgent(account)) {
+                    observer.changed(account, rs.getLong(1));
+                }
+                return true;
             }
         }
-        ensureAccount(c, account, null);
-        credit(c, account, amount);
     }
 
     /**

@@ -92,8 +92,9 @@ final class PerRequestPolicy {
     /**
      * Pays {@code pay} for the request: from its hold up to what the hold holds, the rest straight from the
      * payer's balance ({@code excess:} operation, which puts the payer in arrears while it cannot be paid);
-     * then refunds what is left of the hold. The hold's release and refund run right here, inside the journal's
-     * transaction (the ledger is in the same database: nothing to queue, nothing ambiguous).
+     * then refunds what is left of the hold, and records the outcome (state, cost, released, refunded) in the
+     * request's settlement row. The hold's release and refund run right here, inside the journal's transaction
+     * (the ledger is in the same database: nothing to queue, nothing ambiguous).
      */
     void settle(Connection c, SettlementRows.Row row, long pay, long now) throws SQLException {
         long fromHold = Math.min(pay, row.reserved());

@@ -95,7 +95,6 @@ final class QualityGate {
     private void applyScore(Connection c, SettlementRows.Row row, int bps, long now) throws SQLException {
         AccountPolicy.Quality q = cfg.policyOf(row.account()).quality();
         long pay = bps >= q.fullBps() ? row.cost() : bps >= q.partialBps() ? row.cost() * q.partialPct() / 100 : 0;
-        SettlementRows.update(c, row.requestId(), "state = ?, cost = ?", pay > 0 ? "settling" : "refunding", pay);
         perRequest.settle(c, row, pay, now);
         qualityBonus(c, row, bps, now);
     }

@@ -71,7 +71,6 @@ final class Recovery {
                     }
                 }
             }
-            SettlementRows.update(c, id, "state = ?, cost = ?", cost > 0 ? "settling" : "refunding", cost);
             perRequest.settle(c, row, cost, now);
             clearCheckpoint(c, id);
         }

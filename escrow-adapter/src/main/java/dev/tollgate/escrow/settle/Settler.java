@@ -254,7 +254,11 @@ final class Settler implements Runnable {
         }
     }
 
-    /** Reflects a completed operation in the settlement rows it concerns. */
+    /**
+     * Reflects a completed operation in the settlement rows it concerns. Per-request locks, releases and refunds
+     * are no longer queued as operations (they commit with the journal); their branches here finish operations a
+     * data directory written by an earlier version may still hold.
+     */
     private static void recordEffect(Connection c, SettleOps.Op op, EscrowState s) throws SQLException {
         switch (op.kind()) {
             case RELEASE -> {
