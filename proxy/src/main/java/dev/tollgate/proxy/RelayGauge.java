@@ -1,5 +1,6 @@
 package dev.tollgate.proxy;
 
+import dev.tollgate.metering.agent.PrometheusText;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -35,9 +36,7 @@ public final class RelayGauge {
 
     /** Appends the gauge in Prometheus text format. */
     public void writePrometheus(StringBuilder sb) {
-        sb.append("# HELP tollgate_relay_held_bytes Response bytes pulled from upstreams and not yet written to "
-                + "client sockets.\n");
-        sb.append("# TYPE tollgate_relay_held_bytes gauge\n");
-        sb.append("tollgate_relay_held_bytes ").append(heldBytes()).append('\n');
+        PrometheusText.gauge(sb, "tollgate_relay_held_bytes",
+                "Response bytes pulled from upstreams and not yet written to client sockets.", heldBytes());
     }
 }
