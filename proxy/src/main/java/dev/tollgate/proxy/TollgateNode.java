@@ -3,6 +3,7 @@ package dev.tollgate.proxy;
 import dev.tollgate.escrow.settle.SettlementConfig;
 import dev.tollgate.escrow.settle.SettlementConfigReader;
 import dev.tollgate.escrow.settle.SettlementService;
+import dev.tollgate.metering.NonBlockingThreads;
 import dev.tollgate.metering.agent.MeteringAgent;
 import dev.tollgate.metering.tokens.TokenEstimator;
 import dev.tollgate.proxy.admin.AdminRoutes;
@@ -49,10 +50,11 @@ public final class TollgateNode implements AutoCloseable {
     private final UpstreamGroup upstreams;
     private final SettlementService settlement;
     private final ControlServer control;
+    private final NonBlockingThreads eventLoops;
 
     private TollgateNode(EventLoopGroup boss, EventLoopGroup workers, MeteringAgent metering, ProxyServer proxy,
                          AdminServer admin, UpstreamGroup upstreams, SettlementService settlement,
-                         ControlServer control) {
+                         ControlServer control, NonBlockingThreads eventLoops) {
         this.boss = boss;
         this.workers = workers;
         this.metering = metering;
@@ -61,6 +63,16 @@ public final class TollgateNode implements AutoCloseable {
         this.upstreams = upstreams;
         this.settlement = settlement;
         this.control = control;
+        this.eventLoops = eventLoops;
+    }
+
+    private static boolean onAnyLoop(EventLoopGroup group) {
+        for (io.netty.util.concurrent.EventExecutor e : group) {
+            if (e.inEventLoop()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Starts a node; the config is validated first ({@link dev.tollgate.proxy.config.ConfigException}). */
@@ -73,6 +85,7 @@ public final class TollgateNode implements AutoCloseable {
         Set<String> labelledModels = new HashSet<>(SettlementConfigReader.pricedModels(cfg.settlement()));
         labelledModels.addAll(cfg.metricsModels());
         MeteringAgent metering = new MeteringAgent(limits.meteringQueue(), labelledModels);
+        NonBlockingThreads eventLoops = new NonBlockingThreads(t -> onAnyLoop(boss) || onAnyLoop(workers));
         SettlementService settlement = null;
         ProxyServer proxy = null;
         AdminServer admin = null;
@@ -93,13 +106,14 @@ public final class TollgateNode implements AutoCloseable {
             }
             settlement = SettlementService.open(sc, Clock.systemUTC(), EscrowBackends.forConfig(sc),
                     up -> workerOf.getOrDefault(up, up));
+            settlement.guardThreads(eventLoops);
             metering.addListener(settlement.usageListener());
             settlement.onIntent(metering::wake);
             UsageFeed feed = new UsageFeed();
             metering.addListener(feed);
             metering.start();
             ProxyServices services = new ProxyServices(limits, upstreams, connector, metering,
-                    TokenEstimator.standard(), new RequestIds(), new ApiKeys(cfg.apiKeys()),
+                    TokenEstimator.standard().guardedBy(eventLoops), new RequestIds(), new ApiKeys(cfg.apiKeys()),
                     new SettlementGate(settlement), settlement, new RelayGauge());
             proxy = ProxyServer.bind(HostPort.parse(cfg.listen(), "listen"), boss, workers, services,
                     TlsContexts.forListener(cfg.tls()));
@@ -107,13 +121,13 @@ public final class TollgateNode implements AutoCloseable {
             SettlementRoutes settlementRoutes = new SettlementRoutes(s);
             List<AdminRoutes> routes = new ArrayList<>();
             routes.add(new HealthRoutes(metering, upstreams, List.of(s::writePrometheus,
-                    services.relayGauge()::writePrometheus)));
+                    services.relayGauge()::writePrometheus, eventLoops::writePrometheus)));
             routes.add(new MeteringRoutes(metering, s::usage, List.of(settlementRoutes)));
             routes.add(settlementRoutes);
             admin = AdminServer.bind(HostPort.parse(cfg.admin(), "admin"), boss, cfg.adminToken(), routes);
             ControlServer control = "off".equals(cfg.grpc()) ? null
                     : ControlServer.start(HostPort.parse(cfg.grpc(), "grpc"), s, feed, cfg.adminToken());
-            return new TollgateNode(boss, workers, metering, proxy, admin, upstreams, settlement, control);
+            return new TollgateNode(boss, workers, metering, proxy, admin, upstreams, settlement, control, eventLoops);
         } catch (RuntimeException | InterruptedException | java.io.IOException e) {
             if (admin != null) {
                 admin.close();
@@ -165,6 +179,16 @@ public final class TollgateNode implements AutoCloseable {
     /** Settlement: admission, journal, ledger, statements. */
     public SettlementService settlement() {
         return settlement;
+    }
+
+    /** The event loops that serve client and upstream connections. */
+    public EventLoopGroup clientEventLoops() {
+        return workers;
+    }
+
+    /** The event loops, with a count of blocking work (database, tokenizer) that started on one of them. */
+    public NonBlockingThreads eventLoops() {
+        return eventLoops;
     }
 
     /** Port of the gRPC control service, or -1 when it is off. */

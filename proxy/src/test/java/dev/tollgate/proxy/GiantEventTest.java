@@ -7,6 +7,7 @@ import dev.tollgate.metering.Outcome;
 import dev.tollgate.metering.UsageRecord;
 import dev.tollgate.proxy.config.UpstreamConfig;
 import dev.tollgate.simulator.SimulatorConfig;
+import dev.tollgate.testing.RawHttp;
 import dev.tollgate.testing.GiantEventUpstream;
 import dev.tollgate.testing.ProxyFixture;
 import io.netty.util.internal.PlatformDependent;
@@ -47,7 +48,7 @@ class GiantEventTest {
             InputStream in = new BufferedInputStream(s.getInputStream(), 1 << 16);
             String requestId = null;
             String line;
-            while (!(line = readLine(in)).isEmpty()) {
+            while (!(line = RawHttp.readLine(in)).isEmpty()) {
                 if (line.toLowerCase().startsWith("x-tollgate-request-id:")) {
                     requestId = line.substring(line.indexOf(':') + 1).trim();
                 }
@@ -58,7 +59,7 @@ class GiantEventTest {
             long pos = 0;
             long maxDirect = before;
             int size;
-            while ((size = Integer.parseInt(readLine(in).trim(), 16)) > 0) {
+            while ((size = Integer.parseInt(RawHttp.readLine(in).trim(), 16)) > 0) {
                 byte[] chunk = in.readNBytes(size);
                 for (byte b : chunk) {
                     byte expect = pos < expectHead.length ? expectHead[(int) pos]
@@ -69,7 +70,7 @@ class GiantEventTest {
                     }
                     pos++;
                 }
-                readLine(in);
+                RawHttp.readLine(in);
                 maxDirect = Math.max(maxDirect, directMemory());
             }
             assertEquals(total, pos, "every byte of the event and the [DONE] after it");
@@ -89,19 +90,5 @@ class GiantEventTest {
             }
         }
         return Math.max(jdk, PlatformDependent.usedDirectMemory());
-    }
-
-    private static String readLine(InputStream in) throws IOException {
-        StringBuilder sb = new StringBuilder();
-        int b;
-        while ((b = in.read()) >= 0 && b != '\n') {
-            if (b != '\r') {
-                sb.append((char) b);
-            }
-        }
-        if (b < 0 && sb.length() == 0) {
-            throw new IOException("connection closed");
-        }
-        return sb.toString();
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tollgate.testing.RawHttp;
 import dev.tollgate.testing.ProxyFixture;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -153,10 +154,10 @@ class PipeliningTest {
     /** One HTTP response read off a socket: chunked, with a content length, or up to the connection's end. */
     private record Response(String statusLine, Map<String, String> headers, String body, boolean closeDelimited) {
         static Response read(InputStream in) throws IOException {
-            String status = line(in);
+            String status = RawHttp.readLine(in);
             Map<String, String> headers = new LinkedHashMap<>();
             String l;
-            while (!(l = line(in)).isEmpty()) {
+            while (!(l = RawHttp.readLine(in)).isEmpty()) {
                 int c = l.indexOf(':');
                 headers.put(l.substring(0, c).trim().toLowerCase(), l.substring(c + 1).trim());
             }
@@ -164,11 +165,11 @@ class PipeliningTest {
             boolean toEnd = false;
             if ("chunked".equalsIgnoreCase(headers.get("transfer-encoding"))) {
                 int size;
-                while ((size = Integer.parseInt(line(in).trim(), 16)) > 0) {
+                while ((size = Integer.parseInt(RawHttp.readLine(in).trim(), 16)) > 0) {
                     body.write(in.readNBytes(size));
-                    line(in);
+                    RawHttp.readLine(in);
                 }
-                line(in);
+                RawHttp.readLine(in);
             } else if (headers.containsKey("content-length")) {
                 body.write(in.readNBytes(Integer.parseInt(headers.get("content-length"))));
             } else {
@@ -176,20 +177,6 @@ class PipeliningTest {
                 toEnd = true;
             }
             return new Response(status, headers, body.toString(StandardCharsets.UTF_8), toEnd);
-        }
-
-        private static String line(InputStream in) throws IOException {
-            StringBuilder sb = new StringBuilder();
-            int b;
-            while ((b = in.read()) >= 0 && b != '\n') {
-                if (b != '\r') {
-                    sb.append((char) b);
-                }
-            }
-            if (b < 0 && sb.length() == 0) {
-                throw new IOException("connection closed");
-            }
-            return sb.toString();
         }
     }
 }

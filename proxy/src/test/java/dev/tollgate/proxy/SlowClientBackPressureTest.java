@@ -8,6 +8,7 @@ import dev.tollgate.metering.sse.SseEventParser;
 import dev.tollgate.proxy.config.ProxyConfig;
 import dev.tollgate.proxy.config.UpstreamConfig;
 import dev.tollgate.simulator.SimulatorConfig;
+import dev.tollgate.testing.RawHttp;
 import dev.tollgate.testing.Await;
 import dev.tollgate.testing.ProxyFixture;
 import dev.tollgate.testing.RawSseUpstream;
@@ -101,7 +102,7 @@ class SlowClientBackPressureTest {
     private static long readChunkedBodyInOrder(InputStream in) throws IOException {
         String line;
         String status = null;
-        while (!(line = readLine(in)).isEmpty()) {
+        while (!(line = RawHttp.readLine(in)).isEmpty()) {
             if (status == null) {
                 status = line;
             }
@@ -114,9 +115,9 @@ class SlowClientBackPressureTest {
         int inEvent = 0;
         int inDone = 0;
         while (true) {
-            int size = Integer.parseInt(readLine(in).trim(), 16);
+            int size = Integer.parseInt(RawHttp.readLine(in).trim(), 16);
             if (size == 0) {
-                readLine(in);
+                RawHttp.readLine(in);
                 assertEquals(EVENTS, events, "events before [DONE]");
                 assertEquals(done.length, inDone, "the stream ends with data: [DONE]");
                 return pos;
@@ -136,21 +137,7 @@ class SlowClientBackPressureTest {
                 }
                 pos++;
             }
-            readLine(in);
+            RawHttp.readLine(in);
         }
-    }
-
-    private static String readLine(InputStream in) throws IOException {
-        StringBuilder sb = new StringBuilder();
-        int b;
-        while ((b = in.read()) >= 0 && b != '\n') {
-            if (b != '\r') {
-                sb.append((char) b);
-            }
-        }
-        if (b < 0 && sb.length() == 0) {
-            throw new IOException("connection closed");
-        }
-        return sb.toString();
     }
 }

@@ -83,9 +83,17 @@ public final class ProxyFixture implements AutoCloseable {
                 "usage record " + requestId);
     }
 
+    /**
+     * Stops both; fails the test if any database transaction or tokenizer call ran on one of the proxy's event
+     * loops while it ran (every test using the fixture checks this).
+     */
     @Override
     public void close() {
+        java.util.Map<String, Long> blocking = node.eventLoops().hits();
         node.close();
         simulator.close();
+        if (!blocking.isEmpty()) {
+            throw new AssertionError("blocking work ran on an event loop: " + blocking);
+        }
     }
 }

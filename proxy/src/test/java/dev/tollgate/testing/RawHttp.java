@@ -83,4 +83,40 @@ public final class RawHttp {
         }
         return out.toString();
     }
+
+    /** One line of an HTTP head, without its CR LF; end of stream before any byte is an IOException. */
+    public static String readLine(InputStream in) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        int b;
+        while ((b = in.read()) >= 0 && b != '\n') {
+            if (b != '\r') {
+                sb.append((char) b);
+            }
+        }
+        if (b < 0 && sb.length() == 0) {
+            throw new IOException("connection closed");
+        }
+        return sb.toString();
+    }
+
+    /**
+     * Reads one request (head, then a Content-Length body) as a test upstream receives it; false when the peer
+     * closed first.
+     */
+    public static boolean readRequest(InputStream in) throws IOException {
+        int state = 0;
+        StringBuilder head = new StringBuilder();
+        while (state < 4) {
+            int b = in.read();
+            if (b < 0) {
+                return false;
+            }
+            head.append((char) b);
+            state = (b == '\r' && (state == 0 || state == 2)) || (b == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
+        }
+        String h = head.toString().toLowerCase(Locale.ROOT);
+        int i = h.indexOf("content-length:");
+        in.readNBytes(i < 0 ? 0 : Integer.parseInt(h.substring(i + 15, h.indexOf('\r', i)).trim()));
+        return true;
+    }
 }

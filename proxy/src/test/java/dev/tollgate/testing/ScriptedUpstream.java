@@ -32,19 +32,9 @@ public final class ScriptedUpstream implements AutoCloseable {
             Socket s = server.accept();
             accepted = s;
             InputStream in = s.getInputStream();
-            int state = 0;
-            StringBuilder head = new StringBuilder();
-            while (state < 4) {
-                int b = in.read();
-                if (b < 0) {
-                    return;
-                }
-                head.append((char) b);
-                state = (b == '\r' && (state == 0 || state == 2)) || (b == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
+            if (!RawHttp.readRequest(in)) {
+                return;
             }
-            String h = head.toString().toLowerCase();
-            int i = h.indexOf("content-length:");
-            in.readNBytes(i < 0 ? 0 : Integer.parseInt(h.substring(i + 15, h.indexOf('\r', i)).trim()));
             OutputStream out = s.getOutputStream();
             out.write(("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
                     + Integer.toHexString(body.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));

@@ -28,6 +28,7 @@ public final class Database implements AutoCloseable {
     private WalCheckpointer checkpointer;
     private final java.util.List<Runnable> afterCommit = new java.util.ArrayList<>();
     private final java.util.List<Runnable> afterRollback = new java.util.ArrayList<>();
+    private volatile dev.tollgate.metering.NonBlockingThreads guard = dev.tollgate.metering.NonBlockingThreads.none();
 
     /** How much a committed transaction survives. */
     public enum Durability {
@@ -80,8 +81,21 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    /**
+     * Counts every transaction started on one of {@code threads} (the proxy's event loops): a transaction waits for
+     * the lock, the disk and other transactions, so it must never run where connections are served.
+     */
+    public void guard(dev.tollgate.metering.NonBlockingThreads threads) {
+        this.guard = threads;
+    }
+
     /** Runs {@code work} in one transaction; any exception rolls everything back. */
-    public synchronized <T> T transaction(Work<T> work) {
+    public <T> T transaction(Work<T> work) {
+        guard.check("database");
+        return inTransaction(work);
+    }
+
+    private synchronized <T> T inTransaction(Work<T> work) {
         try {
             T result = work.run(statements.connection());
             connection.commit();

@@ -319,6 +319,11 @@ public final class SettlementService implements AutoCloseable {
         }));
     }
 
+    /** Counts database work started on {@code threads} (the proxy's event loops), which must never run it. */
+    public void guardThreads(dev.tollgate.metering.NonBlockingThreads threads) {
+        db.guard(threads);
+    }
+
     /** A journaled usage record (survives restarts), or null. */
     public UsageRecord usage(String requestId) {
         return db.transaction(c -> UsageJournal.find(c, requestId));

@@ -3,6 +3,7 @@ package dev.tollgate.metering.tokens;
 import com.knuddels.jtokkit.Encodings;
 import com.knuddels.jtokkit.api.Encoding;
 import com.knuddels.jtokkit.api.EncodingType;
+import dev.tollgate.metering.NonBlockingThreads;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
@@ -20,12 +21,19 @@ public final class TokenEstimator {
     public static final int TOKENS_PER_REPLY = 3;
 
     private static final TokenEstimator STANDARD = new TokenEstimator(
-            Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.CL100K_BASE));
+            Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.CL100K_BASE), NonBlockingThreads.none());
 
     private final Encoding encoding;
+    private final NonBlockingThreads guard;
 
-    private TokenEstimator(Encoding encoding) {
+    private TokenEstimator(Encoding encoding, NonBlockingThreads guard) {
         this.encoding = encoding;
+        this.guard = guard;
+    }
+
+    /** The same tokenizer, counting every call made on a thread that must not block (tokenizing is heavy). */
+    public TokenEstimator guardedBy(NonBlockingThreads threads) {
+        return new TokenEstimator(encoding, threads);
     }
 
     /** The default estimator (cl100k_base). */
@@ -35,7 +43,11 @@ public final class TokenEstimator {
 
     /** Tokens in a piece of text. */
     public long count(CharSequence text) {
-        return text.length() == 0 ? 0 : encoding.countTokensOrdinary(text.toString());
+        if (text.length() == 0) {
+            return 0;
+        }
+        guard.check("tokenizer");
+        return encoding.countTokensOrdinary(text.toString());
     }
 
     /** Tokens in UTF-8 bytes (malformed sequences are replaced, never thrown on). */

@@ -1,0 +1,285 @@
+package dev.tollgate.metering.json;
+
+import dev.tollgate.metering.ByteSearch;
+
+/**
+ * The lexical half of {@link ChunkScanner}: a cursor over a byte range of JSON that reads past values, reads
+ * keys and numbers in place, and unescapes string values into a sink, without allocating. Malformed input
+ * throws the preallocated {@link Malformed}, which the scanner turns into a false result. A base class rather
+ * than a field so that the scanner's hot loop reads the buffer and position directly.
+ *
+ * <p>Threading: not thread-safe; one instance per stream.
+ */
+abstract class JsonCursor {
+    static final int MAX_DEPTH = 64;
+
+    byte[] b;
+    int i;
+    int end;
+    ChunkScanner.TextSink sink;
+
+    /** A string value appended (unescaped) to the sink; null and other values are skipped. */
+    final void text() {
+        if (peek() != '"') {
+            skipValue(6);
+            return;
+        }
+        i++;
+        int run = i;
+        while (true) {
+            i = ByteSearch.quoteOrEscape(b, i, end);
+            if (i >= end) {
+                throw Malformed.INSTANCE;
+            }
+            byte c = b[i];
+            if (c == '"') {
+                flush(run, i);
+                i++;
+                return;
+            }
+            if (c == '\\') {
+                flush(run, i);
+                i++;
+                unescape();
+                run = i;
+                continue;
+            }
+            i++;
+        }
+    }
+
+    final void flush(int from, int to) {
+        if (sink != null && to > from) {
+            sink.append(b, from, to - from);
+        }
+    }
+
+    final void unescape() {
+        byte e = next();
+        int simple = JsonText.simpleEscape(e);
+        if (simple != JsonText.NOT_SIMPLE) {
+            emit((byte) simple);
+            return;
+        }
+        if (e != 'u') {
+            throw Malformed.INSTANCE;
+        }
+        int cp = hex4();
+        if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= end && b[i] == '\\' && b[i + 1] == 'u') {
+            int save = i;
+            i += 2;
+            int lo = hex4();
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                cp = JsonText.surrogatePair(cp, lo);
+            } else {
+                i = save;
+                cp = 0xFFFD;
+            }
+        } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+            cp = 0xFFFD;
+        }
+        if (sink != null) {
+            JsonText.appendUtf8(sink, cp);
+        }
+    }
+
+    final void emit(byte v) {
+        if (sink != null) {
+            sink.append(v);
+        }
+    }
+
+    final int hex4() {
+        if (i + 4 > end) {
+            throw Malformed.INSTANCE;
+        }
+        int v = 0;
+        for (int k = 0; k < 4; k++) {
+            int d = Character.digit(b[i++], 16);
+            if (d < 0) {
+                throw Malformed.INSTANCE;
+            }
+            v = (v << 4) | d;
+        }
+        return v;
+    }
+
+    /** Parses a JSON number, returning its integer part (saturating); fractions and exponents are read past. */
+    final long number() {
+        boolean neg = false;
+        if (peek() == '-') {
+            neg = true;
+            i++;
+        }
+        if (i >= end || b[i] < '0' || b[i] > '9') {
+            skipValue(6);
+            return -1;
+        }
+        long v = 0;
+        while (i < end && b[i] >= '0' && b[i] <= '9') {
+            v = v > (Long.MAX_VALUE - 9) / 10 ? Long.MAX_VALUE : v * 10 + (b[i] - '0');
+            i++;
+        }
+        while (i < end && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] == '+' || b[i] == '-'
+                || (b[i] >= '0' && b[i] <= '9'))) {
+            i++;
+        }
+        return neg ? -v : v;
+    }
+
+    /** Reads a key string; returns the index of its closing quote. Keys with escapes never match. */
+    final int keyEnd() {
+        if (peek() != '"') {
+            throw Malformed.INSTANCE;
+        }
+        i++;
+        return stringBody();
+    }
+
+    final int stringEnd() {
+        i++;
+        return stringBody();
+    }
+
+    final int stringBody() {
+        int escapedAt = -1;
+        while (true) {
+            i = ByteSearch.quoteOrEscape(b, i, end);
+            if (i >= end) {
+                throw Malformed.INSTANCE;
+            }
+            byte c = b[i];
+            if (c == '"') {
+                int close = i;
+                i++;
+                return escapedAt >= 0 ? -1 : close;
+            }
+            if (c == '\\') {
+                escapedAt = i;
+                i += 2;
+                continue;
+            }
+            i++;
+        }
+    }
+
+    final boolean key(int start, int close, byte[] name) {
+        return close >= 0 && JsonText.sameBytes(b, start, close - start, name);
+    }
+
+    final void skipValue(int depth) {
+        if (depth > MAX_DEPTH) {
+            throw Malformed.INSTANCE;
+        }
+        ws();
+        byte c = peek();
+        switch (c) {
+            case '"' -> stringEnd();
+            case '{' -> {
+                i++;
+                ws();
+                if (peek() == '}') {
+                    i++;
+                    return;
+                }
+                while (true) {
+                    ws();
+                    keyEnd();
+                    ws();
+                    expect(':');
+                    skipValue(depth + 1);
+                    ws();
+                    byte d = next();
+                    if (d == '}') {
+                        return;
+                    }
+                    if (d != ',') {
+                        throw Malformed.INSTANCE;
+                    }
+                }
+            }
+            case '[' -> {
+                i++;
+                ws();
+                if (peek() == ']') {
+                    i++;
+                    return;
+                }
+                while (true) {
+                    skipValue(depth + 1);
+                    ws();
+                    byte d = next();
+                    if (d == ']') {
+                        return;
+                    }
+                    if (d != ',') {
+                        throw Malformed.INSTANCE;
+                    }
+                }
+            }
+            case 't' -> literal("true");
+            case 'f' -> literal("false");
+            case 'n' -> literal("null");
+            default -> {
+                if (c == '-' || (c >= '0' && c <= '9')) {
+                    number();
+                } else {
+                    throw Malformed.INSTANCE;
+                }
+            }
+        }
+    }
+
+    final void literal(String word) {
+        if (i + word.length() > end) {
+            throw Malformed.INSTANCE;
+        }
+        for (int k = 0; k < word.length(); k++) {
+            if (b[i + k] != word.charAt(k)) {
+                throw Malformed.INSTANCE;
+            }
+        }
+        i += word.length();
+    }
+
+    final void ws() {
+        while (i < end) {
+            byte c = b[i];
+            if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+                i++;
+            } else {
+                return;
+            }
+        }
+    }
+
+    final byte peek() {
+        if (i >= end) {
+            throw Malformed.INSTANCE;
+        }
+        return b[i];
+    }
+
+    final byte next() {
+        if (i >= end) {
+            throw Malformed.INSTANCE;
+        }
+        return b[i++];
+    }
+
+    final void expect(char c) {
+        if (next() != c) {
+            throw Malformed.INSTANCE;
+        }
+    }
+
+    /** Thrown inside the scanner only; preallocated, no stack trace. */
+    static final class Malformed extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        static final Malformed INSTANCE = new Malformed();
+
+        private Malformed() {
+            super("malformed JSON", null, false, false);
+        }
+    }
+}
