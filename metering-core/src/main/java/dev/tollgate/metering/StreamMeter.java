@@ -59,7 +59,8 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
 
     private final SseEventParser parser = new SseEventParser();
     private final ChunkScanner scanner = new ChunkScanner();
-    private final IncrementalBodyScanner bigBody = new IncrementalBodyScanner();
+    /** Only for a JSON body past {@link #MAX_JSON_BODY}; made on first need (about 4 KB a stream would not use). */
+    private IncrementalBodyScanner bigBody;
     private byte[] text = new byte[256];
     private int textLen;
     private byte[] body = new byte[0];
@@ -101,7 +102,9 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
         textLen = 0;
         bodyLen = 0;
         bodyOverflow = false;
-        bigBody.reset();
+        if (bigBody != null) {
+            bigBody.reset();
+        }
         Arrays.fill(perChoice, -1);
         eventStream = false;
         prompt = -1;
@@ -154,6 +157,9 @@ public final class StreamMeter implements SseListener, ChunkScanner.TextSink {
             if (bodyLen + len > MAX_JSON_BODY) {
                 // Too big to buffer: scan what is buffered, then every later byte as it arrives.
                 bodyOverflow = true;
+                if (bigBody == null) {
+                    bigBody = new IncrementalBodyScanner();
+                }
                 bigBody.feed(body, 0, bodyLen, this);
                 bigBody.feed(buf, off, len, this);
                 bodyLen = 0;
