@@ -91,7 +91,7 @@ public final class TollgateNode implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new ConfigException("settlement: " + e.getMessage());
             }
-            settlement = SettlementService.open(sc, Clock.systemUTC(), EscrowBackends.forConfig(sc),
+            settlement = SettlementService.open(sc, Clock.systemUTC(), EscrowBackends.forConfig(sc, cfg.settlement(), workerOf),
                     up -> workerOf.getOrDefault(up, up));
             metering.addListener(settlement.usageListener());
             settlement.onIntent(metering::wake);
@@ -107,7 +107,8 @@ public final class TollgateNode implements AutoCloseable {
             SettlementRoutes settlementRoutes = new SettlementRoutes(s);
             List<AdminRoutes> routes = new ArrayList<>();
             routes.add(new HealthRoutes(metering, upstreams, List.of(s::writePrometheus,
-                    services.relayGauge()::writePrometheus)));
+                    services.relayGauge()::writePrometheus), sc.backend().equals("embedded") ? null
+                    : s.remoteOperations()::health));
             routes.add(new MeteringRoutes(metering, s::usage, List.of(settlementRoutes)));
             routes.add(settlementRoutes);
             admin = AdminServer.bind(HostPort.parse(cfg.admin(), "admin"), boss, cfg.adminToken(), routes);

@@ -7,6 +7,8 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
+import dev.tollgate.escrow.settle.RemoteOperations;
 
 /** {@code /metrics}, {@code /healthz} and {@code /readyz}. */
 public final class HealthRoutes implements AdminRoutes {
@@ -14,10 +16,19 @@ public final class HealthRoutes implements AdminRoutes {
     private final UpstreamGroup upstreams;
     private final List<Consumer<StringBuilder>> extraMetrics;
 
+    private final Supplier<RemoteOperations.Health> settlementHealth;
+
     public HealthRoutes(MeteringAgent metering, UpstreamGroup upstreams, List<Consumer<StringBuilder>> extraMetrics) {
+        this(metering, upstreams, extraMetrics, null);
+    }
+
+    /** @param settlementHealth a remote settlement backend's health for {@code /readyz}, or null (embedded ledger) */
+    public HealthRoutes(MeteringAgent metering, UpstreamGroup upstreams, List<Consumer<StringBuilder>> extraMetrics,
+                        Supplier<RemoteOperations.Health> settlementHealth) {
         this.metering = metering;
         this.upstreams = upstreams;
         this.extraMetrics = List.copyOf(extraMetrics);
+        this.settlementHealth = settlementHealth;
     }
 
     @Override
@@ -41,6 +52,9 @@ public final class HealthRoutes implements AdminRoutes {
             case "/readyz" -> {
                 long now = System.nanoTime();
                 boolean any = upstreams.all().stream().anyMatch(u -> u.healthy(now));
+                if (settlementHealth != null) {
+                    return SettlementReadiness.readyz(any, settlementHealth.get());
+                }
                 return AdminResponse.json(any ? 200 : 503,
                         any ? "{\"status\":\"ready\"}" : "{\"status\":\"no healthy upstream\"}");
             }
