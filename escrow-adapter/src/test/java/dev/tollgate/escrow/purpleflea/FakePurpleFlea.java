@@ -276,6 +276,22 @@ final class FakePurpleFlea implements AutoCloseable {
                 .put("counterparty_id", e.get("counterparty_id").asText()).toString());
     }
 
+    /** Another client behind the same address used up this minute's creates. */
+    synchronized void useUpCreates() {
+        windows.put("/escrow/create:127.0.0.1", new long[] {clock.millis(), 20});
+    }
+
+    /** Sum of the amounts of released escrows, micro-USDC. */
+    synchronized long releasedMicros() {
+        long sum = 0;
+        for (ObjectNode e : escrows.values()) {
+            if (e.get("status").asText().equals("released")) {
+                sum += micros(e.get("amount_usd").decimalValue());
+            }
+        }
+        return sum;
+    }
+
     /** Fixed one-minute windows per route and client address, as the service counts. */
     private boolean overLimit(HttpExchange ex, String path, int max) {
         String forwarded = ex.getRequestHeaders().getFirst("x-forwarded-for");
