@@ -36,7 +36,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * </ul>
  * Simpler than the service: amounts are exact micro-USDC (the service uses binary floats), the time is the
  * test's clock, there is no {@code complete}/{@code dispute} route, and {@code _info} is not added. Faults:
- * {@link #dropNextCreateAnswer} applies a create and closes the connection without an answer.
+ * {@link #dropNextCreateAnswer} applies a create and closes the connection without an answer;
+ * {@link #dropNextCreateUnapplied} closes it without applying; {@link #useUpCreates} spends this minute's creates
+ * as another client behind the same address would; a connection refused is a fake that is closed.
  */
 final class FakePurpleFlea implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -55,6 +57,8 @@ final class FakePurpleFlea implements AutoCloseable {
     final AtomicInteger requests = new AtomicInteger();
     volatile boolean dropNextCreateAnswer;
     volatile boolean failNextReleaseAnswer;
+    /** The next create is received and dropped (connection closed) before anything is applied. */
+    volatile boolean dropNextCreateUnapplied;
     volatile int retryAfterSeconds = -1;
     private int seq;
 
@@ -183,6 +187,11 @@ final class FakePurpleFlea implements AutoCloseable {
 
     private void create(HttpExchange ex, String caller) throws IOException {
         JsonNode body = JSON.readTree(ex.getRequestBody().readAllBytes());
+        if (dropNextCreateUnapplied) {
+            dropNextCreateUnapplied = false;
+            ex.close(); // Received, crashed before applying: to the client just as ambiguous as a lost answer.
+            return;
+        }
         long amount = body.path("amount_usd").isNumber() ? micros(body.get("amount_usd").decimalValue()) : 0;
         String description = body.path("description").asText("").trim();
         String counterparty = body.path("counterparty_agent_id").asText("").trim();

@@ -21,13 +21,19 @@ public final class SettlementRoutes implements AdminRoutes, MeteringRoutes.Recor
     private static final ObjectMapper JSON = new ObjectMapper();
     private final SettlementService settlement;
 
+    private final RemoteSettlementRoutes remote;
+
     public SettlementRoutes(SettlementService settlement) {
         this.settlement = settlement;
+        this.remote = new RemoteSettlementRoutes(settlement.remoteOperations());
     }
 
     @Override
     public AdminResponse handle(HttpMethod method, QueryStringDecoder uri, byte[] body) {
         String path = uri.path();
+        if (path.startsWith("/admin/v1/settle/")) {
+            return remote.handle(method, uri, body);
+        }
         if (method.equals(HttpMethod.POST) && path.startsWith("/admin/v1/requests/") && path.endsWith("/score")) {
             String id = path.substring("/admin/v1/requests/".length(), path.length() - "/score".length());
             String score;
