@@ -353,6 +353,16 @@ public final class SettlementService implements AutoCloseable {
         return remoteOps;
     }
 
+    /** Post-pay pairs where the agent pays or works (every pair when null). */
+    public List<PostPayView.Pair> postPayPairs(String agent) {
+        return PostPayView.pairs(db, agent, Math.max(cfg.minLockMicros(), port.capabilities().minimumLockMicros()));
+    }
+
+    /** A remote escrow Tollgate paid through, from its own records, or null. */
+    public PostPayView.Escrow postPayEscrow(String escrowId) {
+        return PostPayView.escrow(db, escrowId);
+    }
+
     /** Runs due settlement operations now, on the caller (tests, shutdown, the CLI). */
     public void settleNow() {
         journal.onUsage(List.of());

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tollgate.escrow.pricing.Micros;
+import dev.tollgate.escrow.settle.PostPayView;
 import dev.tollgate.escrow.settle.RemoteOperations;
+import dev.tollgate.escrow.settle.SettlementService;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.io.IOException;
@@ -19,7 +21,7 @@ import java.io.IOException;
  *
  * <p>Threading: called on the admin event loop; database and service calls are short and rare (operator use).
  */
-final class RemoteSettlementRoutes implements AdminRoutes {
+public final class RemoteSettlementRoutes implements AdminRoutes {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final RemoteOperations ops;
 
@@ -59,6 +61,57 @@ final class RemoteSettlementRoutes implements AdminRoutes {
             }
         }
         return null;
+    }
+
+    /**
+     * The statement ({@code /admin/v1/statement?agent=}, every pair without an agent) and escrow
+     * ({@code /admin/v1/escrows/{id}}) views of a post-pay backend, from Tollgate's own records.
+     */
+    AdminResponse view(SettlementService settlement, String path, java.util.List<String> agent) {
+        if (path.startsWith("/admin/v1/escrows/")) {
+            String id = path.substring("/admin/v1/escrows/".length());
+            PostPayView.Escrow e = settlement.postPayEscrow(id);
+            if (e == null) {
+                return AdminResponse.notFound("No escrow '" + id + "' was paid through this node.");
+            }
+            ObjectNode j = JSON.createObjectNode();
+            j.put("escrow_id", e.escrowId()).put("op_id", e.opId()).put("payer", e.payer()).put("payee", e.worker())
+                    .put("status", e.status()).put("amount_micros", e.amountMicros())
+                    .put("fee_micros", e.feeMicros()).put("referral_micros", e.referralMicros())
+                    .put("net_to_worker_micros", e.amountMicros() - e.feeMicros());
+            return AdminResponse.json(200, j.toString());
+        }
+        String who = agent == null || agent.isEmpty() || agent.get(0).isBlank() ? null : agent.get(0);
+        return AdminResponse.json(200, statementJson(who, settlement.postPayPairs(who)).toString());
+    }
+
+    /** Per payer x worker, with totals; shared with {@code tollgate ledger statement --json}. */
+    public static ObjectNode statementJson(String agent, java.util.List<PostPayView.Pair> pairs) {
+        ObjectNode root = JSON.createObjectNode();
+        if (agent != null) {
+            root.put("agent", agent);
+        }
+        root.put("backend", "purpleflea");
+        ArrayNode list = root.putArray("pairs");
+        long[] t = new long[8];
+        for (PostPayView.Pair p : pairs) {
+            list.addObject().put("payer", p.payer()).put("worker", p.worker())
+                    .put("accrued_micros", p.accruedMicros()).put("paid_micros", p.paidMicros())
+                    .put("pending_micros", p.pendingMicros()).put("unknown_micros", p.unknownMicros())
+                    .put("owed_micros", p.owedMicros()).put("below_minimum", p.belowMinimum())
+                    .put("fee_micros", p.feeMicros()).put("referral_micros", p.referralMicros())
+                    .put("worker_received_micros", p.workerReceivedMicros()).put("escrows", p.escrows())
+                    .put("standing", p.standing()).put("problem", p.problem());
+            long[] v = {p.accruedMicros(), p.paidMicros(), p.pendingMicros(), p.unknownMicros(), p.owedMicros(),
+                p.feeMicros(), p.referralMicros(), p.escrows()};
+            for (int i = 0; i < t.length; i++) {
+                t[i] += v[i];
+            }
+        }
+        root.putObject("totals").put("accrued_micros", t[0]).put("paid_micros", t[1]).put("pending_micros", t[2])
+                .put("unknown_micros", t[3]).put("owed_micros", t[4]).put("fee_micros", t[5])
+                .put("referral_micros", t[6]).put("escrows", t[7]);
+        return root;
     }
 
     static ObjectNode pendingJson(RemoteOperations ops) {

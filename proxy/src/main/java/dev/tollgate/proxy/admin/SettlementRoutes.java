@@ -56,6 +56,10 @@ public final class SettlementRoutes implements AdminRoutes, MeteringRoutes.Recor
             }
             return AdminResponse.json(200, settlementJson(settlement.settlement(id).orElseThrow()).toString());
         }
+        if (method.equals(HttpMethod.GET) && !settlement.config().backend().equals("embedded")
+                && (path.startsWith("/admin/v1/escrows/") || path.equals("/admin/v1/statement"))) {
+            return remote.view(settlement, path, uri.parameters().get("agent"));
+        }
         if (method.equals(HttpMethod.GET) && path.startsWith("/admin/v1/escrows/")) {
             String id = path.substring("/admin/v1/escrows/".length());
             EscrowState s = settlement.ledger().read(id);

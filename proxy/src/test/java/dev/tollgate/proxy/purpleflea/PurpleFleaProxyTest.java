@@ -136,6 +136,24 @@ class PurpleFleaProxyTest {
                 "the amount paid by a new escrow");
         Await.until(() -> fx.node.settlement().remoteOperations().pending().isEmpty(), Duration.ofSeconds(10),
                 "nothing pending");
+
+        JsonNode statement = Await.value(() -> {
+            try {
+                JsonNode j = JSON.readTree(fx.get(fx.node.adminUrl() + "/admin/v1/statement?agent=" + PAYER).body());
+                return j.get("pairs").size() == 1 && j.get("pairs").get(0).get("escrows").asLong() == 1 ? j : null;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }, Duration.ofSeconds(10), "the statement shows the escrow");
+        JsonNode pair = statement.get("pairs").get(0);
+        assertEquals(WORKER, pair.get("worker").asText());
+        long paid = pair.get("paid_micros").asLong();
+        assertTrue(paid >= 100_000, pair.toString());
+        assertEquals(pair.get("accrued_micros").asLong(), paid, "everything accrued was paid");
+        assertEquals(0, pair.get("unknown_micros").asLong());
+        assertEquals((paid + 50) / 100, pair.get("fee_micros").asLong(), "1% of the escrow, rounded half-up");
+        assertEquals(0, cli(out, "ledger", "statement", "--data", fx.dataDir.toString(), "--json"));
+        assertEquals(paid, JSON.readTree(out[0]).get("pairs").get(0).get("paid_micros").asLong(), out[0]);
     }
 
     private static int cli(String[] out, String... args) {
