@@ -7,6 +7,7 @@ import dev.tollgate.escrow.pricing.Micros;
 import dev.tollgate.escrow.purpleflea.PurpleFleaEscrow;
 import dev.tollgate.escrow.purpleflea.PurpleFleaEscrowView;
 import dev.tollgate.escrow.purpleflea.RemoteEscrowRows;
+import dev.tollgate.metering.agent.PrometheusText;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -68,6 +69,21 @@ public final class RemoteOperations {
 
     public Health health() {
         return health;
+    }
+
+    /** Appends the health gauges in Prometheus text format (from memory: a scrape never touches the database). */
+    void writePrometheus(StringBuilder out) {
+        Health h = health;
+        PrometheusText.gauge(out, "tollgate_settlement_unknown_operations",
+                "Remote settlement operations whose outcome is unknown (see tollgate settle pending).",
+                h.unknownOperations());
+        PrometheusText.gauge(out, "tollgate_settlement_unknown_micros",
+                "Micro-USDC in remote settlement operations whose outcome is unknown.", h.unknownMicros());
+        PrometheusText.gauge(out, "tollgate_settlement_stuck_operations",
+                "Remote settlement operations not done after 10 minutes.", h.stuckOperations());
+        PrometheusText.gauge(out, "tollgate_settlement_misconfigured_pairs",
+                "Payer x worker pairs whose payments the escrow service refused for a configuration error.",
+                h.misconfigured().size());
     }
 
     /** Recomputes {@link #health} now (the CLI, tests) and returns it. */

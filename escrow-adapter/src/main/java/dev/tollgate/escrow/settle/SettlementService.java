@@ -395,17 +395,7 @@ public final class SettlementService implements AutoCloseable {
         PrometheusText.gauge(out, "tollgate_payers_in_arrears", "Payers refused service until what they owe is paid.",
                 arrears.payers());
         if (port != ledger) {
-            RemoteOperations.Health h = remoteOps.health();
-            PrometheusText.gauge(out, "tollgate_settlement_unknown_operations",
-                    "Remote settlement operations whose outcome is unknown (see tollgate settle pending).",
-                    h.unknownOperations());
-            PrometheusText.gauge(out, "tollgate_settlement_unknown_micros",
-                    "Micro-USDC in remote settlement operations whose outcome is unknown.", h.unknownMicros());
-            PrometheusText.gauge(out, "tollgate_settlement_stuck_operations",
-                    "Remote settlement operations not done after 10 minutes.", h.stuckOperations());
-            PrometheusText.gauge(out, "tollgate_settlement_misconfigured_pairs",
-                    "Payer x worker pairs whose payments the escrow service refused for a configuration error.",
-                    h.misconfigured().size());
+            remoteOps.writePrometheus(out);
         }
     }
 

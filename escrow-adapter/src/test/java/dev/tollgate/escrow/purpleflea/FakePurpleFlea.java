@@ -73,6 +73,8 @@ final class FakePurpleFlea implements AutoCloseable {
     /** On a given loopback port (0: any), to come back where a client expects it after a stop. */
     FakePurpleFlea(Clock clock, int port) throws IOException {
         this.clock = clock;
+        // Answer without Nagle's delay (as a Node server does): otherwise each call waits for a delayed ACK.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 0);
         server.createContext("/escrow/", this::handle);
         server.start();
