@@ -128,10 +128,15 @@ final class PostPayPolicy {
 
     /**
      * A payment that provably reached nothing (never sent, or refused by a rate limit) is retried at {@code nextAt}
-     * for everything owed now: it takes a new id naming the new cumulative target (no remote record carries the
+     * for everything owed now (one whose escrow already exists is retried as it is): it takes a new id naming the new cumulative target (no remote record carries the
      * old one) and keeps its creation time, so that its age still shows how long the pair has waited.
      */
     static void topUp(Connection c, SettleOps.Op op, long nextAt, String why, long now) throws SQLException {
+        if (hasRemote(c, op.opId())) {
+            // Its escrow exists (a release was refused or never left): retry that release, same id, same amount.
+            SettleOps.mark(c, op.opId(), "pending", nextAt, why);
+            return;
+        }
         long[] owed = owed(c, op.payer(), op.payee());
         long target = op.target() + owed[0] - owed[1];
         String id = lane(op.payer(), op.payee()) + ":" + now + "." + Long.toHexString(NONCE.incrementAndGet()) + ":"
@@ -184,6 +189,15 @@ final class PostPayPolicy {
                 return new Unsent(new SettleOps.Op(rs.getString(1), rs.getString(2), rs.getString(3),
                         SettleOps.Kind.PAY, rs.getLong(4), rs.getString(5), rs.getString(6), "pending", rs.getInt(7)),
                         rs.getLong(8), rs.getString(9));
+            }
+        }
+    }
+
+    private static boolean hasRemote(Connection c, String opId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM remote_escrow WHERE op_id = ?")) {
+            ps.setString(1, opId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
             }
         }
     }

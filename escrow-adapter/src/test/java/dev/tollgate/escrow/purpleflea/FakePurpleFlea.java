@@ -57,6 +57,8 @@ final class FakePurpleFlea implements AutoCloseable {
     final AtomicInteger requests = new AtomicInteger();
     volatile boolean dropNextCreateAnswer;
     volatile boolean failNextReleaseAnswer;
+    /** The next release is refused with 429 (as if this minute's budget for its path were spent). */
+    volatile boolean limitNextRelease;
     /** The next create is received and dropped (connection closed) before anything is applied. */
     volatile boolean dropNextCreateUnapplied;
     volatile int retryAfterSeconds = -1;
@@ -152,6 +154,12 @@ final class FakePurpleFlea implements AutoCloseable {
             if (retryAfterSeconds >= 0) {
                 ex.getResponseHeaders().set("retry-after", Integer.toString(retryAfterSeconds));
             }
+            send(ex, 429, "{\"error\":\"rate_limited\",\"message\":\"Too many requests.\"}");
+            return;
+        }
+        if (limitNextRelease && method.equals("POST") && path.startsWith("/escrow/release/")) {
+            limitNextRelease = false;
+            limited.incrementAndGet();
             send(ex, 429, "{\"error\":\"rate_limited\",\"message\":\"Too many requests.\"}");
             return;
         }

@@ -40,6 +40,25 @@ class PurpleFleaRateLimitTest {
     }
 
     @Test
+    void aRateLimitedReleaseIsRetriedOnTheSameEscrowNotByCreatingAnother() throws Exception {
+        try (PfHarness h = new PfHarness(PAYER)) {
+            h.fake.register(WORKER);
+            h.fake.fund(PAYER, Micros.parse("5"));
+            h.fake.limitNextRelease = true;
+            h.serve(PAYER, WORKER, 120);
+            assertEquals(1, h.fake.creates.get());
+            assertEquals(0, h.fake.releases.get());
+            h.serve(PAYER, WORKER, 30);
+            h.clock.advance(61_000);
+            h.service.settleNow();
+            assertEquals(1, h.fake.creates.get(), "the funded escrow is released, no second one created");
+            assertEquals(1, h.fake.releases.get());
+            assertEquals(120_000 - 1_200, h.fake.balance(WORKER));
+            assertEquals(5_000_000 - 120_000, h.fake.balance(PAYER), "0.03 still owed, below the minimum");
+        }
+    }
+
+    @Test
     void a429WithoutRetryAfterWaitsAMinute() throws Exception {
         try (PfHarness h = new PfHarness(PAYER)) {
             h.fake.register(WORKER);
