@@ -54,8 +54,8 @@ final class EscrowBackends {
         URI base = URI.create(cfg.purpleFleaUrl());
         Set<String> paying = new TreeSet<>();
         cfg.accounts().forEach((account, policy) -> {
-            if (!account.equals("*") && policy.kind() != PolicyKind.NONE) {
-                paying.add(account);
+            if (policy.kind() != PolicyKind.NONE) {
+                paying.add(account); // "*" too: the key every other account pays with is checked under that name.
             }
         });
         if (paying.isEmpty() && settings.keys().keyOf("*") == null) {
