@@ -11,7 +11,8 @@ import java.util.List;
  * The settlement operations table: what must be done to an escrow, written before it is done. States:
  * {@code pending} (to do), {@code sent} (being done; after a crash it is {@code unknown}), {@code unknown}
  * (read the backend before retrying), {@code done}, {@code rejected}. Operations on one escrow run in the
- * order they were written.
+ * order they were written. An unknown operation that cannot be read back is set aside ({@link #setAside}): it
+ * keeps {@code unknown} for an operator, is never due, and no longer orders its escrow's later operations.
  *
  * <p>Threading: called inside the caller's database transaction.
  */

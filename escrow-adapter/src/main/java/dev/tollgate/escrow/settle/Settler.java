@@ -21,6 +21,14 @@ import java.util.logging.Logger;
  * operation is resolved by reading the backend before it is retried. At start-up, operations left
  * {@code sent} by a crash become {@code unknown}, so every unfinished settlement resumes.
  *
+ * <p>Post-pay payments (a remote backend without partial release): one that provably reached nothing
+ * ({@code Retryable}: never sent, rate limited) is retried when the backend says ({@link RemoteHints.RetryAfter})
+ * and grows to carry what accrued; one whose create was sent and never answered cannot be read back and is set
+ * aside for an operator ({@link RemoteHints#CREATE_UNANSWERED}), so that the pair's later payments go on; a
+ * refusal stops the pair (arrears or misconfigured, {@link PostPayPolicy#refused}). An operation found due is
+ * claimed ({@code sent}) only if it is still as it was read, so that one changed meanwhile is never carried out
+ * under its old id or amount.
+ *
  * <p>Threading: one daemon thread, "tollgate-settler"; {@link #wake} from any thread.
  */
 final class Settler implements Runnable {
@@ -287,6 +295,10 @@ final class Settler implements Runnable {
                 // A rate limit says exactly when: neither sooner (refused again) nor later (backlog).
                 long notBefore = hint.retryNotBeforeMillis();
                 next = notBefore > now ? notBefore : Math.min(next, now + 1_000);
+            }
+            if (postPay && op.attempts() == 0 && r instanceof EscrowResult.Retryable rt) {
+                LOG.warning("payment " + op.opId() + " (" + op.payer() + " -> " + op.payee() + ") not made: "
+                        + rt.message() + "; retried, nothing reached the escrow service");
             }
             if (postPay && r instanceof EscrowResult.Retryable) {
                 // Nothing reached the service: the retry also carries what accrued since (one escrow per create).
