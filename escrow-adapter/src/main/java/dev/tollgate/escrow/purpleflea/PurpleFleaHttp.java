@@ -13,6 +13,7 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
 
 /**
@@ -104,6 +105,12 @@ final class PurpleFleaHttp {
             }
             if (t instanceof HttpTimeoutException) {
                 return false; // A request timeout: sent, no answer.
+            }
+            if (t instanceof SSLException && t.getMessage() != null
+                    && t.getMessage().contains("nrecognized SSL message")) {
+                // The peer's first record was not TLS (a plaintext server on an https URL): raised while reading
+                // the ServerHello, before any application data can be written. Any other TLS error is ambiguous.
+                return true;
             }
         }
         return false;
