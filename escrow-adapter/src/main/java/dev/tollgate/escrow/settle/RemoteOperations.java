@@ -41,7 +41,8 @@ public final class RemoteOperations {
     /**
      * @param unknownOperations operations whose outcome is unknown
      * @param unknownMicros     their amount
-     * @param stuckOperations   operations not done after {@link #STUCK_AFTER_MS} (unknown ones included)
+     * @param stuckOperations   operations still to do (pending or sent) {@link #STUCK_AFTER_MS} after they were
+     *                          written: settlement is not progressing (unknown ones wait for an operator instead)
      * @param misconfigured     pairs stopped by a configuration error
      */
     public record Health(long unknownOperations, long unknownMicros, long stuckOperations, List<Problem> misconfigured) {
@@ -99,15 +100,13 @@ public final class RemoteOperations {
     void refresh(Connection c, long now) throws SQLException {
         long unknown = 0;
         long unknownMicros = 0;
-        long stuck = 0;
-        try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*), COALESCE(SUM(target), 0), "
-                + "COALESCE(SUM(CASE WHEN created_ms < ? THEN 1 ELSE 0 END), 0) FROM settle_op WHERE state = 'unknown'")) {
-            ps.setLong(1, now - STUCK_AFTER_MS);
+        long stuck;
+        try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*), COALESCE(SUM(target), 0) FROM settle_op "
+                + "WHERE state = 'unknown'")) {
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 unknown = rs.getLong(1);
                 unknownMicros = rs.getLong(2);
-                stuck = rs.getLong(3);
             }
         }
         try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM settle_op WHERE state IN ('pending', 'sent') "
@@ -115,7 +114,7 @@ public final class RemoteOperations {
             ps.setLong(1, now - STUCK_AFTER_MS);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                stuck += rs.getLong(1);
+                stuck = rs.getLong(1);
             }
         }
         health = new Health(unknown, unknownMicros, stuck, problems(c));

@@ -108,6 +108,14 @@ class PurpleFleaSettlementTest {
             assertEquals(null, op, "refused connection: pending (not unknown, not stuck)");
             assertEquals(0, dead.service.remoteOperations().refreshNow().unknownOperations());
             dead.serve(PAYER, WORKER, 30);
+            dead.clock.advance(RemoteOperations.STUCK_AFTER_MS + 1_000);
+            dead.service.settleNow();
+            assertEquals(1, dead.service.remoteOperations().refreshNow().stuckOperations(),
+                    "ten minutes without reaching the service: stuck, reported");
+            RemoteOperations.Pending stuck = dead.service.remoteOperations().pending().get(0);
+            assertEquals("pending", stuck.state());
+            assertEquals(150_000, stuck.amountMicros(), "grown to carry the 0.03");
+            assertTrue(stuck.reason().contains("not sent: ConnectException"), stuck.reason());
             try (FakePurpleFlea back = new FakePurpleFlea(dead.clock, port)) {
                 back.fund(PAYER, Micros.parse("5"));
                 back.register(WORKER);
