@@ -18,7 +18,8 @@ import java.util.Set;
  *
  * <pre>
  * settlement:
- *   backend: embedded                 # or purpleflea (purpleflea_url, purpleflea_api_key_env)
+ *   backend: embedded                 # or purpleflea (purpleflea_url, purpleflea_api_key_env,
+ *                                     #   purpleflea_escrow_timeout_hours; per account purpleflea_api_key_env)
  *   fee_bps: 100
  *   referrer_share_bps: 1500
  *   min_lock: "0.10"

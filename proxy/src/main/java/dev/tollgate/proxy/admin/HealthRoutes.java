@@ -1,5 +1,6 @@
 package dev.tollgate.proxy.admin;
 
+import dev.tollgate.escrow.settle.RemoteOperations;
 import dev.tollgate.metering.agent.MeteringAgent;
 import dev.tollgate.proxy.upstream.Upstream;
 import dev.tollgate.proxy.upstream.UpstreamGroup;
@@ -8,9 +9,11 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
-import dev.tollgate.escrow.settle.RemoteOperations;
 
-/** {@code /metrics}, {@code /healthz} and {@code /readyz}. */
+/**
+ * {@code /metrics}, {@code /healthz} and {@code /readyz} (with a remote settlement backend, {@code /readyz} also
+ * reports settlement health: {@link SettlementReadiness}).
+ */
 public final class HealthRoutes implements AdminRoutes {
     private final MeteringAgent metering;
     private final UpstreamGroup upstreams;
