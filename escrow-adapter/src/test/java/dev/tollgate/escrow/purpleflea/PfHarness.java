@@ -30,11 +30,18 @@ final class PfHarness implements AutoCloseable {
     final SettlementService service;
     final Path dir;
     private int seq;
+    /** Request ids are this prefix and a counter (a restarted harness needs another: ids are deduplicated forever). */
+    String idPrefix = "r";
 
     /** Payers are paid with their own key {@code "key-" + payer}; the fake is not reachable when {@code url} is given. */
     PfHarness(List<String> payers, String url, FakePurpleFlea fakeOrNull) throws Exception {
+        this(payers, url, fakeOrNull, Files.createTempDirectory("pf-"));
+    }
+
+    /** On an existing data directory (a restart). */
+    PfHarness(List<String> payers, String url, FakePurpleFlea fakeOrNull, Path dataDir) throws Exception {
         fake = fakeOrNull != null ? fakeOrNull : new FakePurpleFlea(clock);
-        dir = Files.createTempDirectory("pf-");
+        dir = dataDir;
         Map<String, AccountPolicy> accounts = new HashMap<>();
         Map<String, String> keys = new HashMap<>();
         for (String p : payers) {
@@ -55,7 +62,7 @@ final class PfHarness implements AutoCloseable {
 
     /** A completed request of {@code promptTokens} (as many milli-USDC) from the payer to the worker. */
     UsageRecord usage(String payer, String worker, long promptTokens) {
-        return new UsageRecord("r" + (++seq), payer, worker, "m", Route.CHAT_COMPLETIONS, false, promptTokens, 0,
+        return new UsageRecord(idPrefix + (++seq), payer, worker, "m", Route.CHAT_COMPLETIONS, false, promptTokens, 0,
                 UsageSource.UPSTREAM, 0, 0, -1, 1_000, -1, 0, Outcome.COMPLETED, 200);
     }
 

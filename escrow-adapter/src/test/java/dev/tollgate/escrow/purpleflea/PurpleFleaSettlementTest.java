@@ -129,6 +129,40 @@ class PurpleFleaSettlementTest {
         }
     }
 
+    /**
+     * The state a SIGKILL during a create leaves (operation {@code sent}, escrow {@code creating}, the service
+     * having applied it): after the restart the operation is unknown and set aside, the escrow is not created
+     * again, and the pair's later payments go on.
+     */
+    @Test
+    void aCreateCutOffByAKillIsUnknownAfterTheRestartAndBlocksNothing() throws Exception {
+        fake.fund(PAYER, Micros.parse("5"));
+        fake.dropNextCreateAnswer = true;
+        h.serve(PAYER, WORKER, 120);
+        String opId = h.service.remoteOperations().pending().get(0).opId();
+        h.service.close();
+        try (dev.tollgate.escrow.db.Database db = dev.tollgate.escrow.db.Database.open(h.dir)) {
+            db.transaction(c -> {
+                try (var ps = c.prepareStatement("UPDATE settle_op SET state = 'sent', next_at_ms = 0, "
+                        + "escrow_id = 'postpay:ag_payer:ag_worker' WHERE op_id = ?")) {
+                    ps.setString(1, opId); // As it was mid-call, before the answer (that never came).
+                    ps.executeUpdate();
+                }
+                return null;
+            });
+        }
+        try (PfHarness restarted = new PfHarness(List.of(PAYER), null, fake, h.dir)) {
+            restarted.idPrefix = "after-restart-";
+            restarted.serve(PAYER, WORKER, 110);
+            assertEquals(2, fake.creates.get(), "the cut-off create is not repeated; the next 0.11 is paid");
+            assertEquals(110_000 - 1_100, fake.balance(WORKER));
+            List<RemoteOperations.Pending> pending = restarted.service.remoteOperations().pending();
+            assertEquals(1, pending.size());
+            assertEquals(opId, pending.get(0).opId());
+            assertEquals("unknown", pending.get(0).state());
+        }
+    }
+
     @Test
     void insufficientBalanceBecomesTheClients402AndIsRetriedOnATimerNotPerRequest() throws Exception {
         fake.fund(PAYER, Micros.parse("0.05"));
