@@ -48,6 +48,9 @@ final class LedgerCommand implements Runnable {
 
         @Override
         public Integer call() {
+            if (PostPayStatement.print(data, agent, json)) {
+                return 0; // A post-pay (Purple Flea) data directory: its views, without starting a settler.
+            }
             try (SettlementService s = open(data)) {
                 List<String> agents = agent != null ? List.of(agent) : s.ledger().agents();
                 if (json) {

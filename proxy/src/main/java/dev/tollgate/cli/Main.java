@@ -7,6 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "tollgate", mixinStandardHelpOptions = true, version = "tollgate 0.1.0",
         description = "Streaming metering proxy for OpenAI-compatible inference servers, with escrow settlement.",
         subcommands = {ServeCommand.class, SimulateCommand.class, DemoCommand.class, LedgerCommand.class, HashKeyCommand.class,
+                SettleCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -96,6 +96,12 @@ final class ExchangeAdmission {
                     decision.param(), Outcome.REJECTED);
             return;
         }
+        if (!decision.admitted() && decision.status() == 503) {
+            // Settlement cannot work for this account until the operator fixes its configuration.
+            refuse.answer(HttpResponseStatus.SERVICE_UNAVAILABLE, decision.message(), "server_error",
+                    null, Outcome.PAYMENT_REQUIRED);
+            return;
+        }
         if (!decision.admitted()) {
             refuse.answer(HttpResponseStatus.PAYMENT_REQUIRED, decision.message(), "insufficient_quota", null,
                     Outcome.PAYMENT_REQUIRED);

@@ -28,6 +28,7 @@ final class SettlementGate implements AdmissionGate {
         long estimate = promptTokenEstimate.getAsLong();
         return settlement.admit(requestId, account, worker, model, estimate, maxTokens, choices)
                 .thenApply(a -> a.admitted() ? Decision.ADMIT : a.status() == 400
-                        ? Decision.invalid(a.message(), a.param()) : Decision.paymentRequired(a.message()));
+                        ? Decision.invalid(a.message(), a.param()) : a.status() == 503
+                        ? new Decision(false, a.message(), 503, null) : Decision.paymentRequired(a.message()));
     }
 }

@@ -104,7 +104,7 @@ public final class TollgateNode implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new ConfigException("settlement: " + e.getMessage());
             }
-            settlement = SettlementService.open(sc, Clock.systemUTC(), EscrowBackends.forConfig(sc),
+            settlement = SettlementService.open(sc, Clock.systemUTC(), EscrowBackends.forConfig(sc, cfg.settlement(), workerOf),
                     up -> workerOf.getOrDefault(up, up));
             settlement.guardThreads(eventLoops);
             metering.addListener(settlement.usageListener());
@@ -121,7 +121,8 @@ public final class TollgateNode implements AutoCloseable {
             SettlementRoutes settlementRoutes = new SettlementRoutes(s);
             List<AdminRoutes> routes = new ArrayList<>();
             routes.add(new HealthRoutes(metering, upstreams, List.of(s::writePrometheus,
-                    services.relayGauge()::writePrometheus, eventLoops::writePrometheus)));
+                    services.relayGauge()::writePrometheus, eventLoops::writePrometheus),
+                    sc.backend().equals("embedded") ? null : s.remoteOperations()::health));
             routes.add(new MeteringRoutes(metering, s::usage, List.of(settlementRoutes)));
             routes.add(settlementRoutes);
             admin = AdminServer.bind(HostPort.parse(cfg.admin(), "admin"), boss, cfg.adminToken(), routes);

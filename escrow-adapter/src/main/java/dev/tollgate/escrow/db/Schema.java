@@ -75,6 +75,14 @@ final class Schema {
             // call, as 'creating', so that an unanswered create is never repeated blindly).
             s.execute("CREATE TABLE IF NOT EXISTS remote_escrow (op_id TEXT PRIMARY KEY, remote_id TEXT, "
                     + "state TEXT NOT NULL, amount INTEGER NOT NULL, updated_ms INTEGER NOT NULL)");
+            // Purple Flea backend: why a payer x worker's payments stop (insufficient balance, or a configuration
+            // error the service reported), and each escrow's amount and the service's fees, for the views.
+            s.execute("CREATE TABLE IF NOT EXISTS postpay_problem (payer TEXT NOT NULL, worker TEXT NOT NULL, "
+                    + "code TEXT NOT NULL, message TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY (payer, worker))");
+            s.execute("CREATE TABLE IF NOT EXISTS purpleflea_escrow (op_id TEXT PRIMARY KEY, escrow_id TEXT NOT NULL, "
+                    + "payer TEXT NOT NULL, worker TEXT NOT NULL, amount INTEGER NOT NULL, commission INTEGER NOT NULL, "
+                    + "referral INTEGER NOT NULL, status TEXT NOT NULL, updated_ms INTEGER NOT NULL)");
+            s.execute("CREATE INDEX IF NOT EXISTS purpleflea_escrow_pair ON purpleflea_escrow(payer, worker)");
         }
         return null;
     }

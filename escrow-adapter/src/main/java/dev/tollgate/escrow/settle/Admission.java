@@ -15,6 +15,11 @@ public record Admission(boolean admitted, String message, String escrowId, int s
         return new Admission(false, message, null, 402, null);
     }
 
+    /** Settlement for this account cannot work until the operator fixes its configuration (HTTP 503). */
+    public static Admission misconfigured(String message) {
+        return new Admission(false, message, null, 503, null);
+    }
+
     public static Admission invalid(String message, String param) {
         return new Admission(false, message, null, 400, param);
     }

@@ -11,7 +11,8 @@ import java.util.List;
  * The settlement operations table: what must be done to an escrow, written before it is done. States:
  * {@code pending} (to do), {@code sent} (being done; after a crash it is {@code unknown}), {@code unknown}
  * (read the backend before retrying), {@code done}, {@code rejected}. Operations on one escrow run in the
- * order they were written.
+ * order they were written. An unknown operation that cannot be read back is set aside ({@link #setAside}): it
+ * keeps {@code unknown} for an operator, is never due, and no longer orders its escrow's later operations.
  *
  * <p>Threading: called inside the caller's database transaction.
  */
@@ -62,6 +63,29 @@ final class SettleOps {
         return out;
     }
 
+    static Op find(Connection c, String opId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT op_id, request_id, escrow_id, kind, target, payer, "
+                + "payee, state, attempts FROM settle_op WHERE op_id = ?")) {
+            ps.setString(1, opId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? new Op(rs.getString(1), rs.getString(2), rs.getString(3),
+                        Kind.valueOf(rs.getString(4)), rs.getLong(5), rs.getString(6), rs.getString(7), rs.getString(8),
+                        rs.getInt(9)) : null;
+            }
+        }
+    }
+
+    /** Marks an operation {@code sent} if it is still as it was found ({@code state}); false when it changed. */
+    static boolean claim(Connection c, String opId, String state, long now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE settle_op SET state = 'sent', next_at_ms = ?, error = NULL, "
+                + "attempts = attempts + 1 WHERE op_id = ? AND state = ?")) {
+            ps.setLong(1, now);
+            ps.setString(2, opId);
+            ps.setString(3, state);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
     static void mark(Connection c, String opId, String state, long nextAt, String error) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("UPDATE settle_op SET state = ?, next_at_ms = ?, error = ?, "
                 + "attempts = attempts + (CASE WHEN ? = 'sent' THEN 1 ELSE 0 END) WHERE op_id = ?")) {
@@ -70,6 +94,24 @@ final class SettleOps {
             ps.setString(3, error);
             ps.setString(4, state);
             ps.setString(5, opId);
+            ps.executeUpdate();
+        }
+    }
+
+    /** Prefix of the escrow id of an operation set aside for an operator (it no longer orders its escrow's). */
+    static final String SET_ASIDE = "unanswered:";
+
+    /**
+     * An operation whose outcome cannot be read back: {@code unknown}, never run again by itself, moved off its
+     * escrow's queue so that later operations of that escrow go on.
+     */
+    static void setAside(Connection c, String opId, String reason, long now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE settle_op SET state = 'unknown', next_at_ms = ?, "
+                + "error = ?, escrow_id = ? WHERE op_id = ?")) {
+            ps.setLong(1, Long.MAX_VALUE);
+            ps.setString(2, reason);
+            ps.setString(3, SET_ASIDE + opId);
+            ps.setString(4, opId);
             ps.executeUpdate();
         }
     }

@@ -18,7 +18,8 @@ import java.util.Set;
  *
  * <pre>
  * settlement:
- *   backend: embedded                 # or purpleflea (purpleflea_url, purpleflea_api_key_env)
+ *   backend: embedded                 # or purpleflea (purpleflea_url, purpleflea_api_key_env,
+ *                                     #   purpleflea_escrow_timeout_hours; per account purpleflea_api_key_env)
  *   fee_bps: 100
  *   referrer_share_bps: 1500
  *   min_lock: "0.10"
@@ -63,8 +64,12 @@ public final class SettlementConfigReader {
         }
         ConfigValues.only(node, ROOT, Set.of("backend", "purpleflea_url", "purpleflea_api_key",
                 "purpleflea_api_key_env", "fee_bps", "referrer_share_bps", "min_lock", "auto_release_hours", "expiry",
-                "faucet", "durability", "prices", "accounts"));
+                "faucet", "durability", "prices", "accounts", "purpleflea_escrow_timeout_hours"));
         String backend = ConfigValues.oneOf(node, ROOT, "backend", "embedded", List.of("embedded", "purpleflea"));
+        if (backend.equals("purpleflea")) {
+            // Purple Flea backend: its own keys are read by PurpleFleaSettings; the embedded ledger's are errors.
+            dev.tollgate.escrow.purpleflea.PurpleFleaSettings.rejectInapplicable(node);
+        }
         String key = ConfigValues.string(node, ROOT, "purpleflea_api_key", null);
         String keyEnv = ConfigValues.string(node, ROOT, "purpleflea_api_key_env", null);
         if (key == null && keyEnv != null) {
@@ -125,7 +130,7 @@ public final class SettlementConfigReader {
     private static AccountPolicy account(String where, JsonNode a) {
         ConfigValues.only(a, where, Set.of("policy", "referrer", "fund", "on_disconnect", "default_max_tokens", "budget",
                 "batch_calls", "batch_tokens", "batch_seconds", "when_exhausted", "throughput_bonus", "quality",
-                "unmetered_routes"));
+                "unmetered_routes", "purpleflea_api_key_env"));
         PolicyKind kind = switch (ConfigValues.oneOf(a, where, "policy", "none",
                 List.of("none", "per_request", "stream_budget"))) {
             case "per_request" -> PolicyKind.PER_REQUEST;

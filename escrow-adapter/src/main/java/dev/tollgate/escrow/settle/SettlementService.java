@@ -64,6 +64,7 @@ public final class SettlementService implements AutoCloseable {
     // Requests with a progress row, to delete it when their usage is journaled (journal thread only).
     private final Set<String> checkpointed = new HashSet<>();
     private long lastArchive;
+    private final RemoteOperations remoteOps;
 
     private SettlementService(SettlementConfig cfg, Database db, EscrowPort port, EmbeddedLedger ledger, Clock clock,
                               Function<String, String> workerOfUpstream) {
@@ -78,6 +79,8 @@ public final class SettlementService implements AutoCloseable {
         this.postPaid = !port.capabilities().partialRelease();
         this.postPay = new PostPayPolicy(cfg, Math.max(cfg.minLockMicros(), port.capabilities().minimumLockMicros()));
         this.settler = new Settler(db, port, clock, this::housekeeping, arrears);
+        this.settler.onLaneFreed(postPay::payIfDue);
+        this.remoteOps = new RemoteOperations(db, port, clock, settler::wake, postPay::payIfDue);
         this.quality = new QualityGate(cfg, db, perRequest, settler, clock);
         this.journal = new SettlementJournal(db, clock, intents, settler, port != ledger, this::applyIntent,
                 this::settle);
@@ -178,9 +181,8 @@ public final class SettlementService implements AutoCloseable {
                     + "settlement.prices.", "model"));
         }
         if (postPaid) {
-            return CompletableFuture.supplyAsync(() -> db.transaction(c -> PostPayPolicy.inArrears(c, account, worker))
-                    ? Admission.paymentRequired("Insufficient balance: the escrow service refused the last payment of "
-                    + account + "; top up the balance.") : Admission.FREE, executor);
+            return CompletableFuture.supplyAsync(() -> PostPayAdmission.decide(
+                    db.transaction(c -> PostPayPolicy.standing(c, account, worker)), account, worker), executor);
         }
         long worst;
         try {
@@ -287,6 +289,9 @@ public final class SettlementService implements AutoCloseable {
             }
             StreamBudgetPolicy.flushDue(c, cfg, now);
             pendingOps = SettleOps.count(c, "pending") + SettleOps.count(c, "unknown") + SettleOps.count(c, "sent");
+            if (port != ledger) {
+                remoteOps.refresh(c, now);
+            }
             if (now - lastArchive >= 60_000) {
                 lastArchive = now;
                 SettleOps.archive(c, now - 3_600_000L);
@@ -348,6 +353,21 @@ public final class SettlementService implements AutoCloseable {
                 + SettleOps.count(c, "unknown"));
     }
 
+    /** Unknown and stuck remote operations, settlement health, and their resolution by an operator. */
+    public RemoteOperations remoteOperations() {
+        return remoteOps;
+    }
+
+    /** Post-pay pairs where the agent pays or works (every pair when null). */
+    public List<PostPayView.Pair> postPayPairs(String agent) {
+        return PostPayView.pairs(db, agent, Math.max(cfg.minLockMicros(), port.capabilities().minimumLockMicros()));
+    }
+
+    /** A remote escrow Tollgate paid through, from its own records, or null. */
+    public PostPayView.Escrow postPayEscrow(String escrowId) {
+        return PostPayView.escrow(db, escrowId);
+    }
+
     /** Runs due settlement operations now, on the caller (tests, shutdown, the CLI). */
     public void settleNow() {
         journal.onUsage(List.of());
@@ -379,6 +399,9 @@ public final class SettlementService implements AutoCloseable {
                 quality.lateScores());
         PrometheusText.gauge(out, "tollgate_payers_in_arrears", "Payers refused service until what they owe is paid.",
                 arrears.payers());
+        if (port != ledger) {
+            remoteOps.writePrometheus(out);
+        }
     }
 
     @Override

@@ -21,6 +21,14 @@ import java.util.logging.Logger;
  * operation is resolved by reading the backend before it is retried. At start-up, operations left
  * {@code sent} by a crash become {@code unknown}, so every unfinished settlement resumes.
  *
+ * <p>Post-pay payments (a remote backend without partial release): one that provably reached nothing
+ * ({@code Retryable}: never sent, rate limited) is retried when the backend says ({@link RemoteHints.RetryAfter})
+ * and grows to carry what accrued; one whose create was sent and never answered cannot be read back and is set
+ * aside for an operator ({@link RemoteHints#CREATE_UNANSWERED}), so that the pair's later payments go on; a
+ * refusal stops the pair (arrears or misconfigured, {@link PostPayPolicy#refused}). An operation found due is
+ * claimed ({@code sent}) only if it is still as it was read, so that one changed meanwhile is never carried out
+ * under its old id or amount.
+ *
  * <p>Threading: one daemon thread, "tollgate-settler"; {@link #wake} from any thread.
  */
 final class Settler implements Runnable {
@@ -39,6 +47,12 @@ final class Settler implements Runnable {
     private final java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong rejected = new java.util.concurrent.atomic.AtomicLong();
     private boolean woken;
+    private volatile LaneFreed laneFreed = (c, payer, worker, now) -> { };
+
+    /** Called, in the settler's transaction, when a post-pay lane has no payment in flight any more. */
+    interface LaneFreed {
+        void freed(Connection c, String payer, String worker, long now) throws SQLException;
+    }
 
     Settler(Database db, EscrowPort port, Clock clock, Runnable housekeeping, Arrears arrears) {
         this.db = db;
@@ -49,6 +63,10 @@ final class Settler implements Runnable {
         this.inlineLedger = port instanceof EmbeddedLedger e ? e : null;
         this.thread = new Thread(this, "tollgate-settler");
         this.thread.setDaemon(true);
+    }
+
+    void onLaneFreed(LaneFreed hook) {
+        this.laneFreed = hook;
     }
 
     void start() {
@@ -173,10 +191,9 @@ final class Settler implements Runnable {
         if (op.state().equals("unknown") && resolvedByReading(op)) {
             return;
         }
-        db.transaction(c -> {
-            SettleOps.mark(c, op.opId(), "sent", now, null);
-            return null;
-        });
+        if (!db.transaction(c -> SettleOps.claim(c, op.opId(), op.state(), now))) {
+            return; // Changed since it was found due (a post-pay payment grown to a new target and id).
+        }
         EscrowResult r;
         try {
             r = call(op);
@@ -222,12 +239,37 @@ final class Settler implements Runnable {
     }
 
     private void apply(Connection c, SettleOps.Op op, EscrowResult r, long now) throws SQLException {
+        boolean postPay = op.kind() == SettleOps.Kind.PAY && op.opId().startsWith(PostPayPolicy.LANE);
         if (r instanceof EscrowResult.Done d) {
             SettleOps.mark(c, op.opId(), "done", now, null);
             db.whenDone(done::incrementAndGet, null);
             recordEffect(c, op, d.state());
             if (op.opId().startsWith(Arrears.OP_PREFIX)) {
                 arrears.paid(op.payer(), op.opId());
+            }
+            if (postPay) {
+                laneFreed.freed(c, op.payer(), op.payee(), now);
+            }
+        } else if (postPay && r instanceof EscrowResult.Ambiguous a
+                && a.message().startsWith(RemoteHints.CREATE_UNANSWERED)) {
+            // Cannot be read back (no listing, no idempotency): set aside for an operator, carried as unknown,
+            // and the payer x worker's later payments go on without it.
+            SettleOps.setAside(c, op.opId(), a.message().substring(RemoteHints.CREATE_UNANSWERED.length()), now);
+            LOG.warning("settlement operation " + op.opId() + " (" + op.payer() + " -> " + op.payee() + ", "
+                    + dev.tollgate.escrow.pricing.Micros.format(op.target()) + " USDC) is unknown: the create was sent "
+                    + "and never answered; see 'tollgate settle pending'");
+            laneFreed.freed(c, op.payer(), op.payee(), now);
+        } else if (postPay && r instanceof EscrowResult.Rejected rej) {
+            SettleOps.mark(c, op.opId(), "rejected", now, rej.code() + ": " + rej.message());
+            db.whenDone(rejected::incrementAndGet, null);
+            PostPayPolicy.refused(c, op, rej.code(), rej.message(), now);
+            if (rej.code().equals("insufficient_balance")) {
+                LOG.info("payment " + op.opId() + " refused: " + op.payer() + " cannot pay "
+                        + dev.tollgate.escrow.pricing.Micros.format(op.target()) + " to " + op.payee()
+                        + "; the payer is in arrears, retried on a timer");
+            } else {
+                LOG.severe("settlement is misconfigured for account " + op.payer() + " paying worker " + op.payee()
+                        + ": the escrow service answered " + rej.code() + " (" + rej.message() + ")");
             }
         } else if (r instanceof EscrowResult.Rejected rej && op.kind() == SettleOps.Kind.PAY
                 && rej.code().equals("insufficient_balance") && !op.escrowId().startsWith(PostPayPolicy.LANE)) {
@@ -243,14 +285,27 @@ final class Settler implements Runnable {
             db.whenDone(rejected::incrementAndGet, null);
             if (op.requestId() != null) {
                 SettlementRows.update(c, op.requestId(), "state = ?", "failed_" + op.kind().name().toLowerCase());
-            } else if (op.escrowId().startsWith(PostPayPolicy.LANE)) {
-                PostPayPolicy.refused(c, op);
             }
             LOG.warning("settlement operation " + op.opId() + " rejected: " + rej.code() + " " + rej.message());
         } else {
             String state = r instanceof EscrowResult.Ambiguous ? "unknown" : "pending";
             long backoff = Math.min(MAX_BACKOFF_MS, 100L << Math.min(10, op.attempts()));
-            SettleOps.mark(c, op.opId(), state, now + backoff, r.toString());
+            long next = now + backoff;
+            if (r instanceof EscrowResult.Retryable && port instanceof RemoteHints.RetryAfter hint) {
+                // A rate limit says exactly when: neither sooner (refused again) nor later (backlog).
+                long notBefore = hint.retryNotBeforeMillis();
+                next = notBefore > now ? notBefore : Math.min(next, now + 1_000);
+            }
+            if (postPay && op.attempts() == 0 && r instanceof EscrowResult.Retryable rt) {
+                LOG.warning("payment " + op.opId() + " (" + op.payer() + " -> " + op.payee() + ") not made: "
+                        + rt.message() + "; retried, nothing reached the escrow service");
+            }
+            if (postPay && r instanceof EscrowResult.Retryable) {
+                // Nothing reached the service: the retry also carries what accrued since (one escrow per create).
+                PostPayPolicy.topUp(c, op, next, r.toString(), now);
+            } else {
+                SettleOps.mark(c, op.opId(), state, next, r.toString());
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.tollgate.proxy.admin;
 
+import dev.tollgate.escrow.settle.RemoteOperations;
 import dev.tollgate.metering.agent.MeteringAgent;
 import dev.tollgate.proxy.upstream.Upstream;
 import dev.tollgate.proxy.upstream.UpstreamGroup;
@@ -7,17 +8,30 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
-/** {@code /metrics}, {@code /healthz} and {@code /readyz}. */
+/**
+ * {@code /metrics}, {@code /healthz} and {@code /readyz} (with a remote settlement backend, {@code /readyz} also
+ * reports settlement health: {@link SettlementReadiness}).
+ */
 public final class HealthRoutes implements AdminRoutes {
     private final MeteringAgent metering;
     private final UpstreamGroup upstreams;
     private final List<Consumer<StringBuilder>> extraMetrics;
 
+    private final Supplier<RemoteOperations.Health> settlementHealth;
+
     public HealthRoutes(MeteringAgent metering, UpstreamGroup upstreams, List<Consumer<StringBuilder>> extraMetrics) {
+        this(metering, upstreams, extraMetrics, null);
+    }
+
+    /** @param settlementHealth a remote settlement backend's health for {@code /readyz}, or null (embedded ledger) */
+    public HealthRoutes(MeteringAgent metering, UpstreamGroup upstreams, List<Consumer<StringBuilder>> extraMetrics,
+                        Supplier<RemoteOperations.Health> settlementHealth) {
         this.metering = metering;
         this.upstreams = upstreams;
         this.extraMetrics = List.copyOf(extraMetrics);
+        this.settlementHealth = settlementHealth;
     }
 
     @Override
@@ -41,6 +55,9 @@ public final class HealthRoutes implements AdminRoutes {
             case "/readyz" -> {
                 long now = System.nanoTime();
                 boolean any = upstreams.all().stream().anyMatch(u -> u.healthy(now));
+                if (settlementHealth != null) {
+                    return SettlementReadiness.readyz(any, settlementHealth.get());
+                }
                 return AdminResponse.json(any ? 200 : 503,
                         any ? "{\"status\":\"ready\"}" : "{\"status\":\"no healthy upstream\"}");
             }

@@ -21,13 +21,19 @@ public final class SettlementRoutes implements AdminRoutes, MeteringRoutes.Recor
     private static final ObjectMapper JSON = new ObjectMapper();
     private final SettlementService settlement;
 
+    private final RemoteSettlementRoutes remote;
+
     public SettlementRoutes(SettlementService settlement) {
         this.settlement = settlement;
+        this.remote = new RemoteSettlementRoutes(settlement.remoteOperations());
     }
 
     @Override
     public AdminResponse handle(HttpMethod method, QueryStringDecoder uri, byte[] body) {
         String path = uri.path();
+        if (path.startsWith("/admin/v1/settle/")) {
+            return remote.handle(method, uri, body);
+        }
         if (method.equals(HttpMethod.POST) && path.startsWith("/admin/v1/requests/") && path.endsWith("/score")) {
             String id = path.substring("/admin/v1/requests/".length(), path.length() - "/score".length());
             String score;
@@ -49,6 +55,10 @@ public final class SettlementRoutes implements AdminRoutes, MeteringRoutes.Recor
                 return AdminResponse.badRequest("A score is a decimal between 0 and 1.", "score");
             }
             return AdminResponse.json(200, settlementJson(settlement.settlement(id).orElseThrow()).toString());
+        }
+        if (method.equals(HttpMethod.GET) && !settlement.config().backend().equals("embedded")
+                && (path.startsWith("/admin/v1/escrows/") || path.equals("/admin/v1/statement"))) {
+            return remote.view(settlement, path, uri.parameters().get("agent"));
         }
         if (method.equals(HttpMethod.GET) && path.startsWith("/admin/v1/escrows/")) {
             String id = path.substring("/admin/v1/escrows/".length());
