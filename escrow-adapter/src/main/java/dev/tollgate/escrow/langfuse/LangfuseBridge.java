@@ -5,8 +5,8 @@ import dev.tollgate.escrow.db.Database;
 import dev.tollgate.escrow.settle.SettlementService;
 import dev.tollgate.metering.agent.PrometheusText;
 import java.time.Clock;
+import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeSet;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -31,7 +31,7 @@ public final class LangfuseBridge implements AutoCloseable {
     private final ScorePoller poller;
     private final ScoreDecisions decisions;
     private final Database db;
-    private final Set<String> scoreNames;
+    private final List<String> scoreNames;
     private final Object signal = new Object();
     private final Thread thread;
     private volatile boolean running = true;
@@ -48,7 +48,7 @@ public final class LangfuseBridge implements AutoCloseable {
         this.poller = new ScorePoller(db, http, clock, cfg.overlapMillis());
         this.decisions = new ScoreDecisions(db, settlement, accounts, new TipPayer(settlement, accounts), clock,
                 cfg.watchMillis());
-        Set<String> names = new TreeSet<>();
+        java.util.SortedSet<String> names = new TreeSet<>();
         accounts.values().forEach(a -> {
             if (a.scoresFromLangfuse()) {
                 names.add(a.qualityScoreName());
@@ -57,7 +57,7 @@ public final class LangfuseBridge implements AutoCloseable {
                 names.add(a.tips().scoreName());
             }
         });
-        this.scoreNames = Set.copyOf(names);
+        this.scoreNames = List.copyOf(names); // sorted: one stable query
         this.thread = new Thread(this::loop, "tollgate-langfuse");
         this.thread.setDaemon(true);
     }
