@@ -53,6 +53,7 @@ public final class FakeLangfuse implements AutoCloseable {
     private final List<String> scoreQueries = new ArrayList<>();
     private final AtomicInteger unauthorizedCalls = new AtomicInteger();
     private final AtomicInteger ingestionCalls = new AtomicInteger();
+    private final AtomicInteger calls = new AtomicInteger();
     private String secret = SECRET_KEY;
     private int rateLimitCalls;
     private int failCalls;
@@ -196,6 +197,12 @@ public final class FakeLangfuse implements AutoCloseable {
         return unauthorizedCalls.get();
     }
 
+    /** Every call that reached the server, whatever its answer. */
+    public int calls() {
+        return calls.get();
+    }
+
+    /** Ingestion calls that passed auth, rate limits and injected failures. */
     public int ingestionCalls() {
         return ingestionCalls.get();
     }
@@ -205,6 +212,7 @@ public final class FakeLangfuse implements AutoCloseable {
     private void handle(HttpExchange ex) throws IOException {
         try (ex) {
             byte[] body = ex.getRequestBody().readAllBytes();
+            calls.incrementAndGet();
             synchronized (this) {
                 String auth = ex.getRequestHeaders().getFirst("authorization");
                 String expected = "Basic " + Base64.getEncoder().encodeToString((PUBLIC_KEY + ":" + secret)
