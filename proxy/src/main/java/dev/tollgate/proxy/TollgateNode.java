@@ -127,6 +127,7 @@ public final class TollgateNode implements AutoCloseable {
             routes.add(new HealthRoutes(metering, upstreams, gauges));
             routes.add(new MeteringRoutes(metering, s::usage, List.of(settlementRoutes)));
             routes.add(settlementRoutes);
+            routes.add(new dev.tollgate.proxy.admin.ExportRoutes(s));
             admin = AdminServer.bind(HostPort.parse(cfg.admin(), "admin"), boss, cfg.adminToken(), routes);
             ControlServer control = "off".equals(cfg.grpc()) ? null
                     : ControlServer.start(HostPort.parse(cfg.grpc(), "grpc"), s, feed, cfg.adminToken());

@@ -270,5 +270,86 @@ class LangfuseSettlementTest {
             return t.path("metadata").path("pf_tip_usdc").decimalValue().compareTo(new BigDecimal("1.5")) == 0;
         }, WAIT, "pf_tip_usdc on the trace");
         assertTrue(fx.node.settlement().conservation().holds());
+
+        // The P&L export shows the tips on the request they were paid for, with their fees.
+        JsonNode row = exportRow(id, "jsonl");
+        assertEquals("t-tip", row.path("trace_id").asText());
+        assertEquals(0, new BigDecimal("1.5").compareTo(row.path("tip_usdc").decimalValue()));
+        assertTrue(row.path("fees_usdc").decimalValue().compareTo(new BigDecimal("0.0149")) > 0, row.toString());
+        assertEquals("awaiting_score", row.path("release_status").asText());
+    }
+
+    private static JsonNode exportRow(String requestId, String format) throws Exception {
+        HttpResponse<String> r = fx.get(fx.node.adminUrl() + "/admin/v1/export?format=" + format + "&from=2020-01-01");
+        assertEquals(200, r.statusCode(), r.body());
+        for (String line : r.body().split("\n")) {
+            if (line.contains(requestId)) {
+                return JSON.readTree(line);
+            }
+        }
+        throw new AssertionError("no row for " + requestId + " in " + r.body());
+    }
+
+    @Test
+    void theExportHasOneRowPerRequestWithItsTraceTokensAndPayouts() throws Exception {
+        String id = chat(DL_KEY, "t-export");
+        UsageRecord r = fx.record(id);
+        SettlementView v = awaitState(id, "settled");
+        long released = cost(r) * 70 / 100;
+        JsonNode row = exportRow(id, "jsonl");
+        assertEquals("t-export", row.path("trace_id").asText());
+        assertEquals(DL, row.path("account").asText());
+        assertEquals("worker-1", row.path("worker").asText());
+        assertEquals("tollgate-sim-1", row.path("model").asText());
+        assertEquals(r.promptTokens(), row.path("prompt_tokens").asLong());
+        assertEquals(r.completionTokens(), row.path("completion_tokens").asLong());
+        assertUsdc(cost(r), row.path("token_cost_usdc"));
+        assertUsdc(released, row.path("charged_usdc"));
+        assertUsdc(released, row.path("released_usdc"));
+        assertUsdc(v.reservedMicros() - released, row.path("refunded_usdc"));
+        assertUsdc(0, row.path("bonus_usdc"));
+        assertUsdc(0, row.path("tip_usdc"));
+        // 1% of the release, rounded down on the pair's cumulative total (so this one may carry one micro-USDC).
+        long fee = row.path("fees_usdc").decimalValue().movePointRight(6).longValueExact();
+        assertTrue(fee == released / 100 || fee == released / 100 + 1, "fee " + fee + " on " + released);
+        assertEquals("released", row.path("release_status").asText());
+
+        // The same row as CSV, under the documented header.
+        HttpResponse<String> csv = fx.get(fx.node.adminUrl() + "/admin/v1/export?format=csv");
+        String[] lines = csv.body().split("\n");
+        assertEquals("request_id,trace_id,started_at,account,worker,model,prompt_tokens,completion_tokens,"
+                + "token_cost_usdc,charged_usdc,released_usdc,refunded_usdc,bonus_usdc,tip_usdc,fees_usdc,"
+                + "release_status", lines[0]);
+        String line = java.util.Arrays.stream(lines).filter(l -> l.startsWith(id + ",")).findFirst().orElseThrow();
+        assertTrue(line.contains(",t-export,") && line.endsWith(",released"), line);
+        // A range that ends before the request leaves it out; a bad bound is a 400 naming it.
+        assertTrue(!fx.get(fx.node.adminUrl() + "/admin/v1/export?to=2020-01-01").body().contains(id));
+        HttpResponse<String> bad = fx.get(fx.node.adminUrl() + "/admin/v1/export?from=yesterday");
+        assertEquals(400, bad.statusCode());
+        assertEquals("from", JSON.readTree(bad.body()).path("error").path("param").asText());
+        assertEquals(400, fx.get(fx.node.adminUrl() + "/admin/v1/export?format=xlsx").statusCode());
+
+        // ./tollgate ledger export reads the same rows from the data directory.
+        java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.out;
+        int code;
+        try {
+            System.setOut(new java.io.PrintStream(buf, true, java.nio.charset.StandardCharsets.UTF_8));
+            code = dev.tollgate.cli.Main.run("ledger", "export", "--data", fx.dataDir.toString(), "--format", "jsonl");
+        } finally {
+            System.setOut(old);
+        }
+        assertEquals(0, code);
+        JsonNode cli = java.util.Arrays.stream(buf.toString(java.nio.charset.StandardCharsets.UTF_8).split("\n"))
+                .filter(l -> l.contains(id)).map(l -> {
+                    try {
+                        return JSON.readTree(l);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }).findFirst().orElseThrow();
+        assertEquals(row.path("released_usdc"), cli.path("released_usdc"));
+        assertEquals(row.path("fees_usdc"), cli.path("fees_usdc"));
+        assertTrue(cli.path("token_cost_usdc").isNull(), "without --config the CLI knows no prices");
     }
 }
