@@ -88,6 +88,8 @@ final class Schema {
                     + "version INTEGER NOT NULL, snapshot TEXT, settled_at_ms INTEGER, watch_until_ms INTEGER NOT NULL, "
                     + "recheck INTEGER NOT NULL DEFAULT 0)");
             s.execute("CREATE INDEX IF NOT EXISTS langfuse_sync_watch ON langfuse_sync(watch_until_ms)");
+            s.execute("CREATE INDEX IF NOT EXISTS langfuse_sync_settled ON langfuse_sync(settled_at_ms)");
+            s.execute("CREATE INDEX IF NOT EXISTS langfuse_sync_recheck ON langfuse_sync(recheck) WHERE recheck = 1");
             s.execute("CREATE TABLE IF NOT EXISTS langfuse_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
             s.execute("CREATE TABLE IF NOT EXISTS langfuse_score (score_id TEXT PRIMARY KEY, updated_at TEXT NOT NULL, "
                     + "trace_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, seen_ms INTEGER NOT NULL, "

@@ -36,6 +36,7 @@ public final class LangfuseBridge implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running = true;
     private long nextPoll;
+    private long nextPrune;
 
     private LangfuseBridge(LangfuseConfig cfg, SettlementService settlement, Map<String, AccountLangfuse> accounts,
                            Clock clock) {
@@ -95,6 +96,10 @@ public final class LangfuseBridge implements AutoCloseable {
             }
         }
         sender.flush();
+        if (now >= nextPrune) {
+            nextPrune = now + 3_600_000L;
+            writer.prune(cfg.overlapMillis());
+        }
     }
 
     private void loop() {

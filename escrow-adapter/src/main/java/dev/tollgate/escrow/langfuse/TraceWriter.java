@@ -96,10 +96,13 @@ final class TraceWriter {
                 + "COALESCE(st.bonus, 0), (SELECT COALESCE(SUM(micros), 0) FROM langfuse_tip t WHERE t.request_id = "
                 + "s.request_id), s.version, s.snapshot, COALESCE(s.settled_at_ms, 0) FROM langfuse_sync s "
                 + "JOIN usage u ON u.request_id = s.request_id LEFT JOIN settlement st ON st.request_id = s.request_id "
-                + "WHERE s.watch_until_ms >= ? AND (s.settled_at_ms IS NULL OR s.recheck = 1 OR s.settled_at_ms >= ?)")) {
-            // Final requests are compared for an hour (late bonuses), then only when something marks them.
-            ps.setLong(1, now);
-            ps.setLong(2, now - RECHECK_FINAL_MS);
+                + "WHERE s.request_id IN (SELECT request_id FROM langfuse_sync WHERE settled_at_ms IS NULL UNION ALL "
+                + "SELECT request_id FROM langfuse_sync WHERE settled_at_ms >= ? UNION ALL "
+                + "SELECT request_id FROM langfuse_sync WHERE recheck = 1) AND s.watch_until_ms >= ?")) {
+            // Final requests are compared for an hour (late bonuses), then only when something marks them; each
+            // term has its index, so a pass reads the requests in flight, not the day's history.
+            ps.setLong(1, now - RECHECK_FINAL_MS);
+            ps.setLong(2, now);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     String account = rs.getString(4);
@@ -142,6 +145,29 @@ final class TraceWriter {
             ps.executeUpdate();
         }
         return true;
+    }
+
+    /**
+     * Forgets what can no longer change: sent events a day old, requests past their watch, scores older than
+     * both the watch and the poll's overlap (a poll never returns them again). Tips are kept forever (once per
+     * score id).
+     */
+    void prune(long overlapMillis) {
+        long now = clock.millis();
+        db.transaction(c -> {
+            try (PreparedStatement a = c.prepareStatement("DELETE FROM langfuse_outbox WHERE state = 'done' "
+                    + "AND created_ms < ?");
+                 PreparedStatement b = c.prepareStatement("DELETE FROM langfuse_sync WHERE watch_until_ms < ?");
+                 PreparedStatement d = c.prepareStatement("DELETE FROM langfuse_score WHERE seen_ms < ?")) {
+                a.setLong(1, now - 86_400_000L);
+                a.executeUpdate();
+                b.setLong(1, now);
+                b.executeUpdate();
+                d.setLong(1, now - Math.max(watchMillis, overlapMillis) - 86_400_000L);
+                d.executeUpdate();
+            }
+            return null;
+        });
     }
 
     /** The quality threshold shown in {@code pf_quality_threshold}: the account's, when its release is gated. */
