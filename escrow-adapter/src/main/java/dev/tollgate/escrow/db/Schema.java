@@ -80,9 +80,10 @@ final class Schema {
             addColumn(c, s, "usage", "trace_id", "TEXT");
             addColumn(c, s, "usage", "trace_attrs", "TEXT");
             s.execute("CREATE INDEX IF NOT EXISTS usage_trace ON usage(trace_id) WHERE trace_id IS NOT NULL");
-            s.execute("CREATE TABLE IF NOT EXISTS langfuse_outbox (event_id TEXT PRIMARY KEY, body TEXT NOT NULL, "
-                    + "state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL, "
-                    + "created_ms INTEGER NOT NULL, error TEXT)");
+            s.execute("CREATE TABLE IF NOT EXISTS langfuse_outbox (event_id TEXT PRIMARY KEY, lane TEXT NOT NULL, "
+                    + "body TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+                    + "next_at_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, error TEXT)");
+            s.execute("CREATE INDEX IF NOT EXISTS langfuse_outbox_lane ON langfuse_outbox(lane, state)");
             s.execute("CREATE INDEX IF NOT EXISTS langfuse_outbox_due ON langfuse_outbox(state, next_at_ms)");
             s.execute("CREATE TABLE IF NOT EXISTS langfuse_sync (request_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, "
                     + "version INTEGER NOT NULL, snapshot TEXT, settled_at_ms INTEGER, watch_until_ms INTEGER NOT NULL, "

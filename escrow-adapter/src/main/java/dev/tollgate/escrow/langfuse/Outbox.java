@@ -12,7 +12,8 @@ import java.util.List;
  * report, sent later. States: {@code pending} (to send at {@code next_at_ms}), {@code done} (Langfuse accepted
  * it), {@code rejected} (Langfuse refused it for good, kept with the reason). An event id is deterministic, so
  * writing the same event twice keeps one row, and sending one again after a lost answer is deduplicated by
- * Langfuse.
+ * Langfuse. Events of one trace (its lane) go out in the order they were written: an event waiting to be retried
+ * holds back the later events of its trace, so an older metadata snapshot never lands after a newer one.
  *
  * <p>Threading: called inside the caller's database transaction.
  */
@@ -25,25 +26,32 @@ final class Outbox {
     }
 
     /** Queues an event; false when an event with this id exists already. */
-    static boolean enqueue(Connection c, String eventId, String json, long now) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("INSERT OR IGNORE INTO langfuse_outbox(event_id, body, state, "
-                + "next_at_ms, created_ms) VALUES (?, ?, 'pending', ?, ?)")) {
+    static boolean enqueue(Connection c, String eventId, String lane, String json, long now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT OR IGNORE INTO langfuse_outbox(event_id, lane, body, "
+                + "state, next_at_ms, created_ms) VALUES (?, ?, ?, 'pending', ?, ?)")) {
             ps.setString(1, eventId);
-            ps.setString(2, json);
-            ps.setLong(3, now);
+            ps.setString(2, lane);
+            ps.setString(3, json);
             ps.setLong(4, now);
+            ps.setLong(5, now);
             return ps.executeUpdate() == 1;
         }
     }
 
-    /** Pending events due now, oldest first, at most {@code limit} and about {@code maxBytes} of JSON. */
+    /**
+     * Pending events due now whose trace has no earlier event waiting for a retry, oldest first, at most
+     * {@code limit} and about {@code maxBytes} of JSON.
+     */
     static List<Event> due(Connection c, long now, int limit, int maxBytes) throws SQLException {
         List<Event> out = new ArrayList<>();
         int bytes = 0;
-        try (PreparedStatement ps = c.prepareStatement("SELECT event_id, body, attempts FROM langfuse_outbox "
-                + "WHERE state = 'pending' AND next_at_ms <= ? ORDER BY rowid LIMIT ?")) {
+        try (PreparedStatement ps = c.prepareStatement("SELECT event_id, body, attempts FROM langfuse_outbox o "
+                + "WHERE state = 'pending' AND next_at_ms <= ? AND NOT EXISTS (SELECT 1 FROM langfuse_outbox p "
+                + "WHERE p.lane = o.lane AND p.state = 'pending' AND p.next_at_ms > ? AND p.rowid < o.rowid) "
+                + "ORDER BY rowid LIMIT ?")) {
             ps.setLong(1, now);
-            ps.setInt(2, limit);
+            ps.setLong(2, now);
+            ps.setInt(3, limit);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     String body = rs.getString(2);

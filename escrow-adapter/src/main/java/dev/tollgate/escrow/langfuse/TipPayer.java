@@ -75,7 +75,7 @@ final class TipPayer {
             }
         }
         settlement.tip(c, scoreId, latest[1], latest[2], tip, now);
-        Outbox.enqueue(c, tipScoreId(scoreId), tipScoreEvent(scoreId, traceId, tip, value, now), now);
+        Outbox.enqueue(c, tipScoreId(scoreId), traceId, tipScoreEvent(scoreId, traceId, tip, value, now), now);
         try (PreparedStatement ps = c.prepareStatement("UPDATE langfuse_sync SET recheck = 1 WHERE request_id = ?")) {
             ps.setString(1, latest[0]);
             ps.executeUpdate();

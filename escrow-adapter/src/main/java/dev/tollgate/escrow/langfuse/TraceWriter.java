@@ -130,8 +130,9 @@ final class TraceWriter {
         }
         int version = w.version() + 1;
         String prefix = "tollgate-" + f.requestId() + "-v" + version;
-        Outbox.enqueue(c, prefix + "-trace", snap.traceEvent(prefix + "-trace", now), now);
-        Outbox.enqueue(c, prefix + "-gen", snap.generationEvent(prefix + "-gen", version == 1, now), now);
+        String lane = f.trace().traceId();
+        Outbox.enqueue(c, prefix + "-trace", lane, snap.traceEvent(prefix + "-trace", now), now);
+        Outbox.enqueue(c, prefix + "-gen", lane, snap.generationEvent(prefix + "-gen", version == 1, now), now);
         try (PreparedStatement ps = c.prepareStatement("UPDATE langfuse_sync SET version = ?, snapshot = ?, "
                 + "settled_at_ms = ?, recheck = 0 WHERE request_id = ?")) {
             ps.setInt(1, version);

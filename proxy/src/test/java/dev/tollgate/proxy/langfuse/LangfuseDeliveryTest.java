@@ -144,6 +144,25 @@ class LangfuseDeliveryTest {
     }
 
     @Test
+    void anEventWaitingForARetryHoldsBackTheLaterChangesOfItsTrace() throws Exception {
+        bridge.runOnce(false);
+        journalPaid("q1", "q-1");
+        langfuse.eventError("tollgate-q1-v1-trace", 503);
+        bridge.runOnce(false);
+        assertNull(langfuse.trace("q-1"), "the awaiting_score snapshot failed and waits for its retry");
+        // The score decides the request (0.8: 70%, no bonus): a second snapshot (released) is queued behind the first.
+        langfuse.score("s-q1", "q-1", "quality", "0.8");
+        bridge.runOnce(true);
+        assertEquals("settled", settlement.settlement("q1").orElseThrow().state());
+        assertNull(langfuse.trace("q-1"), "the newer snapshot does not overtake the older one");
+        clock.advance(1_000);
+        bridge.runOnce(false);
+        List<String> order = langfuse.events("trace-create", "q-1").stream().map(e -> e.path("id").asText()).toList();
+        assertEquals(List.of("tollgate-q1-v1-trace", "tollgate-q1-v1-trace", "tollgate-q1-v2-trace"), order);
+        assertEquals("released", langfuse.trace("q-1").path("metadata").path("pf_release_status").asText());
+    }
+
+    @Test
     void wrongKeysPauseSendingUntilTheyAreFixed() {
         journalFree("r1", "d-1");
         langfuse.rotateSecret("sk-lf-rotated");
