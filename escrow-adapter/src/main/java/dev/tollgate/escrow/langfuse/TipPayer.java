@@ -75,7 +75,8 @@ final class TipPayer {
             }
         }
         settlement.tip(c, scoreId, latest[1], latest[2], tip, now);
-        Outbox.enqueue(c, tipScoreId(scoreId), traceId, tipScoreEvent(scoreId, traceId, tip, value, now), now);
+        Outbox.enqueue(c, tipScoreId(scoreId), traceId, tipScoreEvent(scoreId, traceId, latest[2], tip, value, now),
+                now);
         try (PreparedStatement ps = c.prepareStatement("UPDATE langfuse_sync SET recheck = 1 WHERE request_id = ?")) {
             ps.setString(1, latest[0]);
             ps.executeUpdate();
@@ -89,7 +90,8 @@ final class TipPayer {
     }
 
     /** The {@code pf_tip_usdc} score on the trace (a score-create event whose score id is deterministic). */
-    private static String tipScoreEvent(String scoreId, String traceId, long micros, BigDecimal value, long now) {
+    private static String tipScoreEvent(String scoreId, String traceId, String worker, long micros, BigDecimal value,
+                                        long now) {
         ObjectNode body = JSON.createObjectNode();
         body.put("id", tipScoreId(scoreId));
         body.put("traceId", traceId);
@@ -97,6 +99,8 @@ final class TipPayer {
         body.put("value", TraceSnapshot.usdc(micros));
         body.put("dataType", "NUMERIC");
         body.put("comment", "Tollgate tip for feedback score " + scoreId + " = " + value.toPlainString());
+        body.putObject("metadata").put("pf_payment_type", "user_tip").put("pf_agent_wallet", worker)
+                .put("feedback_score_id", scoreId);
         return TraceSnapshot.event(tipScoreId(scoreId), "score-create", body, now);
     }
 

@@ -246,6 +246,8 @@ class LangfuseSettlementTest {
         assertEquals("pf_tip_usdc", recorded.path("name").asText());
         assertEquals("t-tip", recorded.path("traceId").asText());
         assertEquals(0, new BigDecimal("1.00").compareTo(recorded.path("value").decimalValue()));
+        assertEquals("user_tip", recorded.path("metadata").path("pf_payment_type").asText());
+        assertEquals("worker-1", recorded.path("metadata").path("pf_agent_wallet").asText());
 
         // The same score again (an upsert: new updatedAt) pays nothing more.
         langfuse.score("fb-1", "t-tip", "user_feedback", "1");
