@@ -84,16 +84,14 @@ public final class LangfuseBridge implements AutoCloseable {
      */
     public synchronized void runOnce(boolean forcePoll) {
         long now = clock.millis();
-        writer.run();
-        if (forcePoll || now >= nextPoll) {
+        boolean poll = forcePoll || now >= nextPoll;
+        writer.run(poll);
+        if (poll) {
             nextPoll = now + cfg.pollMillis();
-            if (poller.poll(scoreNames) >= 0) {
-                decisions.apply();
-                writer.run();
-            } else {
-                // Scores already kept (and deadlines) still decide.
-                decisions.apply();
-            }
+            // A failed poll is retried at the next one; scores already kept still decide.
+            poller.poll(scoreNames);
+            decisions.apply();
+            writer.run(false);
         }
         sender.flush();
         if (now >= nextPrune) {

@@ -19,14 +19,16 @@ import java.util.Map;
  * ({@code tollgate-<request>-v<version>-trace|gen}) in the same transaction that records it. So each change
  * (settled, released by score, refunded, bonus, tip) is written once, a restart neither loses nor repeats one,
  * and the request's own path never waits for any of it. A request is watched for {@code watch_hours} after it
- * was journaled; once final it is compared for another hour, then only when a tip marks it.
+ * was journaled; once final it is compared at each score poll for another hour, then only when a tip marks it.
  *
  * <p>Threading: the bridge's thread only.
  */
 final class TraceWriter {
     private static final String CURSOR = "usage_rowid";
-    /** How long after its settlement a request is still compared on every pass (late bonuses, owed payments). */
+    /** How long after its settlement a request is still compared at each score poll (late bonuses). */
     static final long RECHECK_FINAL_MS = 3_600_000L;
+    /** Requests compared per transaction. */
+    static final int CHUNK = 256;
 
     private final Database db;
     private final Clock clock;
@@ -43,22 +45,49 @@ final class TraceWriter {
         this.watchMillis = watchMillis;
     }
 
-    /** Picks up newly journaled traced requests and writes every change since the last call; returns changes. */
-    int run() {
+    /**
+     * Picks up newly journaled traced requests and writes every change since the last call; returns changes.
+     * Requests not yet final and requests a tip marked are compared on every pass; with {@code recentFinal}
+     * (the bridge's score polls) also those settled in the last {@link #RECHECK_FINAL_MS} (late bonuses). The
+     * work is cut into short transactions of {@link #CHUNK} requests, so the journal's group commits (which the
+     * end of each response waits for) never queue behind a long pass.
+     */
+    int run(boolean recentFinal) {
         long now = clock.millis();
-        return db.transaction(c -> {
+        db.transaction(c -> {
             pickUp(c, now);
-            int changes = 0;
-            for (Watched w : watched(c, now)) {
-                if (write(c, w, now)) {
-                    changes++;
-                }
-            }
-            try (PreparedStatement ps = c.prepareStatement("UPDATE langfuse_sync SET recheck = 0 WHERE recheck = 1")) {
-                ps.executeUpdate();
-            }
-            return changes;
+            return null;
         });
+        long finalSince = recentFinal ? now - RECHECK_FINAL_MS : Long.MAX_VALUE;
+        int changes = 0;
+        long after = 0;
+        while (true) {
+            long from = after;
+            long[] chunk = db.transaction(c -> {
+                List<Watched> ws = watched(c, now, finalSince, from);
+                long n = 0;
+                for (Watched w : ws) {
+                    if (write(c, w, now)) {
+                        n++;
+                    } else if (w.recheck()) {
+                        clearRecheck(c, w.facts().requestId());
+                    }
+                }
+                return new long[] {ws.size(), ws.isEmpty() ? from : ws.get(ws.size() - 1).rowid(), n};
+            });
+            changes += (int) chunk[2];
+            if (chunk[0] < CHUNK) {
+                return changes;
+            }
+            after = chunk[1];
+        }
+    }
+
+    private static void clearRecheck(Connection c, String requestId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE langfuse_sync SET recheck = 0 WHERE request_id = ?")) {
+            ps.setString(1, requestId);
+            ps.executeUpdate();
+        }
     }
 
     private void pickUp(Connection c, long now) throws SQLException {
@@ -85,24 +114,27 @@ final class TraceWriter {
     }
 
     /** A watched request: its facts and what was last written. */
-    private record Watched(TraceSnapshot.Facts facts, int version, String snapshot, long settledAtMs) {
+    private record Watched(long rowid, TraceSnapshot.Facts facts, int version, String snapshot, long settledAtMs,
+                           boolean recheck) {
     }
 
-    private List<Watched> watched(Connection c, long now) throws SQLException {
+    private List<Watched> watched(Connection c, long now, long finalSince, long afterRowid) throws SQLException {
         List<Watched> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT s.request_id, u.trace_id, u.trace_attrs, u.account, "
                 + "u.worker, u.model, u.prompt, u.completion, u.started_ms, u.duration_us, st.policy, st.escrow_id, "
                 + "st.state, COALESCE(st.reserved, 0), COALESCE(st.released, 0), COALESCE(st.refunded, 0), "
                 + "COALESCE(st.bonus, 0), (SELECT COALESCE(SUM(micros), 0) FROM langfuse_tip t WHERE t.request_id = "
-                + "s.request_id), s.version, s.snapshot, COALESCE(s.settled_at_ms, 0) FROM langfuse_sync s "
+                + "s.request_id), s.version, s.snapshot, COALESCE(s.settled_at_ms, 0), s.rowid, s.recheck "
+                + "FROM langfuse_sync s "
                 + "JOIN usage u ON u.request_id = s.request_id LEFT JOIN settlement st ON st.request_id = s.request_id "
                 + "WHERE s.request_id IN (SELECT request_id FROM langfuse_sync WHERE settled_at_ms IS NULL UNION ALL "
                 + "SELECT request_id FROM langfuse_sync WHERE settled_at_ms >= ? UNION ALL "
-                + "SELECT request_id FROM langfuse_sync WHERE recheck = 1) AND s.watch_until_ms >= ?")) {
-            // Final requests are compared for an hour (late bonuses), then only when something marks them; each
-            // term has its index, so a pass reads the requests in flight, not the day's history.
-            ps.setLong(1, now - RECHECK_FINAL_MS);
+                + "SELECT request_id FROM langfuse_sync WHERE recheck = 1) AND s.watch_until_ms >= ? AND s.rowid > ? "
+                + "ORDER BY s.rowid LIMIT " + CHUNK)) {
+            // Each term has its index, so a pass reads the requests in flight, not the day's history.
+            ps.setLong(1, finalSince);
             ps.setLong(2, now);
+            ps.setLong(3, afterRowid);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     String account = rs.getString(4);
@@ -112,7 +144,8 @@ final class TraceWriter {
                             rs.getString(11), rs.getString(12), rs.getString(13), rs.getLong(14), rs.getLong(15),
                             rs.getLong(16), rs.getLong(17), rs.getLong(18),
                             settlement.policyOf(account).referrer());
-                    out.add(new Watched(f, rs.getInt(19), rs.getString(20), rs.getLong(21)));
+                    out.add(new Watched(rs.getLong(22), f, rs.getInt(19), rs.getString(20), rs.getLong(21),
+                            rs.getInt(23) == 1));
                 }
             }
         }

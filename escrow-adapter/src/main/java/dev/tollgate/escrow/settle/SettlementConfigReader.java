@@ -156,7 +156,8 @@ public final class SettlementConfigReader {
                 ConfigValues.integer(q, qWhere, "deadline_seconds", 300, 0, MAX_SECONDS) * 1000,
                 score(q, qWhere, "default_score", "1.0"), score(q, qWhere, "bonus_above", "0.9"),
                 ConfigValues.intValue(q, qWhere, "bonus_pct", 10, 0, 1000), score(q, qWhere, "full_at", "0.9"),
-                threshold >= 0 ? threshold : score(q, qWhere, "partial_at", "0.7"), ConfigValues.intValue(q, qWhere, "partial_pct", 70, 0, 100));
+                threshold >= 0 ? threshold : score(q, qWhere, "partial_at", "0.7"),
+                ConfigValues.intValue(q, qWhere, "partial_pct", 70, 0, 100));
         return new AccountPolicy(kind, ConfigValues.string(a, where, "referrer", null), micros(a, where, "fund", "0"),
                 ConfigValues.oneOf(a, where, "on_disconnect", "pay", List.of("pay", "refund")).equals("pay"),
                 ConfigValues.integer(a, where, "default_max_tokens", 1024, 1, 100_000_000),

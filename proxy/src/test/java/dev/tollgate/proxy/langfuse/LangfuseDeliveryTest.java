@@ -163,6 +163,25 @@ class LangfuseDeliveryTest {
     }
 
     @Test
+    void manyRequestsAreWrittenInShortTransactionsAndBatchesEachOnce() {
+        java.util.List<UsageRecord> batch = new java.util.ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            batch.add(new UsageRecord("m" + i, "anonymous", "sim", "m", Route.CHAT_COMPLETIONS, false, 1, 2,
+                    UsageSource.UPSTREAM, 5, clock.millis(), 1, 2, 1, 2, Outcome.COMPLETED, 200,
+                    TraceLink.of("many-" + i)));
+        }
+        settlement.usageListener().onUsage(batch);
+        bridge.runOnce(false);
+        assertEquals(0, bridge.pendingEvents());
+        for (int i = 0; i < 300; i++) {
+            assertNotNull(langfuse.trace("many-" + i), "trace many-" + i);
+        }
+        assertEquals(600, langfuse.events().size());
+        assertNoEventTwice(langfuse.events());
+        assertEquals(6, langfuse.ingestionCalls(), "batches of batch_size (100) events");
+    }
+
+    @Test
     void wrongKeysPauseSendingUntilTheyAreFixed() {
         journalFree("r1", "d-1");
         langfuse.rotateSecret("sk-lf-rotated");
