@@ -96,6 +96,8 @@ final class Schema {
                     + "trace_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, seen_ms INTEGER NOT NULL, "
                     + "outcome TEXT)");
             s.execute("CREATE INDEX IF NOT EXISTS langfuse_score_trace ON langfuse_score(trace_id, name)");
+            s.execute("CREATE INDEX IF NOT EXISTS langfuse_score_open ON langfuse_score(outcome) "
+                    + "WHERE outcome IS NULL OR outcome = 'pending_trace'");
             s.execute("CREATE TABLE IF NOT EXISTS langfuse_tip (score_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, "
                     + "request_id TEXT, payer TEXT NOT NULL, worker TEXT NOT NULL, micros INTEGER NOT NULL, "
                     + "at_ms INTEGER NOT NULL)");

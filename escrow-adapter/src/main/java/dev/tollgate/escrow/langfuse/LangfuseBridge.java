@@ -47,8 +47,7 @@ public final class LangfuseBridge implements AutoCloseable {
         this.writer = new TraceWriter(db, clock, settlement.config(), accounts, cfg.watchMillis());
         this.sender = new OutboxSender(db, http, clock, cfg.batchSize());
         this.poller = new ScorePoller(db, http, clock, cfg.overlapMillis());
-        this.decisions = new ScoreDecisions(db, settlement, accounts, new TipPayer(settlement, accounts), clock,
-                cfg.watchMillis());
+        this.decisions = new ScoreDecisions(db, settlement, accounts, new TipPayer(settlement, accounts), clock);
         java.util.SortedSet<String> names = new TreeSet<>();
         accounts.values().forEach(a -> {
             if (a.scoresFromLangfuse()) {

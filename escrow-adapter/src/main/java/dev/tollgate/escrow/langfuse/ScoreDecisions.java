@@ -34,18 +34,16 @@ final class ScoreDecisions {
     private final Map<String, AccountLangfuse> accounts;
     private final TipPayer tips;
     private final Clock clock;
-    private final long watchMillis;
     private final AtomicLong late = new AtomicLong();
     private final AtomicLong decided = new AtomicLong();
 
     ScoreDecisions(Database db, SettlementService settlement, Map<String, AccountLangfuse> accounts, TipPayer tips,
-                   Clock clock, long watchMillis) {
+                   Clock clock) {
         this.db = db;
         this.settlement = settlement;
         this.accounts = accounts;
         this.tips = tips;
         this.clock = clock;
-        this.watchMillis = watchMillis;
     }
 
     /** Decides what the kept scores decide; returns the number of requests released or refunded. */
@@ -104,8 +102,11 @@ final class ScoreDecisions {
     /** Scores not used above: tips, late quality scores, scores of traces Tollgate does not know. */
     private boolean sortRest(Connection c, long now) throws SQLException {
         List<String[]> rest = new ArrayList<>();
+        // Scores of traces Tollgate has not journaled yet wait aside ('pending_trace') until the trace appears, so
+        // Langfuse's other traces never crowd out the ones that matter.
         try (PreparedStatement ps = c.prepareStatement("SELECT score_id, trace_id, name, value, seen_ms FROM "
-                + "langfuse_score WHERE outcome IS NULL ORDER BY rowid LIMIT 1000");
+                + "langfuse_score s WHERE outcome IS NULL OR (outcome = 'pending_trace' AND EXISTS (SELECT 1 FROM "
+                + "usage u WHERE u.trace_id = s.trace_id)) ORDER BY rowid LIMIT 1000");
              ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 rest.add(new String[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
@@ -117,7 +118,7 @@ final class ScoreDecisions {
             List<String[]> requests = requestsOf(c, s[1]);
             String outcome;
             if (requests.isEmpty()) {
-                outcome = Long.parseLong(s[4]) + watchMillis < now ? "unknown_trace" : null;
+                outcome = "pending_trace";
             } else {
                 outcome = tips.consider(c, s[0], s[1], s[2], new BigDecimal(s[3]), requests, now);
                 if ("tipped".equals(outcome)) {

@@ -283,6 +283,20 @@ class LangfuseSettlementTest {
         assertEquals("awaiting_score", row.path("release_status").asText());
     }
 
+    @Test
+    void feedbackThatArrivesBeforeItsRequestIsJournaledTipsOnceTheTraceAppears() throws Exception {
+        langfuse.score("fb-early", "t-early", "user_feedback", "1");
+        fx.node.langfuse().runOnce(true);
+        long balance = fx.node.settlement().ledger().balance(LF);
+        String id = chat(LF_KEY, "t-early");
+        fx.record(id);
+        awaitStatus("t-early", "awaiting_score");
+        fx.node.langfuse().runOnce(true);
+        Await.until(() -> fx.node.settlement().ledger().balance(LF) == balance - 1_000_000
+                - fx.node.settlement().settlement(id).orElseThrow().reservedMicros(), WAIT, "the early tip paid");
+        Await.value(() -> langfuse.storedScore("tollgate-tip-fb-early"), WAIT, "pf_tip_usdc for the early score");
+    }
+
     private static JsonNode exportRow(String requestId, String format) throws Exception {
         HttpResponse<String> r = fx.get(fx.node.adminUrl() + "/admin/v1/export?format=" + format + "&from=2020-01-01");
         assertEquals(200, r.statusCode(), r.body());
