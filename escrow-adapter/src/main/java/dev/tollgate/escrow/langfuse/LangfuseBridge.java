@@ -153,7 +153,11 @@ public final class LangfuseBridge implements AutoCloseable {
             signal.notifyAll();
         }
         try {
-            thread.join(5_000);
+            thread.join(1_000);
+            if (thread.isAlive()) {
+                thread.interrupt(); // a call to a silent Langfuse: nothing is lost, the outbox keeps the events
+                thread.join(5_000);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
