@@ -80,6 +80,20 @@ class TraceLinkTest {
     }
 
     @Test
+    void aStreamedRequestIsLinkedTooAndItsBytesAreUnchanged() throws Exception {
+        String body = "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + "\"max_tokens\":4,\"stream\":true,\"metadata\":{\"trace_id\":\"stream-trace\"}}";
+        HttpResponse<byte[]> through = fx.post(fx.proxyOrigin(), "/v1/chat/completions", body);
+        HttpResponse<byte[]> direct = fx.post(fx.simulatorOrigin(), "/v1/chat/completions", body);
+        assertEquals(200, through.statusCode());
+        String id = through.headers().firstValue("x-tollgate-request-id").orElseThrow();
+        assertEquals("stream-trace", fx.record(id).traceId());
+        // The simulator ignores metadata as vLLM does; the client sees what a direct request would have given.
+        assertEquals(new String(direct.body()).replaceAll("\"id\":\"[^\"]*\"", "").replaceAll("\"created\":[0-9]+", ""),
+                new String(through.body()).replaceAll("\"id\":\"[^\"]*\"", "").replaceAll("\"created\":[0-9]+", ""));
+    }
+
+    @Test
     void withCreateTracesARequestWithoutOneGetsItsRequestId() throws Exception {
         String id = chat(null);
         assertEquals(id, fx.record(id).traceId());
