@@ -30,6 +30,7 @@ import java.util.Objects;
  * @param upstreamNanos    time spent waiting on the upstream (request sent to last byte), or {@code -1}
  * @param outcome          how the exchange ended
  * @param httpStatus       the status the client received
+ * @param trace            the observability trace the request belongs to (Langfuse), or null
  */
 public record UsageRecord(
         String requestId,
@@ -48,7 +49,23 @@ public record UsageRecord(
         long generationNanos,
         long upstreamNanos,
         Outcome outcome,
-        int httpStatus) {
+        int httpStatus,
+        TraceLink trace) {
+
+    /** A record that belongs to no trace. */
+    public UsageRecord(String requestId, String account, String upstream, String model, Route route, boolean streamed,
+                       long promptTokens, long completionTokens, UsageSource usageSource, long maxTokens,
+                       long startEpochMillis, long ttftNanos, long durationNanos, long generationNanos,
+                       long upstreamNanos, Outcome outcome, int httpStatus) {
+        this(requestId, account, upstream, model, route, streamed, promptTokens, completionTokens, usageSource,
+                maxTokens, startEpochMillis, ttftNanos, durationNanos, generationNanos, upstreamNanos, outcome,
+                httpStatus, null);
+    }
+
+    /** The trace id, or null when the request belongs to no trace. */
+    public String traceId() {
+        return trace == null ? null : trace.traceId();
+    }
 
     public UsageRecord {
         Objects.requireNonNull(requestId, "requestId");

@@ -15,16 +15,17 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code tollgate ledger statement|faucet}: read or credit the embedded ledger in a data directory. */
+/** {@code tollgate ledger statement|faucet|export}: read or credit the embedded ledger in a data directory. */
 @Command(name = "ledger", mixinStandardHelpOptions = true, description = "Inspect or fund the embedded ledger.",
-        subcommands = {LedgerCommand.StatementCommand.class, LedgerCommand.FaucetCommand.class})
+        subcommands = {LedgerCommand.StatementCommand.class, LedgerCommand.FaucetCommand.class,
+                LedgerExportCommand.class})
 final class LedgerCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
-        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: statement, faucet");
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: statement, faucet, export");
     }
 
     static SettlementService open(Path data) {

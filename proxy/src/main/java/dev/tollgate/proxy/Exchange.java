@@ -80,7 +80,8 @@ final class Exchange implements UpstreamEvents {
         this.originalBody = originalBody;
         this.upstreams = new UpstreamChoice(services);
         ExchangeUsage usage = metered == null ? null
-                : new ExchangeUsage(services.tokens(), requestId, account, metered, startNanos, startMillis);
+                : new ExchangeUsage(services.tokens(), requestId, account, metered, startNanos, startMillis,
+                        services.traces().link(metered, request.headers(), requestId));
         this.meter = usage == null ? null : usage.meter();
         this.record = usage == null ? null : new UsageSubmission(services, usage);
         this.checkpoint = usage == null ? null : new StreamCheckpoint(services, meter, requestId, metered.model());

@@ -2,6 +2,7 @@ package dev.tollgate.proxy;
 
 import dev.tollgate.metering.Outcome;
 import dev.tollgate.metering.StreamMeter;
+import dev.tollgate.metering.TraceLink;
 import dev.tollgate.metering.UsageRecord;
 import dev.tollgate.metering.UsageSource;
 import dev.tollgate.metering.tokens.TokenEstimator;
@@ -22,15 +23,17 @@ final class ExchangeUsage {
     private final StreamMeter meter;
     private final long startNanos;
     private final long startMillis;
+    private final TraceLink trace;
 
     ExchangeUsage(TokenEstimator tokens, String requestId, String account, MeteredRequest metered, long startNanos,
-                  long startMillis) {
+                  long startMillis, TraceLink trace) {
         this.tokens = tokens;
         this.requestId = requestId;
         this.account = account;
         this.metered = metered;
         this.startNanos = startNanos;
         this.startMillis = startMillis;
+        this.trace = trace;
         this.meter = new StreamMeter();
         this.meter.reset(metered.route(), metered.clientWantsUsage(), metered.clientWantsContinuous());
         if (metered.maxTokens() >= 0) {
@@ -88,7 +91,7 @@ final class ExchangeUsage {
         long upstreamNanos = called ? Math.max(0, lastByte - requestSentNanos) : -1;
         return new UsageRecord(requestId, account, upstream == null ? "" : upstream.name(), metered.model(),
                 metered.route(), metered.stream(), prompt, completion, source, metered.maxTokens(), startMillis,
-                ttft, endNanos - startNanos, generation, upstreamNanos, outcome, status);
+                ttft, endNanos - startNanos, generation, upstreamNanos, outcome, status, trace);
     }
 
     /** The outcome of a response the upstream ended: an error status or an error in the body, or completed. */

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tollgate.metering.Route;
+import dev.tollgate.metering.TraceLink;
 import dev.tollgate.metering.tokens.TokenEstimator;
 import java.math.BigDecimal;
 import java.math.BigInteger;
@@ -21,6 +22,12 @@ import java.util.List;
  * {@code max_output_tokens} for the Responses API. Every choice may reach it: {@link #choices()} is
  * max({@code n}, {@code best_of}, 1). A limit or choice count that is not a whole number, or whose product
  * exceeds {@link #MAX_WORST_CASE_TOKENS}, is refused ({@link Invalid}) before any money or upstream is touched.
+ *
+ * <p>Trace: the body's {@code metadata} object names the request's Langfuse trace as LiteLLM does
+ * ({@code trace_id} or {@code existing_trace_id}, with {@code session_id}, {@code trace_user_id}, {@code tags},
+ * {@code generation_name}); read from the tree parsed anyway, never an error (a {@code metadata} of another shape
+ * names no trace). The body, {@code metadata} included, is forwarded as received: vLLM accepts unknown
+ * top-level fields and ignores them.
  */
 public final class MeteredRequest {
     private static final ObjectMapper MAPPER = new ObjectMapper();
@@ -35,9 +42,10 @@ public final class MeteredRequest {
     private final boolean clientWantsContinuous;
     private final long maxTokens;
     private final int choices;
+    private final TraceLink trace;
 
     private MeteredRequest(Route route, ObjectNode body, String model, boolean stream, boolean clientWantsUsage,
-                           boolean clientWantsContinuous, long maxTokens, int choices) {
+                           boolean clientWantsContinuous, long maxTokens, int choices, TraceLink trace) {
         this.route = route;
         this.body = body;
         this.model = model;
@@ -46,6 +54,7 @@ public final class MeteredRequest {
         this.clientWantsContinuous = clientWantsContinuous;
         this.maxTokens = maxTokens;
         this.choices = choices;
+        this.trace = trace;
     }
 
     /** Thrown for a body that is not a usable request; the message is fit for the client. */
@@ -69,7 +78,7 @@ public final class MeteredRequest {
      * nothing hidden from the client.
      */
     public static MeteredRequest perRequest(String pricePath) {
-        return new MeteredRequest(Route.PER_REQUEST, null, pricePath, false, true, true, 0, 1);
+        return new MeteredRequest(Route.PER_REQUEST, null, pricePath, false, true, true, 0, 1, null);
     }
 
     /** Parses and checks a token-metered request body. */
@@ -195,7 +204,47 @@ public final class MeteredRequest {
             default -> throw new IllegalStateException();
         }
         return new MeteredRequest(route, body, model, stream, wantsUsage, wantsContinuous,
-                limit == null ? -1 : limit.longValueExact(), choiceCount.intValueExact());
+                limit == null ? -1 : limit.longValueExact(), choiceCount.intValueExact(), traceOf(body.get("metadata")));
+    }
+
+    /** The trace named by a body's {@code metadata} (LiteLLM's keys), or null. */
+    private static TraceLink traceOf(JsonNode metadata) {
+        if (metadata == null || !metadata.isObject()) {
+            return null;
+        }
+        String id = text(metadata.get("trace_id"));
+        if (id == null) {
+            id = text(metadata.get("existing_trace_id"));
+        }
+        if (id == null) {
+            return null;
+        }
+        List<String> tags = new ArrayList<>();
+        JsonNode t = metadata.get("tags");
+        if (t != null && t.isArray()) {
+            for (JsonNode tag : t) {
+                String v = text(tag);
+                if (v != null && tags.size() < TraceLink.MAX_TAGS) {
+                    tags.add(v);
+                }
+            }
+        }
+        return new TraceLink(id, text(metadata.get("session_id")), text(metadata.get("trace_user_id")), tags,
+                text(metadata.get("generation_name")));
+    }
+
+    /** A non-empty string value cut to {@link TraceLink#MAX_LENGTH}, else null. */
+    private static String text(JsonNode v) {
+        if (v == null || !v.isTextual() || v.textValue().isEmpty()) {
+            return null;
+        }
+        String s = v.textValue();
+        return s.length() > TraceLink.MAX_LENGTH ? s.substring(0, TraceLink.MAX_LENGTH) : s;
+    }
+
+    /** The trace the body's {@code metadata} names, or null. */
+    public TraceLink trace() {
+        return trace;
     }
 
     /** The completion-limit fields of a route, the one that wins first. */

@@ -24,5 +24,14 @@ public record ProxyServices(
         ApiKeys apiKeys,
         AdmissionGate admission,
         SettlementService settlement,
-        RelayGauge relayGauge) {
+        RelayGauge relayGauge,
+        TraceLinking traces) {
+
+    /** Traces only as clients name them. */
+    public ProxyServices(ProxyConfig.Limits limits, UpstreamGroup upstreams, UpstreamConnector connector,
+                         MeteringAgent metering, TokenEstimator tokens, RequestIds requestIds, ApiKeys apiKeys,
+                         AdmissionGate admission, SettlementService settlement, RelayGauge relayGauge) {
+        this(limits, upstreams, connector, metering, tokens, requestIds, apiKeys, admission, settlement, relayGauge,
+                TraceLinking.CLIENT_NAMED);
+    }
 }

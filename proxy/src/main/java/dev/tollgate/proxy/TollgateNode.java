@@ -1,5 +1,7 @@
 package dev.tollgate.proxy;
 
+import dev.tollgate.escrow.langfuse.LangfuseBridge;
+import dev.tollgate.escrow.langfuse.LangfuseConfig;
 import dev.tollgate.escrow.settle.SettlementConfig;
 import dev.tollgate.escrow.settle.SettlementConfigReader;
 import dev.tollgate.escrow.settle.SettlementService;
@@ -51,6 +53,7 @@ public final class TollgateNode implements AutoCloseable {
     private final SettlementService settlement;
     private final ControlServer control;
     private final NonBlockingThreads eventLoops;
+    private LangfuseBridge langfuse;
 
     private TollgateNode(EventLoopGroup boss, EventLoopGroup workers, MeteringAgent metering, ProxyServer proxy,
                          AdminServer admin, UpstreamGroup upstreams, SettlementService settlement,
@@ -87,6 +90,7 @@ public final class TollgateNode implements AutoCloseable {
         MeteringAgent metering = new MeteringAgent(limits.meteringQueue(), labelledModels);
         NonBlockingThreads eventLoops = new NonBlockingThreads(t -> onAnyLoop(boss) || onAnyLoop(workers));
         SettlementService settlement = null;
+        LangfuseBridge langfuse = null;
         ProxyServer proxy = null;
         AdminServer admin = null;
         try {
@@ -109,27 +113,47 @@ public final class TollgateNode implements AutoCloseable {
             settlement.guardThreads(eventLoops);
             metering.addListener(settlement.usageListener());
             settlement.onIntent(metering::wake);
+            LangfuseConfig lf;
+            try {
+                lf = LangfuseConfig.read(cfg.langfuse());
+                langfuse = lf == null ? null
+                        : LangfuseBridge.create(lf, cfg.settlement(), settlement, Clock.systemUTC()).start();
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(e.getMessage());
+            }
             UsageFeed feed = new UsageFeed();
             metering.addListener(feed);
             metering.start();
             ProxyServices services = new ProxyServices(limits, upstreams, connector, metering,
                     TokenEstimator.standard().guardedBy(eventLoops), new RequestIds(), new ApiKeys(cfg.apiKeys()),
-                    new SettlementGate(settlement), settlement, new RelayGauge());
+                    new SettlementGate(settlement), settlement, new RelayGauge(),
+                    new TraceLinking(lf != null && lf.createTraces()));
             proxy = ProxyServer.bind(HostPort.parse(cfg.listen(), "listen"), boss, workers, services,
                     TlsContexts.forListener(cfg.tls()));
             SettlementService s = settlement;
             SettlementRoutes settlementRoutes = new SettlementRoutes(s);
             List<AdminRoutes> routes = new ArrayList<>();
-            routes.add(new HealthRoutes(metering, upstreams, List.of(s::writePrometheus,
-                    services.relayGauge()::writePrometheus, eventLoops::writePrometheus),
+            List<java.util.function.Consumer<StringBuilder>> gauges = new ArrayList<>(List.of(s::writePrometheus,
+                    services.relayGauge()::writePrometheus, eventLoops::writePrometheus));
+            if (langfuse != null) {
+                gauges.add(langfuse::writePrometheus);
+            }
+            routes.add(new HealthRoutes(metering, upstreams, gauges,
                     sc.backend().equals("embedded") ? null : s.remoteOperations()::health));
             routes.add(new MeteringRoutes(metering, s::usage, List.of(settlementRoutes)));
             routes.add(settlementRoutes);
+            routes.add(new dev.tollgate.proxy.admin.ExportRoutes(s));
             admin = AdminServer.bind(HostPort.parse(cfg.admin(), "admin"), boss, cfg.adminToken(), routes);
             ControlServer control = "off".equals(cfg.grpc()) ? null
                     : ControlServer.start(HostPort.parse(cfg.grpc(), "grpc"), s, feed, cfg.adminToken());
-            return new TollgateNode(boss, workers, metering, proxy, admin, upstreams, settlement, control, eventLoops);
+            TollgateNode node = new TollgateNode(boss, workers, metering, proxy, admin, upstreams, settlement, control,
+                    eventLoops);
+            node.langfuse = langfuse;
+            return node;
         } catch (RuntimeException | InterruptedException | java.io.IOException e) {
+            if (langfuse != null) {
+                langfuse.close();
+            }
             if (admin != null) {
                 admin.close();
             }
@@ -192,6 +216,11 @@ public final class TollgateNode implements AutoCloseable {
         return eventLoops;
     }
 
+    /** The Langfuse bridge, or null when {@code langfuse:} is not configured. */
+    public LangfuseBridge langfuse() {
+        return langfuse;
+    }
+
     /** Port of the gRPC control service, or -1 when it is off. */
     public int grpcPort() {
         return control == null ? -1 : control.port();
@@ -208,6 +237,9 @@ public final class TollgateNode implements AutoCloseable {
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         metering.close();
+        if (langfuse != null) {
+            langfuse.close();
+        }
         settlement.close();
     }
 }

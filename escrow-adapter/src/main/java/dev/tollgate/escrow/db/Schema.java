@@ -83,7 +83,47 @@ final class Schema {
                     + "payer TEXT NOT NULL, worker TEXT NOT NULL, amount INTEGER NOT NULL, commission INTEGER NOT NULL, "
                     + "referral INTEGER NOT NULL, status TEXT NOT NULL, updated_ms INTEGER NOT NULL)");
             s.execute("CREATE INDEX IF NOT EXISTS purpleflea_escrow_pair ON purpleflea_escrow(payer, worker)");
+            // Langfuse: the trace of each request (columns appended, ALTER for databases of earlier versions),
+            // the outbox of ingestion events, what was written per request, scores seen, tips paid.
+            addColumn(c, s, "usage", "trace_id", "TEXT");
+            addColumn(c, s, "usage", "trace_attrs", "TEXT");
+            s.execute("CREATE INDEX IF NOT EXISTS usage_trace ON usage(trace_id) WHERE trace_id IS NOT NULL");
+            s.execute("CREATE TABLE IF NOT EXISTS langfuse_outbox (event_id TEXT PRIMARY KEY, lane TEXT NOT NULL, "
+                    + "body TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+                    + "next_at_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, error TEXT)");
+            s.execute("CREATE INDEX IF NOT EXISTS langfuse_outbox_lane ON langfuse_outbox(lane, state)");
+            s.execute("CREATE INDEX IF NOT EXISTS langfuse_outbox_due ON langfuse_outbox(state, next_at_ms)");
+            s.execute("CREATE TABLE IF NOT EXISTS langfuse_sync (request_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, "
+                    + "version INTEGER NOT NULL, snapshot TEXT, settled_at_ms INTEGER, watch_until_ms INTEGER NOT NULL, "
+                    + "recheck INTEGER NOT NULL DEFAULT 0)");
+            s.execute("CREATE INDEX IF NOT EXISTS langfuse_sync_watch ON langfuse_sync(watch_until_ms)");
+            s.execute("CREATE INDEX IF NOT EXISTS langfuse_sync_settled ON langfuse_sync(settled_at_ms)");
+            s.execute("CREATE INDEX IF NOT EXISTS langfuse_sync_recheck ON langfuse_sync(recheck) WHERE recheck = 1");
+            s.execute("CREATE TABLE IF NOT EXISTS langfuse_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+            s.execute("CREATE TABLE IF NOT EXISTS langfuse_score (score_id TEXT PRIMARY KEY, updated_at TEXT NOT NULL, "
+                    + "trace_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, seen_ms INTEGER NOT NULL, "
+                    + "outcome TEXT)");
+            s.execute("CREATE INDEX IF NOT EXISTS langfuse_score_trace ON langfuse_score(trace_id, name)");
+            s.execute("CREATE INDEX IF NOT EXISTS langfuse_score_open ON langfuse_score(outcome) "
+                    + "WHERE outcome IS NULL OR outcome = 'pending_trace'");
+            s.execute("CREATE TABLE IF NOT EXISTS langfuse_tip (score_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, "
+                    + "request_id TEXT, payer TEXT NOT NULL, worker TEXT NOT NULL, micros INTEGER NOT NULL, "
+                    + "at_ms INTEGER NOT NULL)");
+            s.execute("CREATE INDEX IF NOT EXISTS langfuse_tip_trace ON langfuse_tip(trace_id)");
         }
         return null;
+    }
+
+    /** Adds a column to a table created by an earlier version (no-op when it is there). */
+    private static void addColumn(Connection c, Statement s, String table, String column, String type)
+            throws SQLException {
+        try (java.sql.ResultSet rs = c.createStatement().executeQuery("PRAGMA table_info(" + table + ")")) {
+            while (rs.next()) {
+                if (rs.getString("name").equals(column)) {
+                    return;
+                }
+            }
+        }
+        s.execute("ALTER TABLE " + table + " ADD COLUMN " + column + " " + type);
     }
 }

@@ -29,11 +29,11 @@ final class LedgerQueries {
         long refunded = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'refund'",
                 agent);
         long earned = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind IN "
-                + "('release', 'bonus')", agent);
+                + "('release', 'bonus', 'tip')", agent);
         long bonusEarned = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'bonus'",
                 agent);
         long bonusPaidNet = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
-                + "('bonus', 'fee', 'referral')", agent);
+                + "('bonus', 'tip', 'fee', 'referral')", agent);
         long escrowFees = one(c, "SELECT COALESCE(SUM(fee), 0) FROM escrow WHERE payer = ?", agent);
         long directFees = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
                 + "('fee', 'referral')", agent);

@@ -2,6 +2,7 @@ package dev.tollgate.escrow.settle;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tollgate.escrow.db.Database;
+import dev.tollgate.escrow.langfuse.AccountLangfuse;
 import dev.tollgate.escrow.pricing.Fees;
 import dev.tollgate.escrow.pricing.Micros;
 import dev.tollgate.escrow.pricing.Price;
@@ -43,6 +44,8 @@ import java.util.Set;
  *       when_exhausted: next_escrow   # or deny
  *       throughput_bonus: {min_tokens_per_second: "100", pct: 5}
  *       quality: {gate: false, deadline_seconds: 300, default_score: "0.9", bonus_above: "0.9", bonus_pct: 10}
+ *                                     # Langfuse: source: langfuse, score_name: quality, threshold: "0.75"
+ *       tips: {score_name: user_feedback, table: {"1": "1.00"}, max_per_trace: "1.00"}   # Langfuse feedback
  *       unmetered_routes: deny        # or pass; default deny for per_request/stream_budget, pass for none
  * </pre>
  */
@@ -130,7 +133,8 @@ public final class SettlementConfigReader {
     private static AccountPolicy account(String where, JsonNode a) {
         ConfigValues.only(a, where, Set.of("policy", "referrer", "fund", "on_disconnect", "default_max_tokens", "budget",
                 "batch_calls", "batch_tokens", "batch_seconds", "when_exhausted", "throughput_bonus", "quality",
-                "unmetered_routes", "purpleflea_api_key_env"));
+                "unmetered_routes", "purpleflea_api_key_env", "tips"));
+        AccountLangfuse.tips(a.get("tips"), where + ".tips"); // Langfuse tips: checked here, used by the bridge
         PolicyKind kind = switch (ConfigValues.oneOf(a, where, "policy", "none",
                 List.of("none", "per_request", "stream_budget"))) {
             case "per_request" -> PolicyKind.PER_REQUEST;
@@ -147,13 +151,18 @@ public final class SettlementConfigReader {
         String qWhere = where + ".quality";
         if (q != null && !q.isNull()) {
             ConfigValues.only(q, qWhere, Set.of("gate", "deadline_seconds", "default_score", "bonus_above", "bonus_pct",
-                    "full_at", "partial_at", "partial_pct"));
+                    "full_at", "partial_at", "partial_pct", "source", "score_name", "threshold"));
+            AccountLangfuse.checkQuality(q, qWhere);
         }
-        AccountPolicy.Quality quality = new AccountPolicy.Quality(ConfigValues.bool(q, qWhere, "gate", false),
+        // Langfuse: scores from Langfuse always gate the release; the threshold is the lowest score that pays.
+        int threshold = q == null || q.isNull() ? -1 : AccountLangfuse.threshold(q, qWhere);
+        AccountPolicy.Quality quality = new AccountPolicy.Quality(ConfigValues.bool(q, qWhere, "gate", false)
+                || AccountLangfuse.fromLangfuse(q),
                 ConfigValues.integer(q, qWhere, "deadline_seconds", 300, 0, MAX_SECONDS) * 1000,
                 score(q, qWhere, "default_score", "1.0"), score(q, qWhere, "bonus_above", "0.9"),
                 ConfigValues.intValue(q, qWhere, "bonus_pct", 10, 0, 1000), score(q, qWhere, "full_at", "0.9"),
-                score(q, qWhere, "partial_at", "0.7"), ConfigValues.intValue(q, qWhere, "partial_pct", 70, 0, 100));
+                threshold >= 0 ? threshold : score(q, qWhere, "partial_at", "0.7"),
+                ConfigValues.intValue(q, qWhere, "partial_pct", 70, 0, 100));
         return new AccountPolicy(kind, ConfigValues.string(a, where, "referrer", null), micros(a, where, "fund", "0"),
                 ConfigValues.oneOf(a, where, "on_disconnect", "pay", List.of("pay", "refund")).equals("pay"),
                 ConfigValues.integer(a, where, "default_max_tokens", 1024, 1, 100_000_000),

@@ -309,6 +309,30 @@ public final class SettlementService implements AutoCloseable {
         return quality.score(requestId, score);
     }
 
+    /** Operation-id prefix of tips (a payment straight from the payer's balance, ledger kind "tip"). */
+    public static final String TIP_PREFIX = "tip:";
+
+    /**
+     * Queues a tip of {@code micros} from {@code payer} to {@code worker} inside the caller's transaction, once per
+     * {@code tipId} (a repeated id changes nothing); paid like a bonus (refused for lack of funds, it stays owed
+     * and is retried). Call {@link #wakeSettler()} once the transaction committed.
+     */
+    public void tip(Connection c, String tipId, String payer, String worker, long micros, long now)
+            throws SQLException {
+        SettleOps.insert(c, TIP_PREFIX + tipId, null, TIP_PREFIX + payer + ">" + worker, SettleOps.Kind.PAY, micros,
+                payer, worker, now);
+    }
+
+    /** Lets the settler carry out operations queued outside the journal (tips). */
+    public void wakeSettler() {
+        settler.wake();
+    }
+
+    /** The database that holds the ledger and the journal (for components that journal beside them). */
+    public Database database() {
+        return db;
+    }
+
     /** Closes a payer's stream budgets: releases what is owed and refunds the rest. */
     public int closeBudgets(String payer) {
         int n = db.transaction(c -> StreamBudgetPolicy.closeAll(c, payer, clock.millis()));

@@ -174,7 +174,8 @@ final class Settler implements Runnable {
             case RELEASE -> inlineLedger.releaseTo(c, op.opId(), op.escrowId(), op.target());
             case REFUND -> inlineLedger.refundRemainder(c, op.opId(), op.escrowId());
             case PAY -> inlineLedger.pay(c, op.opId(), op.payer(), op.payee(), op.target(),
-                    op.opId().startsWith(Arrears.OP_PREFIX) ? "excess" : "bonus");
+                    op.opId().startsWith(Arrears.OP_PREFIX) ? "excess"
+                            : op.opId().startsWith(SettlementService.TIP_PREFIX) ? "tip" : "bonus");
         };
     }
 

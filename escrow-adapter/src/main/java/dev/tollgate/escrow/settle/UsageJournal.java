@@ -1,5 +1,6 @@
 package dev.tollgate.escrow.settle;
 
+import dev.tollgate.escrow.langfuse.TraceColumns;
 import dev.tollgate.metering.UsageRecord;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -15,8 +16,8 @@ final class UsageJournal {
     static boolean insert(Connection c, UsageRecord r, String worker) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("INSERT OR IGNORE INTO usage(request_id, account, worker, "
                 + "upstream, model, route, stream, prompt, completion, source, max_tokens, started_ms, ttft_us, "
-                + "duration_us, generation_us, upstream_us, outcome, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                + "?, ?, ?, ?, ?, ?, ?)")) {
+                + "duration_us, generation_us, upstream_us, outcome, status, trace_id, trace_attrs) VALUES (?, ?, ?, ?, ?, "
+                + "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
             ps.setString(1, r.requestId());
             ps.setString(2, r.account());
             ps.setString(3, worker);
@@ -35,6 +36,8 @@ final class UsageJournal {
             ps.setLong(16, r.upstreamNanos() < 0 ? -1 : r.upstreamNanos() / 1000);
             ps.setString(17, r.outcome().wireName());
             ps.setInt(18, r.httpStatus());
+            ps.setString(19, r.traceId());
+            ps.setString(20, TraceColumns.attributes(r.trace()));
             return ps.executeUpdate() == 1;
         }
     }
@@ -42,7 +45,7 @@ final class UsageJournal {
     static UsageRecord find(Connection c, String requestId) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT account, upstream, model, route, stream, prompt, "
                 + "completion, source, max_tokens, started_ms, ttft_us, duration_us, generation_us, upstream_us, "
-                + "outcome, status FROM usage WHERE request_id = ?")) {
+                + "outcome, status, trace_id, trace_attrs FROM usage WHERE request_id = ?")) {
             ps.setString(1, requestId);
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
@@ -53,7 +56,7 @@ final class UsageJournal {
                         rs.getLong(7), dev.tollgate.metering.UsageSource.fromWireName(rs.getString(8)), rs.getLong(9),
                         rs.getLong(10), micros(rs.getLong(11)), rs.getLong(12) * 1000, micros(rs.getLong(13)),
                         micros(rs.getLong(14)), dev.tollgate.metering.Outcome.fromWireName(rs.getString(15)),
-                        rs.getInt(16));
+                        rs.getInt(16), TraceColumns.link(rs.getString(17), rs.getString(18)));
             }
         }
     }

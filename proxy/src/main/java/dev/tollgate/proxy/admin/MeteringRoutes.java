@@ -96,6 +96,9 @@ public final class MeteringRoutes implements AdminRoutes {
         json.put("outcome", r.outcome().wireName());
         json.put("status", r.httpStatus());
         json.put("started_at_ms", r.startEpochMillis());
+        if (r.traceId() != null) {
+            json.put("trace_id", r.traceId());
+        }
         return json;
     }
 

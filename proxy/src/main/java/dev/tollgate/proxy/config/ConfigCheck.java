@@ -1,6 +1,7 @@
 package dev.tollgate.proxy.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tollgate.escrow.langfuse.LangfuseConfig;
 import dev.tollgate.escrow.settle.ConfigValues;
 import dev.tollgate.escrow.settle.SettlementConfigReader;
 import java.nio.file.Path;
@@ -18,7 +19,7 @@ import java.util.Set;
  */
 final class ConfigCheck {
     private static final Set<String> TOP = Set.of("listen", "admin", "data_dir", "upstreams", "api_keys",
-            "admin_token", "limits", "settlement", "grpc", "tls", "upstream_ca_file", "metrics");
+            "admin_token", "limits", "settlement", "grpc", "tls", "upstream_ca_file", "metrics", "langfuse");
     private static final Set<String> UPSTREAM = Set.of("name", "url", "api_key", "api_key_env", "continuous_usage",
             "worker");
     private static final int MAX_INT = Integer.MAX_VALUE;
@@ -90,6 +91,7 @@ final class ConfigCheck {
         if (settlement != null && !settlement.isNull()) {
             SettlementConfigReader.read(settlement, Path.of("."));
         }
+        LangfuseConfig.read(root.get("langfuse"));
     }
 
     private static void limits(JsonNode l) {

@@ -21,6 +21,7 @@ import java.util.List;
  * @param tls                 certificate and key for TLS on the client-facing listener; null = plain HTTP
  * @param upstreamCaFile      PEM file of CA certificates trusted for https upstreams; null = the JDK's
  * @param metrics             what {@code /metrics} labels; null = defaults
+ * @param langfuse            the {@code langfuse:} section (trace write-back, scores), passed on as a tree; null = off
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record ProxyConfig(
@@ -35,7 +36,16 @@ public record ProxyConfig(
         @JsonProperty("grpc") String grpc,
         @JsonProperty("tls") Tls tls,
         @JsonProperty("upstream_ca_file") String upstreamCaFile,
-        @JsonProperty("metrics") Metrics metrics) {
+        @JsonProperty("metrics") Metrics metrics,
+        @JsonProperty("langfuse") JsonNode langfuse) {
+
+    /** Without a {@code langfuse:} section. */
+    public ProxyConfig(String listen, String admin, String dataDir, List<UpstreamConfig> upstreams,
+                       List<ApiKeyConfig> apiKeys, String adminToken, Limits limits, JsonNode settlement, String grpc,
+                       Tls tls, String upstreamCaFile, Metrics metrics) {
+        this(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile,
+                metrics, null);
+    }
 
     public static final String DEFAULT_LISTEN = "127.0.0.1:8080";
     public static final String DEFAULT_ADMIN = "127.0.0.1:9090";
@@ -63,7 +73,7 @@ public record ProxyConfig(
 
     public ProxyConfig withMetrics(Metrics v) {
         return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls,
-                upstreamCaFile, v);
+                upstreamCaFile, v, langfuse);
     }
 
     /** Certificate chain and private key (PEM files) for TLS on the listening side. */
@@ -83,51 +93,57 @@ public record ProxyConfig(
                 grpc == null ? DEFAULT_GRPC : grpc,
                 tls,
                 upstreamCaFile,
-                metrics);
+                metrics,
+                langfuse);
     }
 
     public ProxyConfig withListen(String v) {
-        return new ProxyConfig(v, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics);
+        return new ProxyConfig(v, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
     }
 
     public ProxyConfig withAdmin(String v) {
-        return new ProxyConfig(listen, v, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics);
+        return new ProxyConfig(listen, v, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
     }
 
     public ProxyConfig withDataDir(String v) {
-        return new ProxyConfig(listen, admin, v, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics);
+        return new ProxyConfig(listen, admin, v, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
     }
 
     public ProxyConfig withUpstreams(List<UpstreamConfig> v) {
-        return new ProxyConfig(listen, admin, dataDir, v, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics);
+        return new ProxyConfig(listen, admin, dataDir, v, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
     }
 
     public ProxyConfig withApiKeys(List<ApiKeyConfig> v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, v, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, v, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
     }
 
     public ProxyConfig withAdminToken(String v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, v, limits, settlement, grpc, tls, upstreamCaFile, metrics);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, v, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
     }
 
     public ProxyConfig withLimits(Limits v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, v, settlement, grpc, tls, upstreamCaFile, metrics);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, v, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
+    }
+
+    public ProxyConfig withLangfuse(JsonNode v) {
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls,
+                upstreamCaFile, metrics, v);
     }
 
     public ProxyConfig withSettlement(JsonNode v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, v, grpc, tls, upstreamCaFile, metrics);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, v, grpc, tls, upstreamCaFile, metrics, langfuse);
     }
 
     public ProxyConfig withGrpc(String v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, v, tls, upstreamCaFile, metrics);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, v, tls, upstreamCaFile, metrics, langfuse);
     }
 
     public ProxyConfig withTls(Tls v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, v, upstreamCaFile, metrics);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, v, upstreamCaFile, metrics, langfuse);
     }
 
     public ProxyConfig withUpstreamCaFile(String v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, v, metrics);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, v, metrics, langfuse);
     }
 
     /**
