@@ -11,7 +11,7 @@ import dev.tollgate.proxy.upstream.UpstreamGroup;
 
 /**
  * What every exchange of a node shares: limits, upstreams, the metering agent, the admission gate, the
- * gauge of bytes held by relays.
+ * gauge of bytes held by relays, the protocols that answer their own paths (RunPod jobs).
  * Immutable; every member is thread-safe.
  */
 public record ProxyServices(
@@ -24,5 +24,16 @@ public record ProxyServices(
         ApiKeys apiKeys,
         AdmissionGate admission,
         SettlementService settlement,
-        RelayGauge relayGauge) {
+        RelayGauge relayGauge,
+        java.util.List<ProtocolRoute> protocols) {
+
+    /** The protocol that answers this canonical path instead of the OpenAI relay, or null. */
+    public ProtocolRoute protocolFor(String path) {
+        for (ProtocolRoute p : protocols) {
+            if (p.handles(path)) {
+                return p;
+            }
+        }
+        return null;
+    }
 }

@@ -49,10 +49,11 @@ public final class TollgateNode implements AutoCloseable {
     private final UpstreamGroup upstreams;
     private final SettlementService settlement;
     private final ControlServer control;
+    private final dev.tollgate.proxy.runpod.RunPodJobs runpod;
 
     private TollgateNode(EventLoopGroup boss, EventLoopGroup workers, MeteringAgent metering, ProxyServer proxy,
                          AdminServer admin, UpstreamGroup upstreams, SettlementService settlement,
-                         ControlServer control) {
+                         ControlServer control, dev.tollgate.proxy.runpod.RunPodJobs runpod) {
         this.boss = boss;
         this.workers = workers;
         this.metering = metering;
@@ -61,6 +62,7 @@ public final class TollgateNode implements AutoCloseable {
         this.upstreams = upstreams;
         this.settlement = settlement;
         this.control = control;
+        this.runpod = runpod;
     }
 
     /** Starts a node; the config is validated first ({@link dev.tollgate.proxy.config.ConfigException}). */
@@ -76,8 +78,11 @@ public final class TollgateNode implements AutoCloseable {
         SettlementService settlement = null;
         ProxyServer proxy = null;
         AdminServer admin = null;
+        dev.tollgate.proxy.runpod.RunPodJobs runpod = null;
         try {
-            UpstreamGroup upstreams = new UpstreamGroup(cfg.upstreams(), limits.ejectAfterFailures(),
+            // RunPod's native job API is its own protocol (RunPodJobs); the relay balances the OpenAI upstreams.
+            UpstreamGroup upstreams = new UpstreamGroup(cfg.upstreams().stream().filter(u -> !u.isRunPod()).toList(),
+                    limits.ejectAfterFailures(),
                     limits.ejectMillis());
             UpstreamConnector connector = new UpstreamConnector(limits.connectTimeoutMillis(),
                     limits.idleTimeoutMillis(), TlsContexts.forUpstreams(cfg.upstreamCaFile()));
@@ -98,9 +103,13 @@ public final class TollgateNode implements AutoCloseable {
             UsageFeed feed = new UsageFeed();
             metering.addListener(feed);
             metering.start();
+            ApiKeys apiKeys = new ApiKeys(cfg.apiKeys());
+            runpod = dev.tollgate.proxy.runpod.RunPodJobs.start(cfg.upstreams(), settlement, metering,
+                    TokenEstimator.standard(), apiKeys, cfg.settlement());
             ProxyServices services = new ProxyServices(limits, upstreams, connector, metering,
-                    TokenEstimator.standard(), new RequestIds(), new ApiKeys(cfg.apiKeys()),
-                    new SettlementGate(settlement), settlement, new RelayGauge());
+                    TokenEstimator.standard(), new RequestIds(), apiKeys,
+                    new SettlementGate(settlement), settlement, new RelayGauge(),
+                    runpod == null ? List.of() : List.of(runpod.routes()));
             proxy = ProxyServer.bind(HostPort.parse(cfg.listen(), "listen"), boss, workers, services,
                     TlsContexts.forListener(cfg.tls()));
             SettlementService s = settlement;
@@ -113,13 +122,16 @@ public final class TollgateNode implements AutoCloseable {
             admin = AdminServer.bind(HostPort.parse(cfg.admin(), "admin"), boss, cfg.adminToken(), routes);
             ControlServer control = "off".equals(cfg.grpc()) ? null
                     : ControlServer.start(HostPort.parse(cfg.grpc(), "grpc"), s, feed, cfg.adminToken());
-            return new TollgateNode(boss, workers, metering, proxy, admin, upstreams, settlement, control);
+            return new TollgateNode(boss, workers, metering, proxy, admin, upstreams, settlement, control, runpod);
         } catch (RuntimeException | InterruptedException | java.io.IOException e) {
             if (admin != null) {
                 admin.close();
             }
             if (proxy != null) {
                 proxy.close();
+            }
+            if (runpod != null) {
+                runpod.close();
             }
             metering.close();
             if (settlement != null) {
@@ -167,6 +179,11 @@ public final class TollgateNode implements AutoCloseable {
         return settlement;
     }
 
+    /** The RunPod jobs component, or null when no {@code kind: runpod} upstream is configured. */
+    public dev.tollgate.proxy.runpod.RunPodJobs runpod() {
+        return runpod;
+    }
+
     /** Port of the gRPC control service, or -1 when it is off. */
     public int grpcPort() {
         return control == null ? -1 : control.port();
@@ -182,6 +199,9 @@ public final class TollgateNode implements AutoCloseable {
         }
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        if (runpod != null) {
+            runpod.close();
+        }
         metering.close();
         settlement.close();
     }

@@ -125,7 +125,9 @@ public final class SettlementConfigReader {
     private static AccountPolicy account(String where, JsonNode a) {
         ConfigValues.only(a, where, Set.of("policy", "referrer", "fund", "on_disconnect", "default_max_tokens", "budget",
                 "batch_calls", "batch_tokens", "batch_seconds", "when_exhausted", "throughput_bonus", "quality",
-                "unmetered_routes"));
+                "unmetered_routes",
+                // RunPod jobs: read by the proxy's runpod package (JobTerms), checked there at start-up.
+                "job_budget", "max_job_budget", "job_partial", "job_bonus"));
         PolicyKind kind = switch (ConfigValues.oneOf(a, where, "policy", "none",
                 List.of("none", "per_request", "stream_budget"))) {
             case "per_request" -> PolicyKind.PER_REQUEST;
