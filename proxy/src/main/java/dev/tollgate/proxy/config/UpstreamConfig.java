@@ -43,6 +43,7 @@ public record UpstreamConfig(
     }
 
     /** Whether this upstream is RunPod's native job API ({@code kind: runpod}). */
+    @com.fasterxml.jackson.annotation.JsonIgnore
     public boolean isRunPod() {
         return "runpod".equals(kind);
     }

@@ -84,10 +84,9 @@ final class JobSettlement {
         metering.submit(record, () -> executor.execute(() -> journaled(job, record)));
     }
 
-    /** The record is in the journal: the job is settled; a completed job may earn its bonus. */
+    /** The record is in the journal: a completed job may earn its bonus; then the job is settled. */
     private void journaled(Job job, UsageRecord r) {
         try {
-            journal.settled(job.requestId());
             JobTerms.Bonus bonus = terms.of(job.account()).bonus();
             if (bonus != null && r.outcome() == Outcome.COMPLETED && settlement.settles(job.account())) {
                 long micros = bonus(bonus, r);
@@ -96,6 +95,8 @@ final class JobSettlement {
                             micros);
                 }
             }
+            // After the bonus (its operation id makes it once only): a crash in between pays it on the resume.
+            journal.settled(job.requestId());
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "finishing RunPod job " + job.requestId(), e);
         }

@@ -192,6 +192,10 @@ final class JobUsage {
             if (sse.length() == 0) {
                 return;
             }
+            if (sse.indexOf("data:") < 0) {
+                text.append(sse); // Plain strings a handler yielded, not SSE.
+                return;
+            }
             long p = -1;
             long c = -1;
             for (String event : sse.toString().split("\n\n")) {
