@@ -351,4 +351,43 @@ class RunPodJobsTest {
         assertEquals(bonus, after.bonusPaidMicros() - before.bonusPaidMicros());
         assertEquals(-(COST + bonus), after.balanceMicros() - before.balanceMicros());
     }
+
+    @Test
+    void aRateLimitedWatcherBacksOffAndStillSettles() throws Exception {
+        int before = fx.runpod.statusCalls();
+        HttpResponse<String> r = fx.post("run", job(FOUR_WORDS + ",\"sim_fault\":\"rate-limit:3\""), JOBS_KEY);
+        SettlementView s = fx.settled(RunPodFixture.requestId(r));
+        assertEquals(COST, s.costMicros());
+        // 3 answers of 429, then queued, running, completed.
+        assertTrue(fx.runpod.statusCalls() - before >= 6, "status calls: " + (fx.runpod.statusCalls() - before));
+    }
+
+    @Test
+    void aStreamBudgetAccountsJobsAreReleasedInBatches() throws Exception {
+        // PaidSetup's stream-budget account releases every 3 calls: three jobs, one partial release of their total.
+        String escrow = null;
+        for (int i = 0; i < 3; i++) {
+            HttpResponse<String> r = fx.post("runsync", job(FOUR_WORDS), PaidSetup.STREAM_KEY);
+            assertEquals(200, r.statusCode(), r.body());
+            String id = RunPodFixture.requestId(r);
+            escrow = Await.value(() -> fx.node.settlement().settlement(id).map(SettlementView::escrowId).orElse(null),
+                    Duration.ofSeconds(10), "journal");
+        }
+        fx.node.settlement().settleNow();
+        assertEquals(3 * COST, fx.node.settlement().ledger().read(escrow).releasedMicros());
+    }
+
+    @Test
+    void anOpenAiInputAsTheWorkerTestsSendItIsPricedOnItsLimits() throws Exception {
+        // v10's openai_messages_test input: max_tokens 200 is the lock's completion bound and what the worker writes.
+        JsonNode input = JobUsageTest.fixture("v10_worker-vllm_runpod_tests.json").get("tests").get(1).get("input");
+        HttpResponse<String> r = fx.post("runsync", "{\"input\":" + input + "}", JOBS_KEY);
+        assertEquals(200, r.statusCode(), r.body());
+        UsageRecord u = record(RunPodFixture.requestId(r));
+        assertEquals(200, u.completionTokens());
+        assertEquals(200, u.maxTokens());
+        SettlementView s = fx.settled(RunPodFixture.requestId(r));
+        assertEquals(PaidSetup.cost(u.promptTokens(), 200), s.costMicros());
+        assertTrue(s.reservedMicros() >= s.costMicros());
+    }
 }
