@@ -81,7 +81,7 @@ final class Schema {
                     + "job_id TEXT, account TEXT NOT NULL, worker TEXT NOT NULL, model TEXT NOT NULL, "
                     + "route TEXT NOT NULL, state TEXT NOT NULL, input TEXT NOT NULL, max_tokens INTEGER NOT NULL, "
                     + "submitted_ms INTEGER NOT NULL, job_status TEXT, delay_ms INTEGER, execution_ms INTEGER, "
-                    + "result TEXT, updated_ms INTEGER NOT NULL)");
+                    + "result TEXT, injected INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL)");
             s.execute("CREATE INDEX IF NOT EXISTS runpod_job_open ON runpod_job(state)");
             s.execute("CREATE INDEX IF NOT EXISTS runpod_job_id ON runpod_job(job_id)");
         }

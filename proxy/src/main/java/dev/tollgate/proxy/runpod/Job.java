@@ -14,13 +14,15 @@ package dev.tollgate.proxy.runpod;
  * @param input       the job's {@code input} as JSON (for the tokenizer estimate)
  * @param maxTokens   the completion limit found in the input, or -1
  * @param submittedMs wall-clock time of the submission
+ * @param usageInjected whether Tollgate asked the worker for usage the client did not ask for ({@link UsageInjection})
  *
  * <p>Immutable.
  */
 record Job(String requestId, String upstream, String jobId, String account, String worker, String model,
-           boolean chat, String input, long maxTokens, long submittedMs) {
+           boolean chat, String input, long maxTokens, long submittedMs, boolean usageInjected) {
 
     Job withJobId(String id) {
-        return new Job(requestId, upstream, id, account, worker, model, chat, input, maxTokens, submittedMs);
+        return new Job(requestId, upstream, id, account, worker, model, chat, input, maxTokens, submittedMs,
+                usageInjected);
     }
 }

@@ -46,8 +46,8 @@ final class JobJournal {
                 }
             }
             try (PreparedStatement ps = c.prepareStatement("INSERT OR IGNORE INTO runpod_job(request_id, upstream, job_id, "
-                    + "account, worker, model, route, state, input, max_tokens, submitted_ms, updated_ms) "
-                    + "VALUES (?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?)")) {
+                    + "account, worker, model, route, state, input, max_tokens, submitted_ms, updated_ms, injected) "
+                    + "VALUES (?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?)")) {
                 ps.setString(1, j.requestId());
                 ps.setString(2, j.upstream());
                 ps.setString(3, j.jobId());
@@ -59,6 +59,7 @@ final class JobJournal {
                 ps.setLong(9, j.maxTokens());
                 ps.setLong(10, j.submittedMs());
                 ps.setLong(11, System.currentTimeMillis());
+                ps.setInt(12, j.usageInjected() ? 1 : 0);
                 ps.executeUpdate();
             }
             return true;
@@ -167,7 +168,7 @@ final class JobJournal {
                     Job j = new Job(rs.getString("request_id"), rs.getString("upstream"), rs.getString("job_id"),
                             rs.getString("account"), rs.getString("worker"), rs.getString("model"),
                             "chat".equals(rs.getString("route")), rs.getString("input"), rs.getLong("max_tokens"),
-                            rs.getLong("submitted_ms"));
+                            rs.getLong("submitted_ms"), rs.getInt("injected") != 0);
                     out.add(new Entry(j, rs.getString("state"), rs.getString("result")));
                 }
             }

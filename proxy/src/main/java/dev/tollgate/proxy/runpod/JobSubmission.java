@@ -72,7 +72,10 @@ final class JobSubmission {
             return CompletableFuture.completedFuture(Replies.error(400, "The body must be a JSON object with an "
                     + "\"input\" object.", "invalid_request_error", "input", null));
         }
-        return admitAndForward(call, api, account, body.get("input"), tail, call.body());
+        JsonNode input = body.get("input").deepCopy();
+        boolean injected = UsageInjection.inject((com.fasterxml.jackson.databind.node.ObjectNode) body);
+        byte[] forwardBody = injected ? body.toString().getBytes(StandardCharsets.UTF_8) : call.body();
+        return admitAndForward(call, api, account, input, tail, forwardBody, injected);
     }
 
     /**
@@ -82,12 +85,12 @@ final class JobSubmission {
     CompletableFuture<ProtocolRoute.Reply> retry(ProtocolRoute.Call call, RunPodApi api, JobJournal.Entry previous) {
         JsonNode input = JobSettlement.parse(previous.job().input());
         return admitAndForward(call, api, previous.job().account(), input == null ? JSON.createObjectNode() : input,
-                "retry/" + previous.job().jobId(), null);
+                "retry/" + previous.job().jobId(), null, previous.job().usageInjected());
     }
 
     private CompletableFuture<ProtocolRoute.Reply> admitAndForward(ProtocolRoute.Call call, RunPodApi api,
                                                                    String account, JsonNode input, String tail,
-                                                                   byte[] forwardBody) {
+                                                                   byte[] forwardBody, boolean injected) {
         JsonNode oi = JobUsage.openAiInput(input);
         JsonNode sampling = input.path("sampling_params");
         long maxTokens = firstCount(sampling.get("max_tokens"), input.get("max_tokens"),
@@ -95,7 +98,7 @@ final class JobSubmission {
         long n = Math.max(1, Math.max(JobUsage.count(sampling.get("n")), JobUsage.count(oi.get("n"))));
         String model = oi.path("model").isTextual() ? oi.get("model").asText() : api.name();
         Job job = new Job(call.requestId(), api.name(), null, account, api.worker(), model,
-                oi.has("messages"), input.toString(), maxTokens, System.currentTimeMillis());
+                oi.has("messages"), input.toString(), maxTokens, System.currentTimeMillis(), injected);
         CompletableFuture<Admission> admission;
         try {
             admission = admit(call, job, api, n);
@@ -205,7 +208,8 @@ final class JobSubmission {
             if (JobSettlement.terminal(answer.path("status").asText(null))) {
                 watcher.observed(job.requestId(), answer);
             }
-            return Replies.passThrough(a);
+            return job.usageInjected() ? Replies.json(a, UsageInjection.stripAggregate(answer))
+                    : Replies.passThrough(a);
         });
     }
 

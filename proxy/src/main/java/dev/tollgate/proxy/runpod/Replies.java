@@ -15,6 +15,12 @@ final class Replies {
                 .getBytes(StandardCharsets.UTF_8));
     }
 
+    /** RunPod's answer with its JSON body replaced by {@code body} (status and {@code Retry-After} kept). */
+    static ProtocolRoute.Reply json(RunPodApi.Answer a, com.fasterxml.jackson.databind.JsonNode body) {
+        return new ProtocolRoute.Reply(a.status(), "application/json", body.toString().getBytes(StandardCharsets.UTF_8),
+                a.retryAfter() == null ? Map.of() : Map.of("retry-after", a.retryAfter()));
+    }
+
     /** RunPod's answer as it came (a 429 keeps its {@code Retry-After}); no answer at all is a 502. */
     static ProtocolRoute.Reply passThrough(RunPodApi.Answer a) {
         if (a.status() == 0) {

@@ -34,6 +34,7 @@ final class RunPodRoutes implements ProtocolRoute {
     private final JobJournal journal;
     private final JobWatcher watcher;
     private final Executor executor;
+    private final UsageInjection usage = new UsageInjection();
 
     RunPodRoutes(Map<String, RunPodApi> byEndpoint, ApiKeys keys, JobSubmission submission,
                  JobJournal journal, JobWatcher watcher, Executor executor) {
@@ -112,10 +113,12 @@ final class RunPodRoutes implements ProtocolRoute {
                 }
                 String tail = "status/" + id + (call.query().isEmpty() ? "" : "?" + call.query());
                 return api.call(call.method(), tail, null, CALL_TIMEOUT).thenApply(a -> {
-                    if (a.ok() && watching) {
-                        watcher.observed(requestId, parse(a.body()));
+                    JsonNode body = a.ok() ? parse(a.body()) : null;
+                    if (body != null && watching) {
+                        watcher.observed(requestId, body);
                     }
-                    return Replies.passThrough(a);
+                    return body != null && e.job().usageInjected()
+                            ? Replies.json(a, UsageInjection.stripAggregate(body)) : Replies.passThrough(a);
                 });
             }
             case "stream" -> {
@@ -127,7 +130,8 @@ final class RunPodRoutes implements ProtocolRoute {
                     if (watching && body != null && JobSettlement.terminal(body.path("status").asText(null))) {
                         watcher.pollSoon(requestId);
                     }
-                    return Replies.passThrough(a);
+                    return body != null && e.job().usageInjected()
+                            ? Replies.json(a, usage.stripStream(requestId, body)) : Replies.passThrough(a);
                 });
             }
             case "cancel" -> {

@@ -71,9 +71,16 @@ final class SimOutput {
         return t.isEmpty() ? 0 : t.split("\\s+").length;
     }
 
-    /** The completion text: {@code n} words chosen by the input's hash. */
+    /** The words' seed: the prompt or messages (not the options, which a proxy may change). */
+    static long seed(JsonNode input) {
+        JsonNode req = request(input);
+        JsonNode m = req.get("messages");
+        return (m != null ? m.toString() : req.path("prompt").toString()).hashCode();
+    }
+
+    /** The completion text: {@code n} words chosen by the prompt's hash. */
     static String text(JsonNode input, long n) {
-        long seed = input.toString().hashCode();
+        long seed = seed(input);
         StringBuilder sb = new StringBuilder();
         for (long i = 0; i < n; i++) {
             long h = (seed * 31 + i) * 0x9E3779B97F4A7C15L;
@@ -141,7 +148,7 @@ final class SimOutput {
         boolean usage = so.path("include_usage").asBoolean(false);
         boolean continuous = usage && so.path("continuous_usage_stats").asBoolean(false);
         StringBuilder sb = new StringBuilder();
-        long seed = input.toString().hashCode();
+        long seed = seed(input);
         if (chat) {
             sb.append(event(chunk(model, chat, "", true, null, continuous ? usage(p, 0) : null)));
         }

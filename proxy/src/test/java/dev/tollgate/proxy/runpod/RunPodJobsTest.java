@@ -390,4 +390,51 @@ class RunPodJobsTest {
         assertEquals(PaidSetup.cost(u.promptTokens(), 200), s.costMicros());
         assertTrue(s.reservedMicros() >= s.costMicros());
     }
+
+    /** The SSE text of an answer's output list, joined. */
+    private static String joined(JsonNode output) {
+        StringBuilder sb = new StringBuilder();
+        output.forEach(o -> sb.append(o.asText()));
+        return sb.toString();
+    }
+
+    @Test
+    void aStreamedJobIsMeteredExactlyWithoutShowingItsClientUsageItDidNotAskFor() throws Exception {
+        String input = "\"stream\":true,\"prompt\":\"one two three four\",\"sampling_params\":{\"max_tokens\":8}";
+        // What RunPod answers this job without Tollgate: no usage anywhere in the stream.
+        HttpResponse<String> direct = fx.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                        fx.runpod.origin() + "/v2/" + RunPodFixture.ENDPOINT + "/runsync"))
+                .header("authorization", "Bearer " + RunPodFixture.RUNPOD_KEY)
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(job(input))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        String expected = joined(RunPodFixture.json(direct).get("output"));
+        assertTrue(!expected.contains("usage") && expected.endsWith("data: [DONE]\n\n"), expected);
+
+        HttpResponse<String> r = fx.post("runsync", job(input), JOBS_KEY);
+        assertEquals(expected, joined(RunPodFixture.json(r).get("output")));
+        UsageRecord u = record(RunPodFixture.requestId(r));
+        assertEquals(UsageSource.UPSTREAM, u.usageSource());
+        assertEquals(4, u.promptTokens());
+        assertEquals(8, u.completionTokens());
+        String jobId = RunPodFixture.json(r).get("id").asText();
+        assertEquals(expected, joined(RunPodFixture.json(fx.get("status/" + jobId, JOBS_KEY)).get("output")));
+
+        // The same through /stream, read slice by slice while the job runs.
+        HttpResponse<String> run = fx.post("run", job(input + ",\"sim_fault\":\"hang\""), JOBS_KEY);
+        String runId = RunPodFixture.json(run).get("id").asText();
+        StringBuilder sse = new StringBuilder();
+        String status = "";
+        for (int i = 0; i < 50 && !status.equals("COMPLETED"); i++) {
+            if (i == 3) {
+                fx.runpod.release(runId);
+            }
+            JsonNode s = RunPodFixture.json(fx.get("stream/" + runId, JOBS_KEY));
+            status = s.get("status").asText();
+            for (JsonNode chunk : s.get("stream")) {
+                sse.append(chunk.get("output").asText());
+            }
+        }
+        assertEquals(expected, sse.toString());
+        assertEquals(COST, fx.settled(RunPodFixture.requestId(run)).costMicros());
+    }
 }
