@@ -24,8 +24,8 @@ import java.util.concurrent.Executor;
  * <p>Threading: {@link #handles} on event loops; {@link #handle} hops to the RunPod thread at once.
  */
 final class RunPodRoutes implements ProtocolRoute {
-    private static final Set<String> ACTIONS = Set.of("run", "runsync", "status", "stream", "cancel", "retry",
-            "health", "purge-queue");
+    private static final Set<String> ACTIONS = Set.of("run", "runsync", "status", "status-sync", "stream", "cancel",
+            "retry", "health", "purge-queue");
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(60);
 
     private final Map<String, RunPodApi> byEndpoint;
@@ -71,8 +71,8 @@ final class RunPodRoutes implements ProtocolRoute {
         }
         boolean post = call.method().equals("POST");
         boolean get = call.method().equals("GET");
-        boolean needsJob = action.equals("status") || action.equals("stream") || action.equals("cancel")
-                || action.equals("retry");
+        boolean needsJob = action.equals("status") || action.equals("status-sync") || action.equals("stream")
+                || action.equals("cancel") || action.equals("retry");
         if (needsJob != (jobId != null)) {
             return done(Replies.error(404, "Unknown RunPod route: " + call.path(), "invalid_request_error", null,
                     null));
@@ -107,12 +107,14 @@ final class RunPodRoutes implements ProtocolRoute {
         String requestId = e.job().requestId();
         boolean watching = !e.state().equals("settled") && !e.state().equals("settling");
         switch (action) {
-            case "status" -> {
+            case "status", "status-sync" -> {
                 if (!get && !post) {
                     return notAllowed(call);
                 }
-                String tail = "status/" + id + (call.query().isEmpty() ? "" : "?" + call.query());
-                return api.call(call.method(), tail, null, CALL_TIMEOUT).thenApply(a -> {
+                String tail = action + "/" + id + (call.query().isEmpty() ? "" : "?" + call.query());
+                Duration timeout = action.equals("status") ? CALL_TIMEOUT
+                        : Duration.ofMillis(JobSubmission.waitMillis(call.query()) + 30_000);
+                return api.call(call.method(), tail, null, timeout).thenApply(a -> {
                     JsonNode body = a.ok() ? parse(a.body()) : null;
                     if (body != null && watching) {
                         watcher.observed(requestId, body);

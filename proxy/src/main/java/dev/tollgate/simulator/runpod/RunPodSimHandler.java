@@ -168,7 +168,7 @@ final class RunPodSimHandler extends SimpleChannelInboundHandler<FullHttpRequest
                 return new Answer(404, "{\"error\":\"job " + jobId + " not found\"}");
             }
             switch (route) {
-                case "status" -> {
+                case "status", "status-sync" -> {
                     statusCalls++;
                     if (j.rateLimit()) {
                         return new Answer(429, "{\"error\":\"Too many requests\"}");
