@@ -25,8 +25,16 @@ final class UsageInjection {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final Map<String, String> carry = new HashMap<>();
 
-    /** Sets {@code include_usage} in a streaming job's body (in place); true when it did. */
+    /**
+     * Sets {@code include_usage} in a streaming job's body (in place); true when it did. Not for a job with a
+     * {@code webhook}: RunPod sends its output straight to the client's webhook, where the added chunk could not be
+     * removed (such a job is metered from what the client asked for, or estimated).
+     */
     static boolean inject(ObjectNode body) {
+        JsonNode webhook = body.get("webhook");
+        if (webhook != null && !webhook.isNull()) {
+            return false;
+        }
         JsonNode in = body.get("input");
         if (!(in instanceof ObjectNode input)) {
             return false;
