@@ -45,8 +45,8 @@ final class JobJournal {
                     }
                 }
             }
-            try (PreparedStatement ps = c.prepareStatement("INSERT OR IGNORE INTO runpod_job(request_id, upstream, job_id, "
-                    + "account, worker, model, route, state, input, max_tokens, submitted_ms, updated_ms, injected) "
+            try (PreparedStatement ps = c.prepareStatement("INSERT OR IGNORE INTO runpod_job(request_id, upstream, "
+                    + "job_id, account, worker, model, route, state, input, max_tokens, submitted_ms, updated_ms, injected) "
                     + "VALUES (?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?)")) {
                 ps.setString(1, j.requestId());
                 ps.setString(2, j.upstream());

@@ -126,8 +126,10 @@ final class JobSubmission {
         if (!settlement.settles(account)) {
             return CompletableFuture.completedFuture(Admission.FREE);
         }
+        // The prompt part of the lock is bounded by the input's size in bytes, as on the OpenAI route.
+        long promptBound = job.input().getBytes(StandardCharsets.UTF_8).length;
         if (job.maxTokens() >= 0) {
-            return settlement.admit(job.requestId(), account, api.worker(), job.model(), job.input().getBytes(StandardCharsets.UTF_8).length,
+            return settlement.admit(job.requestId(), account, api.worker(), job.model(), promptBound,
                     job.maxTokens(), (int) Math.min(n, Integer.MAX_VALUE));
         }
         JobTerms.Terms t = terms.of(account);
@@ -151,7 +153,7 @@ final class JobSubmission {
             }
             return settlement.admitAmount(job.requestId(), account, api.worker(), job.model(), micros);
         }
-        return settlement.admit(job.requestId(), account, api.worker(), job.model(), job.input().getBytes(StandardCharsets.UTF_8).length, -1, 1);
+        return settlement.admit(job.requestId(), account, api.worker(), job.model(), promptBound, -1, 1);
     }
 
     private static long firstCount(JsonNode... nodes) {

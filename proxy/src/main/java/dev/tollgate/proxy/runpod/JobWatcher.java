@@ -110,8 +110,8 @@ final class JobWatcher {
                 return;
             }
             w.api.call("GET", "status/" + w.job.jobId(), null, POLL_TIMEOUT).thenAccept(a -> {
-                JsonNode body = a.ok() ? JobSettlement.parse(new String(a.body(), java.nio.charset.StandardCharsets.UTF_8))
-                        : null;
+                JsonNode body = a.ok() ? JobSettlement.parse(
+                        new String(a.body(), java.nio.charset.StandardCharsets.UTF_8)) : null;
                 String status = body == null ? null : body.path("status").asText(null);
                 if (JobSettlement.terminal(status)) {
                     finish(requestId, status, body, 200);

@@ -83,10 +83,14 @@ final class SimOutput {
         long seed = seed(input);
         StringBuilder sb = new StringBuilder();
         for (long i = 0; i < n; i++) {
-            long h = (seed * 31 + i) * 0x9E3779B97F4A7C15L;
-            sb.append(WORDS[(int) Math.floorMod(h >>> 7, (long) WORDS.length)]);
+            sb.append(word(seed, i));
         }
         return sb.toString();
+    }
+
+    private static String word(long seed, long i) {
+        long h = (seed * 31 + i) * 0x9E3779B97F4A7C15L;
+        return WORDS[(int) Math.floorMod(h >>> 7, (long) WORDS.length)];
     }
 
     /** The job's yields, in order. */
@@ -153,7 +157,7 @@ final class SimOutput {
             sb.append(event(chunk(model, chat, "", true, null, continuous ? usage(p, 0) : null)));
         }
         for (long i = 0; i < c; i++) {
-            String word = WORDS[(int) Math.floorMod(((seed * 31 + i) * 0x9E3779B97F4A7C15L) >>> 7, (long) WORDS.length)];
+            String word = word(seed, i);
             sb.append(event(chunk(model, chat, word, false, i == c - 1 ? "length" : null,
                     continuous ? usage(p, i + 1) : null)));
         }

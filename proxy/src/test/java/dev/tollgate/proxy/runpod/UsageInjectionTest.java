@@ -38,7 +38,8 @@ class UsageInjectionTest {
         assertTrue(oi.at("/input/openai_input/stream_options/include_usage").asBoolean());
         for (String unchanged : new String[] {
             "{\"input\":{\"prompt\":\"p\"}}",
-            "{\"input\":{\"prompt\":\"p\",\"stream\":true,\"sampling_params\":{\"stream_options\":{\"include_usage\":true}}}}",
+            "{\"input\":{\"prompt\":\"p\",\"stream\":true,\"sampling_params\":{\"stream_options\":"
+                + "{\"include_usage\":true}}}}",
             "{\"input\":{\"prompt\":\"p\",\"stream\":true},\"webhook\":\"https://client.example/hook\"}",
             "{\"input\":{\"prompt\":\"p\",\"stream\":true,\"sampling_params\":\"x\"}}"}) {
             ObjectNode u = body(unchanged);
