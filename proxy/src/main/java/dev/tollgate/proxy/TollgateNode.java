@@ -115,8 +115,12 @@ public final class TollgateNode implements AutoCloseable {
             SettlementService s = settlement;
             SettlementRoutes settlementRoutes = new SettlementRoutes(s);
             List<AdminRoutes> routes = new ArrayList<>();
-            routes.add(new HealthRoutes(metering, upstreams, List.of(s::writePrometheus,
-                    services.relayGauge()::writePrometheus)));
+            List<java.util.function.Consumer<StringBuilder>> gauges = new ArrayList<>(List.of(s::writePrometheus,
+                    services.relayGauge()::writePrometheus));
+            if (runpod != null) {
+                gauges.add(runpod::writePrometheus);
+            }
+            routes.add(new HealthRoutes(metering, upstreams, gauges));
             routes.add(new MeteringRoutes(metering, s::usage, List.of(settlementRoutes)));
             routes.add(settlementRoutes);
             admin = AdminServer.bind(HostPort.parse(cfg.admin(), "admin"), boss, cfg.adminToken(), routes);

@@ -126,8 +126,8 @@ final class JobSettlement {
         if (improvementBps <= 0 || improvementBps < b.minImprovementPct() * 100L) {
             return 0;
         }
-        return Math.min(b.poolMicros(), Math.multiplyHigh(b.poolMicros(), improvementBps) != 0 ? b.poolMicros()
-                : b.poolMicros() * improvementBps / 10_000L);
+        // Capped at the pool: an improvement of 100% or more pays all of it.
+        return b.poolMicros() * Math.min(improvementBps, 10_000L) / 10_000L;
     }
 
     static JsonNode parse(String json) {

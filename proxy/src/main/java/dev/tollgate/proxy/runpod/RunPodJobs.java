@@ -92,6 +92,12 @@ public final class RunPodJobs implements AutoCloseable {
         return watcher.inFlight();
     }
 
+    /** Appends the RunPod gauge in Prometheus text format (from memory). */
+    public void writePrometheus(StringBuilder out) {
+        dev.tollgate.metering.agent.PrometheusText.gauge(out, "tollgate_runpod_jobs_in_flight",
+                "RunPod jobs submitted and watched until their end state.", watcher.inFlight());
+    }
+
     /**
      * A job's recorded queue and execution times ({@code [delayTime, executionTime]} in ms), once it ended; null
      * before. Blocks on the journal: not for event loops.

@@ -437,4 +437,22 @@ class RunPodJobsTest {
         assertEquals(expected, sse.toString());
         assertEquals(COST, fx.settled(RunPodFixture.requestId(run)).costMicros());
     }
+
+    @Test
+    void aRunPodOnlyNodeIsReadyAndAnswersOpenAiRequestsWith502() throws Exception {
+        HttpResponse<String> chat = fx.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                        fx.origin() + "/v1/chat/completions")).header("authorization", "Bearer " + JOBS_KEY)
+                .header("content-type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(502, chat.statusCode(), chat.body());
+        String admin = "http://127.0.0.1:" + fx.node.adminPort();
+        HttpResponse<String> ready = fx.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                admin + "/readyz")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, ready.statusCode());
+        HttpResponse<String> metrics = fx.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                        admin + "/metrics")).header("authorization", "Bearer " + PaidSetup.ADMIN_TOKEN).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertTrue(metrics.body().contains("tollgate_runpod_jobs_in_flight 0"), metrics.body());
+    }
 }
