@@ -12,8 +12,9 @@ import java.util.List;
  * input's {@code sim_fault}, else the simulator's): {@code fail} (FAILED, no output), {@code fail-partial}
  * (FAILED with the first half of its yields), {@code timeout} (TIMED_OUT), {@code hang} (IN_PROGRESS until
  * cancelled or released), {@code slow} ({@code /runsync} answers IN_PROGRESS), {@code expire} (404 after its
- * first look: its TTL passed), {@code rate-limit:N} (its first N looks are 429). {@code delayTime} is 250 ms; {@code executionTime} is 20 ms per completion token (50 tokens/s) unless the
- * input sets {@code sim_execution_ms}.
+ * first look: its TTL passed), {@code rate-limit:N} (its first N looks are 429). {@code delayTime} is 250 ms;
+ * {@code executionTime} is 20 ms per completion token (50 tokens/s) unless the input sets
+ * {@code sim_execution_ms}.
  *
  * <p>Threading: guarded by the simulator's lock.
  */
