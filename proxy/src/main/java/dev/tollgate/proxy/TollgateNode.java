@@ -90,6 +90,7 @@ public final class TollgateNode implements AutoCloseable {
             for (Upstream u : upstreams.all()) {
                 workerOf.put(u.name(), u.worker());
             }
+            workerOf.putAll(dev.tollgate.proxy.runpod.RunPodJobs.payees(cfg.upstreams()));
             SettlementConfig sc;
             try {
                 sc = SettlementConfigReader.read(cfg.settlement(), Path.of(cfg.dataDir()));

@@ -38,8 +38,8 @@ final class RunPodApi {
         this.base = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
         this.endpointId = cfg.endpointId();
         URI u = URI.create(base);
-        this.name = cfg.name() != null ? cfg.name() : "runpod-" + endpointId;
-        this.worker = cfg.worker() != null ? cfg.worker() : name;
+        this.name = nameOf(cfg);
+        this.worker = workerOf(cfg);
         String key = cfg.resolvedApiKey();
         this.authorization = key == null ? null : "Bearer " + key;
         this.pollMillis = cfg.pollMs() == null ? 1000 : cfg.pollMs();
@@ -48,6 +48,16 @@ final class RunPodApi {
         if (u.getHost() == null) {
             throw new IllegalArgumentException("RunPod url has no host: " + url);
         }
+    }
+
+    /** The upstream's name in records: its {@code name}, else {@code runpod-<endpoint_id>}. */
+    static String nameOf(UpstreamConfig cfg) {
+        return cfg.name() != null ? cfg.name() : "runpod-" + cfg.endpointId();
+    }
+
+    /** The payee: the upstream's {@code worker}, else its name. */
+    static String workerOf(UpstreamConfig cfg) {
+        return cfg.worker() != null ? cfg.worker() : nameOf(cfg);
     }
 
     String name() {

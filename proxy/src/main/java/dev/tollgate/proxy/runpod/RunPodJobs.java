@@ -82,6 +82,17 @@ public final class RunPodJobs implements AutoCloseable {
         return jobs;
     }
 
+    /** The payee of each {@code kind: runpod} upstream, by the upstream name its jobs' usage records carry. */
+    public static Map<String, String> payees(List<UpstreamConfig> upstreams) {
+        Map<String, String> out = new HashMap<>();
+        for (UpstreamConfig u : upstreams) {
+            if (u.isRunPod()) {
+                out.put(RunPodApi.nameOf(u), RunPodApi.workerOf(u));
+            }
+        }
+        return out;
+    }
+
     /** The routes to register with the proxy. */
     public ProtocolRoute routes() {
         return routes;

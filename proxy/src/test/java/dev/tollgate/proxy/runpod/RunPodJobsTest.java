@@ -98,6 +98,7 @@ class RunPodJobsTest {
 
     @Test
     void runsyncPaysTheWorkersVllmUsageAndRecordsQueueTimeWithoutBillingIt() throws Exception {
+        Statement workerBefore = fx.node.settlement().statement(PaidSetup.WORKER);
         HttpResponse<String> r = fx.post("runsync", job(FOUR_WORDS), JOBS_KEY);
         assertEquals(200, r.statusCode(), r.body());
         JsonNode body = RunPodFixture.json(r);
@@ -115,9 +116,25 @@ class RunPodJobsTest {
         assertEquals(UsageSource.UPSTREAM, u.usageSource());
         assertEquals(Outcome.COMPLETED, u.outcome());
         assertEquals(160_000_000L, u.durationNanos(), "duration is RunPod's executionTime");
+        assertEquals(PaidSetup.WORKER, fx.node.settlement().usage(id) == null ? null
+                : workerOfJournaledUsage(id), "the usage journal names the upstream's worker");
+        // The worker earned the cost less the 1% fee.
+        assertEquals(COST - COST / 100, fx.node.settlement().statement(PaidSetup.WORKER).earnedMicros()
+                - workerBefore.earnedMicros());
         long[] timings = Await.value(() -> fx.node.runpod().timings(id), Duration.ofSeconds(5), "timings");
         assertEquals(250, timings[0], "delayTime recorded");
         assertEquals(160, timings[1]);
+    }
+
+    private static String workerOfJournaledUsage(String requestId) {
+        return fx.node.settlement().database().transaction(c -> {
+            try (var ps = c.prepareStatement("SELECT worker FROM usage WHERE request_id = ?")) {
+                ps.setString(1, requestId);
+                try (var rs = ps.executeQuery()) {
+                    return rs.next() ? rs.getString(1) : null;
+                }
+            }
+        });
     }
 
     @Test
