@@ -65,6 +65,8 @@ class RunPodJobsTest {
         accounts.putObject(BONUS).put("policy", "per_request").put("fund", "10.00").putObject("job_bonus")
                 .put("metric", "tokens_per_second").put("baseline", "40").put("min_improvement_pct", 10)
                 .put("pool", "0.05");
+        accounts.putObject("ag_bonus_ms").put("policy", "per_request").put("fund", "10.00").putObject("job_bonus")
+                .put("metric", "execution_ms").put("baseline", "200").put("pool", "0.05");
         accounts.putObject("ag_partial").put("policy", "per_request").put("fund", "10.00")
                 .put("job_partial", "pay");
         ((ObjectNode) c.settlement().get("prices")).putObject("img").put("per_second", "0.001");
@@ -74,6 +76,7 @@ class RunPodJobsTest {
         keys.add(new ApiKeyConfig(ApiKeys.hash(HEADER_KEY), "ag_header"));
         keys.add(new ApiKeyConfig(ApiKeys.hash(BONUS_KEY), BONUS));
         keys.add(new ApiKeyConfig(ApiKeys.hash(PARTIAL_KEY), "ag_partial"));
+        keys.add(new ApiKeyConfig(ApiKeys.hash("sk-bonus-ms"), "ag_bonus_ms"));
         return c.withApiKeys(keys);
     }
 
@@ -357,14 +360,24 @@ class RunPodJobsTest {
     void theBonusIsThePoolTimesTheImprovementCappedAtThePool(long executionMs, long bonus) throws Exception {
         // 8 tokens: 160 ms is 50 tokens/s, 25% over the 40 baseline: 0.05 x 0.25 = 0.0125 USDC. 190 ms is 42.1/s,
         // 5% over: below the 10% minimum. 80 ms is 100/s, 150% over: capped at the pool.
-        Statement before = fx.node.settlement().statement(BONUS);
-        HttpResponse<String> r = fx.post("runsync", job(FOUR_WORDS + ",\"sim_execution_ms\":" + executionMs),
-                BONUS_KEY);
+        bonus(BONUS, BONUS_KEY, executionMs, bonus);
+    }
+
+    @ParameterizedTest(name = "executionTime {0} ms against 200 ms: bonus {1}")
+    @CsvSource({"160, 10000", "190, 0", "100, 25000"})
+    void anExecutionTimeBonusRewardsFasterJobs(long executionMs, long bonus) throws Exception {
+        // 160 ms is 20% under the 200 ms baseline: 0.05 x 0.20 = 0.01 USDC; 190 ms is 5% (below 10%); 100 ms 50%.
+        bonus("ag_bonus_ms", "sk-bonus-ms", executionMs, bonus);
+    }
+
+    private void bonus(String account, String key, long executionMs, long bonus) throws Exception {
+        Statement before = fx.node.settlement().statement(account);
+        HttpResponse<String> r = fx.post("runsync", job(FOUR_WORDS + ",\"sim_execution_ms\":" + executionMs), key);
         fx.settled(RunPodFixture.requestId(r));
         Await.until(() -> "settled".equals(fx.node.runpod().state(RunPodFixture.requestId(r))),
                 Duration.ofSeconds(5), "job settled");
         fx.node.settlement().settleNow();
-        Statement after = fx.node.settlement().statement(BONUS);
+        Statement after = fx.node.settlement().statement(account);
         assertEquals(bonus, after.bonusPaidMicros() - before.bonusPaidMicros());
         assertEquals(-(COST + bonus), after.balanceMicros() - before.balanceMicros());
     }
