@@ -50,6 +50,8 @@ final class DemoCommand implements Callable<Integer> {
     static final String BROKE = "ag_broke";
     static final String BROKE_KEY = "sk-demo-broke";
     static final String WORKER = "ag_worker_sim";
+    static final String RUNPOD_WORKER = "ag_worker_runpod";
+    static final String RUNPOD_ENDPOINT = "demo-endpoint";
 
     /** One request of the workload. */
     record Step(String label, String path, String body, String fault, String key) {
@@ -80,6 +82,19 @@ final class DemoCommand implements Callable<Integer> {
         return steps;
     }
 
+    /** RunPod jobs through the native queue API: one waited for, one streamed that its client never polls. */
+    static List<Step> runpodJobs() {
+        String base = "/v2/" + RUNPOD_ENDPOINT;
+        return List.of(
+                new Step("runpod runsync", base + "/runsync", "{\"input\":{\"prompt\":\"Explain escrow in one "
+                        + "line.\",\"sampling_params\":{\"max_tokens\":24}}}", null),
+                new Step("runpod run, no poll", base + "/run", "{\"input\":{\"prompt\":\"Stream a haiku.\","
+                        + "\"stream\":true,\"sampling_params\":{\"max_tokens\":32,\"stream_options\":"
+                        + "{\"include_usage\":true}}}}", null),
+                new Step("runpod job fails", base + "/run", "{\"input\":{\"prompt\":\"Fail.\",\"sim_fault\":"
+                        + "\"fail\",\"sampling_params\":{\"max_tokens\":16}}}", null));
+    }
+
     /** Settlement for the demo: both accounts pay per request; prices are per million tokens. */
     static JsonNode settlement() {
         ObjectMapper m = new ObjectMapper();
@@ -99,19 +114,25 @@ final class DemoCommand implements Callable<Integer> {
         Path dir = data != null ? data : Files.createTempDirectory("tollgate-demo-");
         SimulatorConfig simCfg = SimulatorConfig.defaults().withTtftMillis(ttftMillis).withTokensPerSecond(tokensPerSecond);
         try (SimulatorServer sim = SimulatorServer.start(simCfg);
+             var runpod = dev.tollgate.simulator.runpod.RunPodSimulator.start("127.0.0.1", 0, null, simCfg.model(),
+                     null);
              TollgateNode node = TollgateNode.start(ProxyConfig.empty().withListen("127.0.0.1:0")
                      .withAdmin("127.0.0.1:0").withGrpc("127.0.0.1:0").withDataDir(dir.toString())
                      .withUpstreams(List.of(new UpstreamConfig("simulator", sim.baseUrl(), null, null, true,
-                             WORKER)))
+                             WORKER), new UpstreamConfig("runpod-sim", runpod.origin(), null, null, null,
+                             RUNPOD_WORKER, "runpod", RUNPOD_ENDPOINT, 50)))
                      .withApiKeys(List.of(new ApiKeyConfig(ApiKeys.hash(ORCHESTRATOR_KEY), ORCHESTRATOR),
                              new ApiKeyConfig(ApiKeys.hash(BROKE_KEY), BROKE)))
                      .withSettlement(settlement()))) {
             out.println("simulator  " + sim.baseUrl());
+            out.println("runpod     " + runpod.origin() + "/v2/" + RUNPOD_ENDPOINT + "   (simulated serverless "
+                    + "endpoint)");
             out.println("tollgate   " + node.baseUrl() + "   (admin " + node.adminUrl() + ")");
             out.println();
             HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
             List<String> ids = new ArrayList<>();
-            List<Step> steps = workload(simCfg.model());
+            List<Step> steps = new ArrayList<>(workload(simCfg.model()));
+            steps.addAll(runpodJobs());
             for (Step s : steps) {
                 HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(node.baseUrl().replace("/v1", "") + s.path()))
                         .timeout(Duration.ofSeconds(30))
@@ -141,7 +162,8 @@ final class DemoCommand implements Callable<Integer> {
             out.println();
             printSettlements(out, steps, ids, settlement);
             out.println();
-            boolean conserved = StatementPrinter.print(out, settlement, List.of(ORCHESTRATOR, BROKE, WORKER, "ag_referrer"));
+            boolean conserved = StatementPrinter.print(out, settlement, List.of(ORCHESTRATOR, BROKE, WORKER, RUNPOD_WORKER,
+                    "ag_referrer"));
             out.println();
             out.println("data directory: " + dir + "  (./tollgate ledger statement --data " + dir + ")");
             return records.stream().allMatch(r -> r != null) && conserved ? 0 : 1;

@@ -36,9 +36,33 @@ final class SimulateCommand implements Callable<Integer> {
                     + "reset-after:K, reset-before-headers, stall-after:K, stall-before-headers.")
     String fault;
 
+    @Option(names = "--runpod", description = "Speak RunPod's native serverless API instead (/v2/<endpoint>/run, "
+            + "/runsync, /status, /stream, /cancel, /retry, /health) with worker-vllm's output formats; faults per job "
+            + "with the input's sim_fault (fail, fail-partial, timeout, hang, slow, expire, rate-limit:N, "
+            + "submit-status:N) or for every job with --fault.")
+    boolean runpod;
+
+    @Option(names = "--runpod-api-key", paramLabel = "KEY",
+            description = "With --runpod: the key clients must send (default: none checked).")
+    String runpodApiKey;
+
     @Override
     public Integer call() throws Exception {
         HostPort hp = HostPort.parse(listen, "--listen");
+        if (runpod) {
+            var server = dev.tollgate.simulator.runpod.RunPodSimulator.start(hp.host(), hp.port(), runpodApiKey, model,
+                    fault);
+            CountDownLatch stop = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                server.close();
+                stop.countDown();
+            }, "simulator-shutdown"));
+            System.out.println("tollgate simulate --runpod: " + server.origin() + "/v2/<endpoint_id>/... (model "
+                    + model + ")");
+            System.out.flush();
+            stop.await();
+            return 0;
+        }
         if (tokensPerChunk < 1 || ttftMillis < 0 || tokensPerSecond < 0) {
             throw new dev.tollgate.proxy.config.ConfigException(
                     "--tokens-per-chunk must be >= 1, --ttft-ms and --tokens-per-second >= 0");

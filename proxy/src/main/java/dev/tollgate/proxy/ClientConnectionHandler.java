@@ -97,6 +97,11 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         // Route on the canonical path and send the upstream exactly that: what is metered is what is generated.
         req.setUri(target.upstreamUri());
         String path = target.path();
+        ProtocolRoute protocol = services.protocolFor(path);
+        if (protocol != null) {
+            answerProtocol(protocol, req, requestId, path);
+            return;
+        }
         var settlementConfig = services.settlement() == null ? null : services.settlement().config();
         RoutePolicy.Decision routing = RoutePolicy.classify(req.method(), path, settlementConfig);
         Route route = routing.route();
@@ -150,6 +155,54 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         }
         current = new Exchange(services, this, ctx, requestId, account, req, metered, body, startNanos, startMillis);
         current.start();
+    }
+
+    /**
+     * Hands a request to the protocol that owns its path (an upstream kind with its own API, such as RunPod jobs);
+     * later pipelined requests wait for its reply, as for the account view.
+     */
+    private void answerProtocol(ProtocolRoute protocol, FullHttpRequest req, String requestId, String path) {
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        java.util.Map<String, String> headers = new java.util.HashMap<>();
+        for (var h : req.headers()) {
+            headers.putIfAbsent(h.getKey().toLowerCase(java.util.Locale.ROOT), h.getValue());
+        }
+        int q = req.uri().indexOf('?');
+        var call = new ProtocolRoute.Call(requestId, req.method().name(), path,
+                q < 0 ? "" : req.uri().substring(q + 1), headers, ByteBufUtil.getBytes(req.content()));
+        req.release();
+        viewPending = true;
+        protocol.handle(call).whenComplete((reply, error) -> ctx.executor().execute(() -> {
+            viewPending = false;
+            if (!ctx.channel().isActive()) {
+                releaseWaiting();
+                return;
+            }
+            FullHttpResponse r;
+            if (reply == null) {
+                LOG.log(Level.WARNING, "protocol failed for " + requestId, error);
+                r = OpenAiError.response(ctx.alloc(), HttpResponseStatus.INTERNAL_SERVER_ERROR, requestId,
+                        "Tollgate could not answer this request.", "server_error", null, null);
+            } else {
+                r = new io.netty.handler.codec.http.DefaultFullHttpResponse(
+                        io.netty.handler.codec.http.HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(reply.status()),
+                        ctx.alloc().buffer(reply.body().length).writeBytes(reply.body()));
+                for (var h : reply.headers().entrySet()) {
+                    r.headers().set(h.getKey(), h.getValue());
+                }
+                r.headers().set(HttpHeaderNames.CONTENT_TYPE, reply.contentType());
+                r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, reply.body().length);
+                r.headers().set(OpenAiError.REQUEST_ID_HEADER, requestId);
+            }
+            HttpUtil.setKeepAlive(r, keepAlive);
+            var f = ctx.writeAndFlush(r);
+            if (!keepAlive) {
+                f.addListener(ChannelFutureListener.CLOSE);
+                releaseWaiting();
+                return;
+            }
+            resumeWaiting();
+        }));
     }
 
     /** Answers a request Tollgate refuses itself; metered routes still get a usage record. */

@@ -11,7 +11,7 @@ import dev.tollgate.proxy.upstream.UpstreamGroup;
 
 /**
  * What every exchange of a node shares: limits, upstreams, the metering agent, the admission gate, the
- * gauge of bytes held by relays.
+ * gauge of bytes held by relays, the protocols that answer their own paths (RunPod jobs).
  * Immutable; every member is thread-safe.
  */
 public record ProxyServices(
@@ -25,13 +25,16 @@ public record ProxyServices(
         AdmissionGate admission,
         SettlementService settlement,
         RelayGauge relayGauge,
-        TraceLinking traces) {
+        TraceLinking traces,
+        java.util.List<ProtocolRoute> protocols) {
 
-    /** Traces only as clients name them. */
-    public ProxyServices(ProxyConfig.Limits limits, UpstreamGroup upstreams, UpstreamConnector connector,
-                         MeteringAgent metering, TokenEstimator tokens, RequestIds requestIds, ApiKeys apiKeys,
-                         AdmissionGate admission, SettlementService settlement, RelayGauge relayGauge) {
-        this(limits, upstreams, connector, metering, tokens, requestIds, apiKeys, admission, settlement, relayGauge,
-                TraceLinking.CLIENT_NAMED);
+    /** The protocol that answers this canonical path instead of the OpenAI relay, or null. */
+    public ProtocolRoute protocolFor(String path) {
+        for (ProtocolRoute p : protocols) {
+            if (p.handles(path)) {
+                return p;
+            }
+        }
+        return null;
     }
 }

@@ -54,10 +54,12 @@ public final class TollgateNode implements AutoCloseable {
     private final ControlServer control;
     private final NonBlockingThreads eventLoops;
     private LangfuseBridge langfuse;
+    private final dev.tollgate.proxy.runpod.RunPodJobs runpod;
 
     private TollgateNode(EventLoopGroup boss, EventLoopGroup workers, MeteringAgent metering, ProxyServer proxy,
                          AdminServer admin, UpstreamGroup upstreams, SettlementService settlement,
-                         ControlServer control, NonBlockingThreads eventLoops) {
+                         ControlServer control, NonBlockingThreads eventLoops,
+                         dev.tollgate.proxy.runpod.RunPodJobs runpod) {
         this.boss = boss;
         this.workers = workers;
         this.metering = metering;
@@ -67,6 +69,7 @@ public final class TollgateNode implements AutoCloseable {
         this.settlement = settlement;
         this.control = control;
         this.eventLoops = eventLoops;
+        this.runpod = runpod;
     }
 
     private static boolean onAnyLoop(EventLoopGroup group) {
@@ -93,8 +96,11 @@ public final class TollgateNode implements AutoCloseable {
         LangfuseBridge langfuse = null;
         ProxyServer proxy = null;
         AdminServer admin = null;
+        dev.tollgate.proxy.runpod.RunPodJobs runpod = null;
         try {
-            UpstreamGroup upstreams = new UpstreamGroup(cfg.upstreams(), limits.ejectAfterFailures(),
+            // RunPod's native job API is its own protocol (RunPodJobs); the relay balances the OpenAI upstreams.
+            UpstreamGroup upstreams = new UpstreamGroup(cfg.upstreams().stream().filter(u -> !u.isRunPod()).toList(),
+                    limits.ejectAfterFailures(),
                     limits.ejectMillis());
             UpstreamConnector connector = new UpstreamConnector(limits.connectTimeoutMillis(),
                     limits.idleTimeoutMillis(), TlsContexts.forUpstreams(cfg.upstreamCaFile()));
@@ -102,6 +108,7 @@ public final class TollgateNode implements AutoCloseable {
             for (Upstream u : upstreams.all()) {
                 workerOf.put(u.name(), u.worker());
             }
+            workerOf.putAll(dev.tollgate.proxy.runpod.RunPodJobs.payees(cfg.upstreams()));
             SettlementConfig sc;
             try {
                 sc = SettlementConfigReader.read(cfg.settlement(), Path.of(cfg.dataDir()));
@@ -124,10 +131,14 @@ public final class TollgateNode implements AutoCloseable {
             UsageFeed feed = new UsageFeed();
             metering.addListener(feed);
             metering.start();
+            ApiKeys apiKeys = new ApiKeys(cfg.apiKeys());
+            runpod = dev.tollgate.proxy.runpod.RunPodJobs.start(cfg.upstreams(), settlement, metering,
+                    TokenEstimator.standard(), apiKeys, cfg.settlement());
             ProxyServices services = new ProxyServices(limits, upstreams, connector, metering,
-                    TokenEstimator.standard().guardedBy(eventLoops), new RequestIds(), new ApiKeys(cfg.apiKeys()),
+                    TokenEstimator.standard().guardedBy(eventLoops), new RequestIds(), apiKeys,
                     new SettlementGate(settlement), settlement, new RelayGauge(),
-                    new TraceLinking(lf != null && lf.createTraces()));
+                    new TraceLinking(lf != null && lf.createTraces()),
+                    runpod == null ? List.of() : List.of(runpod.routes()));
             proxy = ProxyServer.bind(HostPort.parse(cfg.listen(), "listen"), boss, workers, services,
                     TlsContexts.forListener(cfg.tls()));
             SettlementService s = settlement;
@@ -138,6 +149,9 @@ public final class TollgateNode implements AutoCloseable {
             if (langfuse != null) {
                 gauges.add(langfuse::writePrometheus);
             }
+            if (runpod != null) {
+                gauges.add(runpod::writePrometheus);
+            }
             routes.add(new HealthRoutes(metering, upstreams, gauges,
                     sc.backend().equals("embedded") ? null : s.remoteOperations()::health));
             routes.add(new MeteringRoutes(metering, s::usage, List.of(settlementRoutes)));
@@ -147,7 +161,7 @@ public final class TollgateNode implements AutoCloseable {
             ControlServer control = "off".equals(cfg.grpc()) ? null
                     : ControlServer.start(HostPort.parse(cfg.grpc(), "grpc"), s, feed, cfg.adminToken());
             TollgateNode node = new TollgateNode(boss, workers, metering, proxy, admin, upstreams, settlement, control,
-                    eventLoops);
+                    eventLoops, runpod);
             node.langfuse = langfuse;
             return node;
         } catch (RuntimeException | InterruptedException | java.io.IOException e) {
@@ -159,6 +173,9 @@ public final class TollgateNode implements AutoCloseable {
             }
             if (proxy != null) {
                 proxy.close();
+            }
+            if (runpod != null) {
+                runpod.close();
             }
             metering.close();
             if (settlement != null) {
@@ -221,6 +238,11 @@ public final class TollgateNode implements AutoCloseable {
         return langfuse;
     }
 
+    /** The RunPod jobs component, or null when no {@code kind: runpod} upstream is configured. */
+    public dev.tollgate.proxy.runpod.RunPodJobs runpod() {
+        return runpod;
+    }
+
     /** Port of the gRPC control service, or -1 when it is off. */
     public int grpcPort() {
         return control == null ? -1 : control.port();
@@ -236,6 +258,9 @@ public final class TollgateNode implements AutoCloseable {
         }
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        if (runpod != null) {
+            runpod.close();
+        }
         metering.close();
         if (langfuse != null) {
             langfuse.close();

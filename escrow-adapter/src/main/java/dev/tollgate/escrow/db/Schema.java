@@ -110,6 +110,15 @@ final class Schema {
                     + "request_id TEXT, payer TEXT NOT NULL, worker TEXT NOT NULL, micros INTEGER NOT NULL, "
                     + "at_ms INTEGER NOT NULL)");
             s.execute("CREATE INDEX IF NOT EXISTS langfuse_tip_trace ON langfuse_tip(trace_id)");
+            // RunPod jobs (proxy runpod package): every job Tollgate watches until a terminal state, so a restart
+            // resumes watching it. A hold whose request id is here is a job's, never a request cut off by a stop.
+            s.execute("CREATE TABLE IF NOT EXISTS runpod_job (request_id TEXT PRIMARY KEY, upstream TEXT NOT NULL, "
+                    + "job_id TEXT, account TEXT NOT NULL, worker TEXT NOT NULL, model TEXT NOT NULL, "
+                    + "route TEXT NOT NULL, state TEXT NOT NULL, input TEXT NOT NULL, max_tokens INTEGER NOT NULL, "
+                    + "submitted_ms INTEGER NOT NULL, job_status TEXT, delay_ms INTEGER, execution_ms INTEGER, "
+                    + "result TEXT, injected INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL)");
+            s.execute("CREATE INDEX IF NOT EXISTS runpod_job_open ON runpod_job(state)");
+            s.execute("CREATE INDEX IF NOT EXISTS runpod_job_id ON runpod_job(job_id)");
         }
         return null;
     }

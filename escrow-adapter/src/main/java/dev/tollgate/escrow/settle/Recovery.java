@@ -45,12 +45,15 @@ final class Recovery {
     /**
      * At start-up no request is in flight: a per-request hold without a usage record belongs to a request the
      * stop cut off. Pay what its last checkpoint says was served, refund the rest, now rather than at expiry.
+     * Holds of watched RunPod jobs (table {@code runpod_job}) are not cut off: their watcher settles them.
      */
     static int settleOrphanLocks(Connection c, SettlementConfig cfg, PerRequestPolicy perRequest, long now)
             throws SQLException {
         List<String> ids = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT s.request_id FROM settlement s WHERE s.policy = ? "
-                + "AND s.state = 'locked' AND NOT EXISTS (SELECT 1 FROM usage u WHERE u.request_id = s.request_id)")) {
+                + "AND s.state = 'locked' AND NOT EXISTS (SELECT 1 FROM usage u WHERE u.request_id = s.request_id) "
+                // A RunPod job's hold outlives the process: its watcher resumes and settles it.
+                + "AND NOT EXISTS (SELECT 1 FROM runpod_job j WHERE j.request_id = s.request_id)")) {
             ps.setString(1, PerRequestPolicy.NAME);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {

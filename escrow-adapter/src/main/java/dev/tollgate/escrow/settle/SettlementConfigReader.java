@@ -133,7 +133,9 @@ public final class SettlementConfigReader {
     private static AccountPolicy account(String where, JsonNode a) {
         ConfigValues.only(a, where, Set.of("policy", "referrer", "fund", "on_disconnect", "default_max_tokens", "budget",
                 "batch_calls", "batch_tokens", "batch_seconds", "when_exhausted", "throughput_bonus", "quality",
-                "unmetered_routes", "purpleflea_api_key_env", "tips"));
+                "unmetered_routes", "purpleflea_api_key_env", "tips",
+                // RunPod jobs: read by the proxy's runpod package (JobTerms), checked there at start-up.
+                "job_budget", "max_job_budget", "job_partial", "job_bonus"));
         AccountLangfuse.tips(a.get("tips"), where + ".tips"); // Langfuse tips: checked here, used by the bridge
         PolicyKind kind = switch (ConfigValues.oneOf(a, where, "policy", "none",
                 List.of("none", "per_request", "stream_budget"))) {

@@ -209,6 +209,60 @@ public final class SettlementService implements AutoCloseable {
     }
 
     /**
+     * Admission of a request whose worst case is an amount rather than a token count (a RunPod job priced by its
+     * account's job budget or a budget header): locks ({@code per_request}, at least the minimum lock) or reserves
+     * ({@code stream_budget}) {@code micros}, exactly as {@link #admit} does for a token worst case.
+     */
+    public CompletableFuture<Admission> admitAmount(String requestId, String account, String worker, String model,
+                                                    long micros) {
+        AccountPolicy p = cfg.policyOf(account);
+        if (p.kind() == PolicyKind.NONE || postPaid) {
+            // Post-paid backends lock nothing: the token path decides (arrears only).
+            return admit(requestId, account, worker, model, 0, 0, 1);
+        }
+        if (p.fundMicros() > 0 && !funded.contains(account) && funded.add(account)) {
+            ledger.funds().expectCredit(account, p.fundMicros());
+            intents.offer(new LedgerIntents.Credit("fund:" + account, account, p.fundMicros()));
+            journalWake.run();
+        }
+        if (cfg.priceOf(model) == null) {
+            return admit(requestId, account, worker, model, 0, 0, 1);
+        }
+        if (p.kind() == PolicyKind.PER_REQUEST) {
+            Admission a = perRequest.admit(requestId, account, worker, model, Math.max(cfg.minLockMicros(), micros));
+            if (a.admitted()) {
+                journalWake.run();
+            }
+            return CompletableFuture.completedFuture(a);
+        }
+        Admission fast = streamBudget.tryReserve(requestId, account, worker, micros, clock.millis());
+        if (fast != null) {
+            return CompletableFuture.completedFuture(fast);
+        }
+        return CompletableFuture.supplyAsync(() -> streamBudget.admit(requestId, account, worker, micros, p), executor);
+    }
+
+    /**
+     * Pays a bonus of {@code micros} from the payer's balance to the payee, once per {@code opId} (a refused
+     * payment is retried like every owed payment). Blocks on the database: never call it on an event loop.
+     */
+    public void payBonus(String opId, String requestId, String payer, String payee, long micros) {
+        if (micros <= 0) {
+            return;
+        }
+        db.transaction(c -> {
+            SettleOps.insert(c, opId, requestId, opId, SettleOps.Kind.PAY, micros, payer, payee, clock.millis());
+            return null;
+        });
+        settler.wake();
+    }
+
+    /** The database of the ledger and journal, for components that keep their own tables in it (RunPod jobs). */
+    public Database database() {
+        return db;
+    }
+
+    /**
      * How the journal is asked to commit intents when no usage record is on its way (the metering agent's
      * wake-up); set once by the composition root.
      */

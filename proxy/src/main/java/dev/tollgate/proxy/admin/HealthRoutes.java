@@ -54,7 +54,8 @@ public final class HealthRoutes implements AdminRoutes {
             }
             case "/readyz" -> {
                 long now = System.nanoTime();
-                boolean any = upstreams.all().stream().anyMatch(u -> u.healthy(now));
+                // A node with only RunPod job upstreams has no relay upstream to be healthy.
+                boolean any = upstreams.all().isEmpty() || upstreams.all().stream().anyMatch(u -> u.healthy(now));
                 if (settlementHealth != null) {
                     return SettlementReadiness.readyz(any, settlementHealth.get());
                 }

@@ -21,7 +21,7 @@ final class ConfigCheck {
     private static final Set<String> TOP = Set.of("listen", "admin", "data_dir", "upstreams", "api_keys",
             "admin_token", "limits", "settlement", "grpc", "tls", "upstream_ca_file", "metrics", "langfuse");
     private static final Set<String> UPSTREAM = Set.of("name", "url", "api_key", "api_key_env", "continuous_usage",
-            "worker");
+            "worker", "kind", "endpoint_id", "poll_ms");
     private static final int MAX_INT = Integer.MAX_VALUE;
 
     private ConfigCheck() {
@@ -53,10 +53,15 @@ final class ConfigCheck {
         for (JsonNode u : list(root, "", "upstreams")) {
             String where = "upstreams[" + n++ + "]";
             ConfigValues.only(u, where, UPSTREAM);
-            for (String s : new String[] {"name", "url", "api_key", "api_key_env", "worker"}) {
+            for (String s : new String[] {"name", "url", "api_key", "api_key_env", "worker", "endpoint_id"}) {
                 ConfigValues.string(u, where, s, null);
             }
             ConfigValues.bool(u, where, "continuous_usage", true);
+            if (ConfigValues.oneOf(u, where, "kind", "openai", java.util.List.of("openai", "runpod")).equals("runpod")
+                    && (!u.hasNonNull("endpoint_id") || u.get("endpoint_id").asText().isBlank())) {
+                throw new IllegalArgumentException(where + ".endpoint_id is required for kind: runpod");
+            }
+            ConfigValues.integer(u, where, "poll_ms", 1000, 1, 3_600_000);
         }
         n = 0;
         for (JsonNode k : list(root, "", "api_keys")) {

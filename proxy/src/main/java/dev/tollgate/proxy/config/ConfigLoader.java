@@ -61,20 +61,21 @@ public final class ConfigLoader {
             throw new ConfigException("no upstream: give --upstream URL or 'upstreams' in the config");
         }
         for (UpstreamConfig u : c.upstreams()) {
-            if (u.url() == null) {
+            String url = u.effectiveUrl();
+            if (url == null) {
                 throw new ConfigException("upstream without url");
             }
             URI uri;
             try {
-                uri = new URI(u.url());
+                uri = new URI(url);
             } catch (Exception e) {
-                throw new ConfigException("upstream url is not a URL: " + u.url());
+                throw new ConfigException("upstream url is not a URL: " + url);
             }
             if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme())) {
-                throw new ConfigException("upstream url must be http or https: " + u.url());
+                throw new ConfigException("upstream url must be http or https: " + url);
             }
             if (uri.getHost() == null) {
-                throw new ConfigException("upstream url has no host: " + u.url());
+                throw new ConfigException("upstream url has no host: " + url);
             }
         }
         for (ApiKeyConfig k : c.apiKeys()) {

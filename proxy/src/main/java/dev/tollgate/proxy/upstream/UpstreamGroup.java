@@ -39,6 +39,9 @@ public final class UpstreamGroup {
      */
     public Upstream acquire(List<Upstream> tried, long nowNanos) {
         int n = upstreams.size();
+        if (n == 0) {
+            return null; // Only protocol upstreams (RunPod jobs): nothing for the OpenAI relay.
+        }
         int start = Math.floorMod(rotation.getAndIncrement(), n);
         Upstream best = null;
         Upstream fallback = null;
