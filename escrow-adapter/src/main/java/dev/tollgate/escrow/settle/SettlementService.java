@@ -257,7 +257,7 @@ public final class SettlementService implements AutoCloseable {
         settler.wake();
     }
 
-    /** The database of the ledger and journal, for components that keep their own tables in it (RunPod jobs). */
+    /** The database of the ledger and journal, for components that keep their own tables in it (RunPod jobs, Langfuse). */
     public Database database() {
         return db;
     }
@@ -380,11 +380,6 @@ public final class SettlementService implements AutoCloseable {
     /** Lets the settler carry out operations queued outside the journal (tips). */
     public void wakeSettler() {
         settler.wake();
-    }
-
-    /** The database that holds the ledger and the journal (for components that journal beside them). */
-    public Database database() {
-        return db;
     }
 
     /** Closes a payer's stream budgets: releases what is owed and refunds the rest. */
