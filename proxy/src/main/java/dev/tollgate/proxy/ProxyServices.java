@@ -2,6 +2,7 @@ package dev.tollgate.proxy;
 
 import dev.tollgate.escrow.settle.SettlementService;
 import dev.tollgate.metering.agent.MeteringAgent;
+import dev.tollgate.proxy.agentapi.AgentApi;
 import dev.tollgate.metering.tokens.TokenEstimator;
 import dev.tollgate.proxy.config.ProxyConfig;
 import dev.tollgate.proxy.http.ApiKeys;
@@ -11,7 +12,7 @@ import dev.tollgate.proxy.upstream.UpstreamGroup;
 
 /**
  * What every exchange of a node shares: limits, upstreams, the metering agent, the admission gate, the
- * gauge of bytes held by relays.
+ * gauge of bytes held by relays, the agent API.
  * Immutable; every member is thread-safe.
  */
 public record ProxyServices(
@@ -24,5 +25,6 @@ public record ProxyServices(
         ApiKeys apiKeys,
         AdmissionGate admission,
         SettlementService settlement,
-        RelayGauge relayGauge) {
+        RelayGauge relayGauge,
+        AgentApi agentApi) {
 }

@@ -6,6 +6,7 @@ import dev.tollgate.escrow.settle.SettlementService;
 import dev.tollgate.metering.agent.MeteringAgent;
 import dev.tollgate.metering.tokens.TokenEstimator;
 import dev.tollgate.proxy.admin.AdminRoutes;
+import dev.tollgate.proxy.agentapi.AgentApi;
 import dev.tollgate.proxy.admin.AdminServer;
 import dev.tollgate.proxy.admin.HealthRoutes;
 import dev.tollgate.proxy.admin.MeteringRoutes;
@@ -100,7 +101,8 @@ public final class TollgateNode implements AutoCloseable {
             metering.start();
             ProxyServices services = new ProxyServices(limits, upstreams, connector, metering,
                     TokenEstimator.standard(), new RequestIds(), new ApiKeys(cfg.apiKeys()),
-                    new SettlementGate(settlement), settlement, new RelayGauge());
+                    new SettlementGate(settlement), settlement, new RelayGauge(),
+                    new AgentApi(settlement, metering, Clock.systemUTC()));
             proxy = ProxyServer.bind(HostPort.parse(cfg.listen(), "listen"), boss, workers, services,
                     TlsContexts.forListener(cfg.tls()));
             SettlementService s = settlement;

@@ -75,6 +75,19 @@ final class Schema {
             // call, as 'creating', so that an unanswered create is never repeated blindly).
             s.execute("CREATE TABLE IF NOT EXISTS remote_escrow (op_id TEXT PRIMARY KEY, remote_id TEXT, "
                     + "state TEXT NOT NULL, amount INTEGER NOT NULL, updated_ms INTEGER NOT NULL)");
+            // Agent escrow API (REST and MCP): escrows agents open themselves, on top of the ledger's escrow rows
+            // (memo, auto-release time and what happens then), and the answers to requests with an
+            // Idempotency-Key, kept with a hash of the request they answered.
+            s.execute("CREATE TABLE IF NOT EXISTS agent_escrow (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                    + "id TEXT NOT NULL UNIQUE, payer TEXT NOT NULL, payee TEXT NOT NULL, memo TEXT NOT NULL, "
+                    + "auto_release_hours INTEGER NOT NULL, release_at_ms INTEGER NOT NULL, "
+                    + "on_expiry TEXT NOT NULL, created_ms INTEGER NOT NULL, open INTEGER NOT NULL DEFAULT 1)");
+            s.execute("CREATE INDEX IF NOT EXISTS agent_escrow_payer ON agent_escrow(payer, seq)");
+            s.execute("CREATE INDEX IF NOT EXISTS agent_escrow_payee ON agent_escrow(payee, seq)");
+            s.execute("CREATE INDEX IF NOT EXISTS agent_escrow_due ON agent_escrow(open, release_at_ms)");
+            s.execute("CREATE TABLE IF NOT EXISTS agent_idempotency (account TEXT NOT NULL, idem_key TEXT NOT NULL, "
+                    + "request_hash TEXT NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL, "
+                    + "created_ms INTEGER NOT NULL, PRIMARY KEY (account, idem_key))");
         }
         return null;
     }

@@ -1,5 +1,6 @@
 package dev.tollgate.escrow.settle;
 
+import dev.tollgate.escrow.agent.AgentEscrows;
 import dev.tollgate.escrow.db.Database;
 import dev.tollgate.escrow.ledger.Conservation;
 import dev.tollgate.escrow.ledger.EmbeddedLedger;
@@ -64,6 +65,7 @@ public final class SettlementService implements AutoCloseable {
     // Requests with a progress row, to delete it when their usage is journaled (journal thread only).
     private final Set<String> checkpointed = new HashSet<>();
     private long lastArchive;
+    private final AgentEscrows agentEscrows;
 
     private SettlementService(SettlementConfig cfg, Database db, EscrowPort port, EmbeddedLedger ledger, Clock clock,
                               Function<String, String> workerOfUpstream) {
@@ -81,6 +83,7 @@ public final class SettlementService implements AutoCloseable {
         this.quality = new QualityGate(cfg, db, perRequest, settler, clock);
         this.journal = new SettlementJournal(db, clock, intents, settler, port != ledger, this::applyIntent,
                 this::settle);
+        this.agentEscrows = new AgentEscrows(db, ledger, clock, cfg.autoReleaseMillis() / 3_600_000L);
         this.executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "tollgate-ledger");
             t.setDaemon(true);
@@ -127,6 +130,7 @@ public final class SettlementService implements AutoCloseable {
             return null;
         });
         s.settler.start();
+        s.agentEscrows.start(1_000);
         return s;
     }
 
@@ -137,6 +141,11 @@ public final class SettlementService implements AutoCloseable {
     /** The embedded ledger (balances, faucet, statements). */
     public EmbeddedLedger ledger() {
         return ledger;
+    }
+
+    /** Escrows agents open, release and refund themselves (the agent API). */
+    public AgentEscrows agentEscrows() {
+        return agentEscrows;
     }
 
     /** Whether requests of this account are settled (and so need a prompt estimate at admission). */
@@ -378,6 +387,7 @@ public final class SettlementService implements AutoCloseable {
 
     @Override
     public void close() {
+        agentEscrows.close();
         settler.stop();
         executor.shutdown();
         try {

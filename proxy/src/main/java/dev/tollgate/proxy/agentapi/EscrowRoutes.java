@@ -1,0 +1,252 @@
+package dev.tollgate.proxy.agentapi;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tollgate.escrow.agent.AgentEscrow;
+import dev.tollgate.escrow.agent.AgentEscrowException;
+import dev.tollgate.escrow.agent.AgentEscrows;
+import dev.tollgate.escrow.pricing.Micros;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The escrow REST API in the seeds' shapes, for the caller's own account:
+ * <pre>
+ * POST /api/v1/escrow                      {to_agent_id, amount, memo?, auto_release_hours?, on_expiry?} -> 201
+ * POST /api/v1/escrow/{id}/release         everything left to the payee
+ * POST /api/v1/escrow/{id}/release-partial {amount}
+ * POST /api/v1/escrow/{id}/refund          {amount?}  partial, or everything left (closes)
+ * GET  /api/v1/escrow/{id}                 payer or payee; anyone else 404
+ * GET  /api/v1/escrow?agent_id=&limit=&cursor=   the caller's escrows, newest first
+ * GET  /api/v1/balance                     the caller's available balance
+ * </pre>
+ * Only the payer releases or refunds (the payee gets 403 {@code not_payer}). Every POST honours an
+ * {@code Idempotency-Key} ({@link IdempotencyStore}).
+ *
+ * <p>Threading: {@link #answer} parses and validates on the caller's thread (an event loop: no database),
+ * and hands every ledger read or write to {@link AgentEscrows#submit}; the future completes on the agent escrow
+ * thread.
+ */
+final class EscrowRoutes {
+    static final String PREFIX = "/api/v1/escrow";
+    private static final int DEFAULT_PAGE = 50;
+    private static final int MAX_PAGE = 200;
+    private static final int MAX_MEMO = 1000;
+
+    private final AgentEscrows escrows;
+    private final java.time.Clock clock;
+
+    EscrowRoutes(AgentEscrows escrows, java.time.Clock clock) {
+        this.escrows = escrows;
+        this.clock = clock;
+    }
+
+    /** One ledger operation of a request, run inside its transaction on the agent escrow thread. */
+    @FunctionalInterface
+    private interface Op {
+        AgentEscrow run(Connection c) throws SQLException;
+    }
+
+    CompletableFuture<ApiAnswer> answer(AgentRequest r) {
+        try {
+            return route(r);
+        } catch (ApiErrors.Refusal e) {
+            return CompletableFuture.completedFuture(e.toAnswer());
+        }
+    }
+
+    private CompletableFuture<ApiAnswer> route(AgentRequest r) {
+        String path = r.path();
+        boolean get = r.method().equals("GET") || r.method().equals("HEAD");
+        boolean post = r.method().equals("POST");
+        if (path.equals("/api/v1/balance")) {
+            if (!get) {
+                throw notAllowed();
+            }
+            String account = r.account();
+            return CompletableFuture.completedFuture(ApiAnswer.json(200, EscrowJson.MAPPER.createObjectNode()
+                    .put("agent_id", account).put("available", Micros.format(escrows.available(account)))
+                    .toString()));
+        }
+        if (path.equals(PREFIX)) {
+            if (post) {
+                return create(r);
+            }
+            if (get) {
+                return list(r);
+            }
+            throw notAllowed();
+        }
+        if (!path.startsWith(PREFIX + "/")) {
+            throw new ApiErrors.Refusal("not_found", "No route " + path + ".", null);
+        }
+        String[] parts = path.substring(PREFIX.length() + 1).split("/", -1);
+        String id = parts[0];
+        if (parts.length == 1) {
+            if (!get) {
+                throw notAllowed();
+            }
+            return read(r, c -> escrows.read(c, r.account(), id));
+        }
+        if (parts.length != 2) {
+            throw new ApiErrors.Refusal("not_found", "No route " + path + ".", null);
+        }
+        if (!post) {
+            throw notAllowed();
+        }
+        JsonNode body = body(r);
+        return switch (parts[1]) {
+            case "release" -> post(r, 200, c -> escrows.release(c, r.account(), id));
+            case "release-partial" -> {
+                long amount = Amounts.micros(body, "amount", true);
+                yield post(r, 200, c -> escrows.releasePart(c, r.account(), id, amount));
+            }
+            case "refund" -> {
+                long amount = Amounts.micros(body, "amount", false);
+                yield post(r, 200, c -> escrows.refund(c, r.account(), id, amount));
+            }
+            default -> throw new ApiErrors.Refusal("not_found", "No route " + path + ".", null);
+        };
+    }
+
+    private CompletableFuture<ApiAnswer> create(AgentRequest r) {
+        JsonNode body = body(r);
+        JsonNode to = body.get("to_agent_id");
+        if (to == null || !to.isTextual() || to.textValue().isEmpty()) {
+            throw new ApiErrors.Refusal("invalid_request", "to_agent_id is required: the agent to pay.",
+                    "to_agent_id");
+        }
+        long amount = Amounts.micros(body, "amount", true);
+        JsonNode memoNode = body.get("memo");
+        if (memoNode != null && !memoNode.isNull() && !memoNode.isTextual()) {
+            throw new ApiErrors.Refusal("invalid_request", "memo must be a string.", "memo");
+        }
+        String memo = memoNode == null || memoNode.isNull() ? "" : memoNode.textValue();
+        if (memo.length() > MAX_MEMO) {
+            throw new ApiErrors.Refusal("invalid_request", "memo is longer than " + MAX_MEMO + " characters.", "memo");
+        }
+        long hours = hours(body.get("auto_release_hours"));
+        JsonNode onExpiry = body.get("on_expiry");
+        String expiry = onExpiry == null || onExpiry.isNull() ? "release" : onExpiry.asText();
+        if (!(expiry.equals("release") || expiry.equals("refund"))) {
+            throw new ApiErrors.Refusal("invalid_request", "on_expiry must be \"release\" or \"refund\".", "on_expiry");
+        }
+        String payer = r.account();
+        String payee = to.textValue();
+        return post(r, 201, c -> escrows.create(c, payer, payee, amount, memo, hours, expiry));
+    }
+
+    private long hours(JsonNode n) {
+        if (n == null || n.isNull()) {
+            return escrows.defaultHours();
+        }
+        if (n.isIntegralNumber() && n.canConvertToLong()) {
+            return n.longValue();
+        }
+        if (n.isNumber() && n.decimalValue().stripTrailingZeros().scale() <= 0) {
+            return n.decimalValue().longValue();
+        }
+        throw new ApiErrors.Refusal("invalid_request", "auto_release_hours must be a whole number of hours from 1 to "
+                + AgentEscrows.MAX_HOURS + ".", "auto_release_hours");
+    }
+
+    private CompletableFuture<ApiAnswer> list(AgentRequest r) {
+        String agent = r.queryParam("agent_id");
+        if (agent != null && !agent.equals(r.account())) {
+            // Another agent's escrows do not exist for this key.
+            throw new ApiErrors.Refusal("not_found", "No agent '" + agent + "' visible to this API key.", "agent_id");
+        }
+        int limit = intParam(r, "limit", DEFAULT_PAGE, 1, MAX_PAGE);
+        long before = r.queryParam("cursor") == null ? Long.MAX_VALUE : intParam(r, "cursor", 0, 1, Long.MAX_VALUE);
+        return escrows.submit(c -> ApiAnswer.json(200, EscrowJson.page(escrows.list(c, r.account(), before, limit))
+                .toString()));
+    }
+
+    private static long intParam(AgentRequest r, String name, long dflt, long min, long max) {
+        String v = r.queryParam(name);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            long n = Long.parseLong(v);
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // Falls through to the refusal.
+        }
+        throw new ApiErrors.Refusal("invalid_request", name + " must be a whole number from " + min + " to " + max
+                + ".", name);
+    }
+
+    private static int intParam(AgentRequest r, String name, int dflt, int min, int max) {
+        return (int) intParam(r, name, (long) dflt, min, (long) max);
+    }
+
+    private CompletableFuture<ApiAnswer> read(AgentRequest r, Op op) {
+        return escrows.submit(c -> {
+            try {
+                return ApiAnswer.json(200, EscrowJson.escrow(op.run(c)).toString());
+            } catch (AgentEscrowException e) {
+                return ApiErrors.answer(e.code(), e.getMessage());
+            }
+        });
+    }
+
+    /**
+     * Runs a POST's operation on the agent escrow thread; with an {@code Idempotency-Key} the stored answer of
+     * an earlier identical request is returned instead, and this answer is stored in the same transaction.
+     */
+    private CompletableFuture<ApiAnswer> post(AgentRequest r, int okStatus, Op op) {
+        String key = r.header("idempotency-key");
+        if (key != null && (key.isBlank() || key.length() > IdempotencyStore.MAX_KEY_LENGTH)) {
+            throw new ApiErrors.Refusal("invalid_idempotency_key", "Idempotency-Key must be 1 to "
+                    + IdempotencyStore.MAX_KEY_LENGTH + " characters.", null);
+        }
+        String hash = key == null ? null : IdempotencyStore.requestHash(r.method(), r.path(), r.body());
+        String account = r.account();
+        return escrows.submit(c -> {
+            if (key != null) {
+                IdempotencyStore.Stored s = IdempotencyStore.find(c, account, key);
+                if (s != null) {
+                    return s.requestHash().equals(hash) ? s.answer().withHeader("idempotent-replayed", "true")
+                            : ApiErrors.answer("idempotency_key_reused", "This Idempotency-Key was used for a "
+                            + "different request; use a new key for a new request.");
+                }
+            }
+            ApiAnswer a;
+            try {
+                a = ApiAnswer.json(okStatus, EscrowJson.escrow(op.run(c)).toString());
+            } catch (AgentEscrowException e) {
+                a = ApiErrors.answer(e.code(), e.getMessage());
+            }
+            if (key != null) {
+                IdempotencyStore.save(c, account, key, hash, a, clock.millis());
+            }
+            return a;
+        });
+    }
+
+    private static JsonNode body(AgentRequest r) {
+        if (r.body().length == 0) {
+            return EscrowJson.MAPPER.createObjectNode();
+        }
+        JsonNode n;
+        try {
+            n = EscrowJson.MAPPER.readTree(r.body());
+        } catch (java.io.IOException e) {
+            throw new ApiErrors.Refusal("invalid_json", "The body is not valid JSON.", null);
+        }
+        if (n == null || n.isMissingNode()) {
+            return EscrowJson.MAPPER.createObjectNode();
+        }
+        if (!n.isObject()) {
+            throw new ApiErrors.Refusal("invalid_json", "The body must be a JSON object.", null);
+        }
+        return n;
+    }
+
+    private static ApiErrors.Refusal notAllowed() {
+        return new ApiErrors.Refusal("method_not_allowed", "Method not allowed on this route.", null);
+    }
+}
