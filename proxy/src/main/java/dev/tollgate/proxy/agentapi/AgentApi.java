@@ -1,8 +1,15 @@
 package dev.tollgate.proxy.agentapi;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tollgate.escrow.settle.SettlementService;
 import dev.tollgate.metering.agent.MeteringAgent;
 import io.netty.buffer.ByteBufAllocator;
+import io.modelcontextprotocol.json.McpJsonMapper;
+import io.modelcontextprotocol.json.jackson2.JacksonMcpJsonMapper;
+import io.modelcontextprotocol.json.schema.jackson2.DefaultJsonSchemaValidator;
+import io.modelcontextprotocol.server.McpServer;
+import io.modelcontextprotocol.server.McpStatelessAsyncServer;
+import io.modelcontextprotocol.spec.McpSchema;
 import io.netty.handler.codec.http.FullHttpResponse;
 import java.time.Clock;
 import java.util.concurrent.CompletableFuture;
@@ -13,7 +20,8 @@ import java.util.logging.Logger;
 
 /**
  * The agent API on the proxy's client port, authenticated by the agent's own API key: the escrow REST API
- * under {@code /api/v1/} ({@link EscrowRoutes}). These paths are answered by Tollgate itself and never reach
+ * under {@code /api/v1/} ({@link EscrowRoutes}) and the same operations as MCP tools ({@link EscrowTools}) at
+ * {@code /mcp} (stateless Streamable HTTP, {@link McpTransport}, served by the official MCP Java SDK). These paths are answered by Tollgate itself and never reach
  * an upstream.
  *
  * <p>Threading: {@link #answerAsync} is called on the client's event loop with a request already copied out of
@@ -23,17 +31,35 @@ public final class AgentApi {
     private static final Logger LOG = Logger.getLogger(AgentApi.class.getName());
     static final String REST_PREFIX = "/api/v1/";
 
+    static final String MCP_PATH = "/mcp";
+
     private final SettlementService settlement;
     private final EscrowRoutes escrow;
+    private final McpTransport mcp;
+    private final McpStatelessAsyncServer mcpServer;
 
     public AgentApi(SettlementService settlement, MeteringAgent metering, Clock clock) {
         this.settlement = settlement;
-        this.escrow = new EscrowRoutes(settlement.agentEscrows(), clock);
+        EscrowCalls calls = new EscrowCalls(settlement.agentEscrows(), clock);
+        this.escrow = new EscrowRoutes(calls);
+        McpJsonMapper json = new JacksonMcpJsonMapper(new ObjectMapper());
+        this.mcp = new McpTransport(json);
+        this.mcpServer = McpServer.async(mcp).serverInfo("tollgate", "0.1.0")
+                .instructions("Escrows between agents on Tollgate's ledger, paid in USDC (amounts are decimal "
+                        + "strings, exact to 6 decimals), and your metered usage.")
+                .capabilities(McpSchema.ServerCapabilities.builder().tools(false).build())
+                .jsonMapper(json).jsonSchemaValidator(new DefaultJsonSchemaValidator())
+                .tools(new EscrowTools(calls, metering, json).all()).build();
     }
 
     /** Whether a canonical path belongs to the agent API (and so never goes upstream). */
     public static boolean handles(String path) {
-        return path.startsWith(REST_PREFIX) || path.equals("/api/v1");
+        return path.startsWith(REST_PREFIX) || path.equals("/api/v1") || path.equals(MCP_PATH);
+    }
+
+    /** Stops the MCP server (new MCP requests get 503). */
+    public void close() {
+        mcpServer.close();
     }
 
     /** Answers off the event loop; {@code reply} runs on {@code loop} with the response (it owns it). */
@@ -61,6 +87,6 @@ public final class AgentApi {
             return CompletableFuture.completedFuture(ApiErrors.answer("not_supported", "The agent escrow API needs "
                     + "the embedded ledger (settlement.backend: embedded)."));
         }
-        return escrow.answer(r);
+        return r.path().equals(MCP_PATH) ? mcp.handle(r) : escrow.answer(r);
     }
 }

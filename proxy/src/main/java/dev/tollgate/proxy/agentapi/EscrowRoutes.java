@@ -1,12 +1,7 @@
 package dev.tollgate.proxy.agentapi;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.tollgate.escrow.agent.AgentEscrow;
-import dev.tollgate.escrow.agent.AgentEscrowException;
 import dev.tollgate.escrow.agent.AgentEscrows;
-import dev.tollgate.escrow.pricing.Micros;
-import java.sql.Connection;
-import java.sql.SQLException;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -31,20 +26,13 @@ final class EscrowRoutes {
     static final String PREFIX = "/api/v1/escrow";
     private static final int DEFAULT_PAGE = 50;
     private static final int MAX_PAGE = 200;
-    private static final int MAX_MEMO = 1000;
 
+    private final EscrowCalls calls;
     private final AgentEscrows escrows;
-    private final java.time.Clock clock;
 
-    EscrowRoutes(AgentEscrows escrows, java.time.Clock clock) {
-        this.escrows = escrows;
-        this.clock = clock;
-    }
-
-    /** One ledger operation of a request, run inside its transaction on the agent escrow thread. */
-    @FunctionalInterface
-    private interface Op {
-        AgentEscrow run(Connection c) throws SQLException;
+    EscrowRoutes(EscrowCalls calls) {
+        this.calls = calls;
+        this.escrows = calls.escrows();
     }
 
     CompletableFuture<ApiAnswer> answer(AgentRequest r) {
@@ -63,10 +51,7 @@ final class EscrowRoutes {
             if (!get) {
                 throw notAllowed();
             }
-            String account = r.account();
-            return CompletableFuture.completedFuture(ApiAnswer.json(200, EscrowJson.MAPPER.createObjectNode()
-                    .put("agent_id", account).put("available", Micros.format(escrows.available(account)))
-                    .toString()));
+            return CompletableFuture.completedFuture(calls.balance(r.account()));
         }
         if (path.equals(PREFIX)) {
             if (post) {
@@ -86,7 +71,7 @@ final class EscrowRoutes {
             if (!get) {
                 throw notAllowed();
             }
-            return read(r, c -> escrows.read(c, r.account(), id));
+            return calls.read(c -> escrows.read(c, r.account(), id));
         }
         if (parts.length != 2) {
             throw new ApiErrors.Refusal("not_found", "No route " + path + ".", null);
@@ -110,44 +95,9 @@ final class EscrowRoutes {
     }
 
     private CompletableFuture<ApiAnswer> create(AgentRequest r) {
-        JsonNode body = body(r);
-        JsonNode to = body.get("to_agent_id");
-        if (to == null || !to.isTextual() || to.textValue().isEmpty()) {
-            throw new ApiErrors.Refusal("invalid_request", "to_agent_id is required: the agent to pay.",
-                    "to_agent_id");
-        }
-        long amount = Amounts.micros(body, "amount", true);
-        JsonNode memoNode = body.get("memo");
-        if (memoNode != null && !memoNode.isNull() && !memoNode.isTextual()) {
-            throw new ApiErrors.Refusal("invalid_request", "memo must be a string.", "memo");
-        }
-        String memo = memoNode == null || memoNode.isNull() ? "" : memoNode.textValue();
-        if (memo.length() > MAX_MEMO) {
-            throw new ApiErrors.Refusal("invalid_request", "memo is longer than " + MAX_MEMO + " characters.", "memo");
-        }
-        long hours = hours(body.get("auto_release_hours"));
-        JsonNode onExpiry = body.get("on_expiry");
-        String expiry = onExpiry == null || onExpiry.isNull() ? "release" : onExpiry.asText();
-        if (!(expiry.equals("release") || expiry.equals("refund"))) {
-            throw new ApiErrors.Refusal("invalid_request", "on_expiry must be \"release\" or \"refund\".", "on_expiry");
-        }
+        CreateRequest q = CreateRequest.parse(body(r), escrows.defaultHours());
         String payer = r.account();
-        String payee = to.textValue();
-        return post(r, 201, c -> escrows.create(c, payer, payee, amount, memo, hours, expiry));
-    }
-
-    private long hours(JsonNode n) {
-        if (n == null || n.isNull()) {
-            return escrows.defaultHours();
-        }
-        if (n.isIntegralNumber() && n.canConvertToLong()) {
-            return n.longValue();
-        }
-        if (n.isNumber() && n.decimalValue().stripTrailingZeros().scale() <= 0) {
-            return n.decimalValue().longValue();
-        }
-        throw new ApiErrors.Refusal("invalid_request", "auto_release_hours must be a whole number of hours from 1 to "
-                + AgentEscrows.MAX_HOURS + ".", "auto_release_hours");
+        return post(r, 201, c -> escrows.create(c, payer, q.payee(), q.micros(), q.memo(), q.hours(), q.onExpiry()));
     }
 
     private CompletableFuture<ApiAnswer> list(AgentRequest r) {
@@ -158,8 +108,7 @@ final class EscrowRoutes {
         }
         int limit = intParam(r, "limit", DEFAULT_PAGE, 1, MAX_PAGE);
         long before = r.queryParam("cursor") == null ? Long.MAX_VALUE : intParam(r, "cursor", 0, 1, Long.MAX_VALUE);
-        return escrows.submit(c -> ApiAnswer.json(200, EscrowJson.page(escrows.list(c, r.account(), before, limit))
-                .toString()));
+        return calls.list(r.account(), before, limit);
     }
 
     private static long intParam(AgentRequest r, String name, long dflt, long min, long max) {
@@ -183,48 +132,15 @@ final class EscrowRoutes {
         return (int) intParam(r, name, (long) dflt, min, (long) max);
     }
 
-    private CompletableFuture<ApiAnswer> read(AgentRequest r, Op op) {
-        return escrows.submit(c -> {
-            try {
-                return ApiAnswer.json(200, EscrowJson.escrow(op.run(c)).toString());
-            } catch (AgentEscrowException e) {
-                return ApiErrors.answer(e.code(), e.getMessage());
-            }
-        });
-    }
-
-    /**
-     * Runs a POST's operation on the agent escrow thread; with an {@code Idempotency-Key} the stored answer of
-     * an earlier identical request is returned instead, and this answer is stored in the same transaction.
-     */
-    private CompletableFuture<ApiAnswer> post(AgentRequest r, int okStatus, Op op) {
+    /** A POST's operation, with its {@code Idempotency-Key} if it has one. */
+    private CompletableFuture<ApiAnswer> post(AgentRequest r, int okStatus, EscrowCalls.Op op) {
         String key = r.header("idempotency-key");
         if (key != null && (key.isBlank() || key.length() > IdempotencyStore.MAX_KEY_LENGTH)) {
             throw new ApiErrors.Refusal("invalid_idempotency_key", "Idempotency-Key must be 1 to "
                     + IdempotencyStore.MAX_KEY_LENGTH + " characters.", null);
         }
         String hash = key == null ? null : IdempotencyStore.requestHash(r.method(), r.path(), r.body());
-        String account = r.account();
-        return escrows.submit(c -> {
-            if (key != null) {
-                IdempotencyStore.Stored s = IdempotencyStore.find(c, account, key);
-                if (s != null) {
-                    return s.requestHash().equals(hash) ? s.answer().withHeader("idempotent-replayed", "true")
-                            : ApiErrors.answer("idempotency_key_reused", "This Idempotency-Key was used for a "
-                            + "different request; use a new key for a new request.");
-                }
-            }
-            ApiAnswer a;
-            try {
-                a = ApiAnswer.json(okStatus, EscrowJson.escrow(op.run(c)).toString());
-            } catch (AgentEscrowException e) {
-                a = ApiErrors.answer(e.code(), e.getMessage());
-            }
-            if (key != null) {
-                IdempotencyStore.save(c, account, key, hash, a, clock.millis());
-            }
-            return a;
-        });
+        return calls.write(r.account(), key, hash, okStatus, op);
     }
 
     private static JsonNode body(AgentRequest r) {
