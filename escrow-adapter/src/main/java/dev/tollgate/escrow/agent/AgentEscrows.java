@@ -46,6 +46,7 @@ public final class AgentEscrows implements AutoCloseable {
     private final long defaultHours;
     private final SecureRandom random = new SecureRandom();
     private final AtomicLong ops = new AtomicLong();
+    private volatile java.util.function.Consumer<String> closedListener = id -> { };
     private final ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "tollgate-agent-escrow");
         t.setDaemon(true);
@@ -78,6 +79,11 @@ public final class AgentEscrows implements AutoCloseable {
     /** Settles every escrow whose auto-release time has come, now (tests, the CLI); completes with how many. */
     public CompletableFuture<Integer> sweepNow() {
         return submit(this::sweepDue);
+    }
+
+    /** Told the id of every agent escrow this class closes (any thread of this class; keep it short). */
+    public void onClosed(java.util.function.Consumer<String> listener) {
+        this.closedListener = listener;
     }
 
     public long defaultHours() {
@@ -193,7 +199,76 @@ public final class AgentEscrows implements AutoCloseable {
     private AgentEscrow close(Connection c, String id) throws SQLException {
         expect(ledger.refundRemainder(c, opId("close", id), id));
         AgentEscrowRows.markClosed(c, id);
+        closedListener.accept(id);
         return AgentEscrowRows.find(c, id);
+    }
+
+    /** Gives an escrow named tranches (milestones), in order; their amounts must not exceed what it holds. */
+    public void addMilestones(Connection c, String id, java.util.Map<String, Long> tranches) throws SQLException {
+        int seq = 0;
+        for (java.util.Map.Entry<String, Long> t : tranches.entrySet()) {
+            try (java.sql.PreparedStatement ps = c.prepareStatement(
+                    "INSERT INTO agent_milestone(escrow_id, seq, name, amount) VALUES (?, ?, ?, ?)")) {
+                ps.setString(1, id);
+                ps.setInt(2, seq++);
+                ps.setString(3, t.getKey());
+                ps.setLong(4, t.getValue());
+                ps.executeUpdate();
+            }
+        }
+    }
+
+    /** The escrow's milestones in order: {name, amount, released (1/0)}. */
+    public List<long[]> milestoneAmounts(Connection c, String id, List<String> namesOut) throws SQLException {
+        List<long[]> out = new java.util.ArrayList<>();
+        try (java.sql.PreparedStatement ps = c.prepareStatement(
+                "SELECT name, amount, released_ms IS NOT NULL FROM agent_milestone WHERE escrow_id = ? ORDER BY seq")) {
+            ps.setString(1, id);
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    namesOut.add(rs.getString(1));
+                    out.add(new long[] {rs.getLong(2), rs.getInt(3)});
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Releases one named tranche to the payee (the payer's call); the escrow closes after its last one. */
+    public AgentEscrow releaseMilestone(Connection c, String caller, String id, String name) throws SQLException {
+        AgentEscrow e = forPayer(c, caller, id);
+        long amount;
+        boolean released;
+        try (java.sql.PreparedStatement ps = c.prepareStatement(
+                "SELECT amount, released_ms IS NOT NULL FROM agent_milestone WHERE escrow_id = ? AND name = ?")) {
+            ps.setString(1, id);
+            ps.setString(2, name);
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new AgentEscrowException("not_found", id + " has no milestone '" + name + "'.");
+                }
+                amount = rs.getLong(1);
+                released = rs.getInt(2) == 1;
+            }
+        }
+        if (released) {
+            throw new AgentEscrowException("already_settled", "Milestone '" + name + "' of " + id
+                    + " was released already.");
+        }
+        if (amount > e.remainingMicros()) {
+            throw new AgentEscrowException("invalid_amount", "Milestone '" + name + "' needs "
+                    + dev.tollgate.escrow.pricing.Micros.format(amount) + " USDC; " + id + " holds "
+                    + dev.tollgate.escrow.pricing.Micros.format(e.remainingMicros()) + ".");
+        }
+        expect(ledger.releaseTo(c, opId("milestone", id), id, e.releasedMicros() + amount));
+        try (java.sql.PreparedStatement ps = c.prepareStatement(
+                "UPDATE agent_milestone SET released_ms = ? WHERE escrow_id = ? AND name = ?")) {
+            ps.setLong(1, clock.millis());
+            ps.setString(2, id);
+            ps.setString(3, name);
+            ps.executeUpdate();
+        }
+        return amount == e.remainingMicros() ? close(c, id) : AgentEscrowRows.find(c, id);
     }
 
     private static void expect(EscrowResult r) {
@@ -209,6 +284,7 @@ public final class AgentEscrows implements AutoCloseable {
         for (String[] d : due) {
             ledger.expire(c, d[0], d[1].equals("release"));
             AgentEscrowRows.markClosed(c, d[0]);
+            closedListener.accept(d[0]);
         }
         return due.size();
     }

@@ -278,6 +278,19 @@ public final class EmbeddedLedger implements EscrowPort {
     }
 
     /**
+     * {@link #pay(Connection, String, String, String, long, String)} for an amount admission already reserved in
+     * {@link #funds()} (a per-call price): the reservation is settled by this commit whether or not it paid.
+     */
+    public EscrowResult payReserved(Connection c, String opId, String payer, String payee, long amountMicros,
+                                    String kind) throws SQLException {
+        EscrowResult r = once(c, opId, "pay", null, tx -> book.pay(tx, opId, payer, payee, amountMicros, kind,
+                clock.millis()) ? new EscrowResult.Done(null, null)
+                : new EscrowResult.Rejected("insufficient_balance", payer + " cannot cover " + amountMicros));
+        reservationDone(payer, amountMicros);
+        return r;
+    }
+
+    /**
      * Refunds {@code amountMicros} of what was not released, inside the caller's transaction; the escrow stays
      * open (an agent's partial refund). Refused ({@code invalid_amount}) beyond what the escrow still holds.
      */

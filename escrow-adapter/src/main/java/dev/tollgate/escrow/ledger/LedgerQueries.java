@@ -29,11 +29,14 @@ final class LedgerQueries {
         long refunded = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'refund'",
                 agent);
         long earned = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind IN "
-                + "('release', 'bonus')", agent);
+                + "('release', 'bonus', 'per_call')", agent);
         long bonusEarned = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'bonus'",
                 agent);
         long bonusPaidNet = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
                 + "('bonus', 'fee', 'referral')", agent);
+        // Per-call payments (paid straight from the balance, fee included) count as spent, like releases.
+        long perCallNet = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind = 'per_call'",
+                agent);
         long escrowFees = one(c, "SELECT COALESCE(SUM(fee), 0) FROM escrow WHERE payer = ?", agent);
         long directFees = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
                 + "('fee', 'referral')", agent);
@@ -41,7 +44,7 @@ final class LedgerQueries {
                 agent);
         long credited = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'credit'",
                 agent);
-        return new Statement(agent, balance, held, released + bonusPaidNet, refunded, earned, bonusPaidNet,
+        return new Statement(agent, balance, held, released + bonusPaidNet + perCallNet, refunded, earned, bonusPaidNet,
                 bonusEarned, escrowFees + directFees, referral, credited);
     }
 

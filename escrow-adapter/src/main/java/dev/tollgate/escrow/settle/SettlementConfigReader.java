@@ -43,6 +43,12 @@ import java.util.Set;
  *       throughput_bonus: {min_tokens_per_second: "100", pct: 5}
  *       quality: {gate: false, deadline_seconds: 300, default_score: "0.9", bonus_above: "0.9", bonus_pct: 10}
  *       unmetered_routes: deny        # or pass; default deny for per_request/stream_budget, pass for none
+ *     ag_caller: {policy: per_call, call_price: "0.001"}
+ *     ag_subscriber: {policy: subscription, period_price: "10.00", period_hours: 168, quota: 1000}
+ *     ag_hybrid: {policy: hybrid, period_price: "5.00", period_hours: 168, quota: 1000, overage_price: "0.01",
+ *                 overage_pool: "5.00"}
+ *     ag_project: {policy: milestone, period_price: "10.00", period_hours: 720,
+ *                  milestones: {spec_approved: 25, draft_delivered: 50, final_accepted: 25}}
  * </pre>
  */
 public final class SettlementConfigReader {
@@ -125,11 +131,16 @@ public final class SettlementConfigReader {
     private static AccountPolicy account(String where, JsonNode a) {
         ConfigValues.only(a, where, Set.of("policy", "referrer", "fund", "on_disconnect", "default_max_tokens", "budget",
                 "batch_calls", "batch_tokens", "batch_seconds", "when_exhausted", "throughput_bonus", "quality",
-                "unmetered_routes"));
+                "unmetered_routes", "call_price", "period_price", "period_hours", "quota", "overage_price",
+                "overage_pool", "milestones"));
         PolicyKind kind = switch (ConfigValues.oneOf(a, where, "policy", "none",
-                List.of("none", "per_request", "stream_budget"))) {
+                List.of("none", "per_request", "stream_budget", "per_call", "subscription", "hybrid", "milestone"))) {
             case "per_request" -> PolicyKind.PER_REQUEST;
             case "stream_budget" -> PolicyKind.STREAM_BUDGET;
+            case "per_call" -> PolicyKind.PER_CALL;
+            case "subscription" -> PolicyKind.SUBSCRIPTION;
+            case "hybrid" -> PolicyKind.HYBRID;
+            case "milestone" -> PolicyKind.MILESTONE;
             default -> PolicyKind.NONE;
         };
         JsonNode tb = a.get("throughput_bonus");
@@ -161,7 +172,7 @@ public final class SettlementConfigReader {
                 hasBonus ? micros(tb, tbWhere, "min_tokens_per_second", "100") / 1000 : 0,
                 ConfigValues.intValue(tb, tbWhere, "pct", 5, 0, 1000), quality,
                 ConfigValues.oneOf(a, where, "unmetered_routes", kind == PolicyKind.NONE ? "pass" : "deny",
-                        List.of("deny", "pass")).equals("deny"));
+                        List.of("deny", "pass")).equals("deny"), BillingPatternReader.read(a, where, kind));
     }
 
     /** An amount in USDC (at most 6 decimals) as micro-USDC. */

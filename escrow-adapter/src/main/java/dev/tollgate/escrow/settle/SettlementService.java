@@ -66,6 +66,8 @@ public final class SettlementService implements AutoCloseable {
     private final Set<String> checkpointed = new HashSet<>();
     private long lastArchive;
     private final AgentEscrows agentEscrows;
+    private final PerCallPolicy perCall;
+    private final PeriodPolicy periods;
 
     private SettlementService(SettlementConfig cfg, Database db, EscrowPort port, EmbeddedLedger ledger, Clock clock,
                               Function<String, String> workerOfUpstream) {
@@ -84,6 +86,9 @@ public final class SettlementService implements AutoCloseable {
         this.journal = new SettlementJournal(db, clock, intents, settler, port != ledger, this::applyIntent,
                 this::settle);
         this.agentEscrows = new AgentEscrows(db, ledger, clock, cfg.autoReleaseMillis() / 3_600_000L);
+        this.perCall = new PerCallPolicy(ledger, intents, arrears);
+        this.periods = new PeriodPolicy(agentEscrows, ledger, clock);
+        agentEscrows.onClosed(periods::escrowClosed);
         this.executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "tollgate-ledger");
             t.setDaemon(true);
@@ -123,6 +128,7 @@ public final class SettlementService implements AutoCloseable {
             s.funded.addAll(Recovery.fundedAccounts(c));
             s.journal.resume(UsageJournal.count(c), Recovery.quarantineCount(c));
             s.pendingOps = SettleOps.count(c, "pending") + SettleOps.count(c, "unknown") + SettleOps.count(c, "sent");
+            s.periods.load(c, clock.millis(), cfg::policyOf);
             int orphans = Recovery.settleOrphanLocks(c, cfg, s.perRequest, clock.millis());
             if (orphans > 0) {
                 LOG.info("settling " + orphans + " request(s) cut off by a stop, from their last progress checkpoint");
@@ -179,6 +185,16 @@ public final class SettlementService implements AutoCloseable {
             ledger.funds().expectCredit(account, p.fundMicros());
             intents.offer(new LedgerIntents.Credit("fund:" + account, account, p.fundMicros()));
             journalWake.run();
+        }
+        if (p.kind() == PolicyKind.PER_CALL) {
+            Admission a = perCall.admit(requestId, account, worker, p);
+            if (a.admitted()) {
+                journalWake.run();
+            }
+            return CompletableFuture.completedFuture(a);
+        }
+        if (p.kind().pattern()) {
+            return periods.admit(account, worker, p);
         }
         Price price = cfg.priceOf(model);
         if (price == null) {
@@ -250,6 +266,8 @@ public final class SettlementService implements AutoCloseable {
             perRequest.applyLock(c, lock, now);
         } else if (intent instanceof LedgerIntents.Credit credit) {
             ledger.credit(c, credit.opId(), credit.account(), credit.micros());
+        } else if (intent instanceof PerCallPolicy.Charge charge) {
+            perCall.apply(c, charge, now);
         } else if (intent instanceof LedgerIntents.Progress pr) {
             Recovery.checkpoint(c, pr, now);
             checkpointed.add(pr.requestId());
@@ -275,6 +293,14 @@ public final class SettlementService implements AutoCloseable {
                 cfg.policyOf(r.account()).kind() == PolicyKind.STREAM_BUDGET);
         if (reservation != null) {
             streamBudget.onUsage(c, reservation, r, cfg.policyOf(r.account()), now);
+            return;
+        }
+        AccountPolicy policy = cfg.policyOf(r.account());
+        if (policy.kind() == PolicyKind.PER_CALL) {
+            return; // Paid at admission, in the commit that wrote its charge.
+        }
+        if (policy.kind().pattern()) {
+            periods.onUsage(c, r, worker, policy, now);
             return;
         }
         SettlementRows.Row row = SettlementRows.find(c, r.requestId());

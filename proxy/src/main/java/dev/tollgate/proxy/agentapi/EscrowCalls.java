@@ -40,7 +40,7 @@ final class EscrowCalls {
     CompletableFuture<ApiAnswer> read(Op op) {
         return escrows.submit(c -> {
             try {
-                return ApiAnswer.json(200, EscrowJson.escrow(op.run(c)).toString());
+                return ApiAnswer.json(200, json(c, op.run(c)));
             } catch (AgentEscrowException e) {
                 return ApiErrors.answer(e.code(), e.getMessage());
             }
@@ -64,7 +64,7 @@ final class EscrowCalls {
             }
             ApiAnswer a;
             try {
-                a = ApiAnswer.json(okStatus, EscrowJson.escrow(op.run(c)).toString());
+                a = ApiAnswer.json(okStatus, json(c, op.run(c)));
             } catch (AgentEscrowException e) {
                 a = ApiErrors.answer(e.code(), e.getMessage());
             }
@@ -75,9 +75,34 @@ final class EscrowCalls {
         });
     }
 
+    /** An escrow's JSON, with its milestones (name, amount, released) when it has any. */
+    private String json(Connection c, AgentEscrow e) throws SQLException {
+        return withMilestones(c, EscrowJson.escrow(e), e.id()).toString();
+    }
+
+    private com.fasterxml.jackson.databind.node.ObjectNode withMilestones(Connection c,
+            com.fasterxml.jackson.databind.node.ObjectNode j, String id) throws SQLException {
+        java.util.List<String> names = new java.util.ArrayList<>();
+        java.util.List<long[]> tranches = escrows.milestoneAmounts(c, id, names);
+        if (!tranches.isEmpty()) {
+            com.fasterxml.jackson.databind.node.ArrayNode a = j.putArray("milestones");
+            for (int i = 0; i < tranches.size(); i++) {
+                a.addObject().put("name", names.get(i)).put("amount", Micros.format(tranches.get(i)[0]))
+                        .put("released", tranches.get(i)[1] == 1);
+            }
+        }
+        return j;
+    }
+
     CompletableFuture<ApiAnswer> list(String account, long beforeSeq, int limit) {
-        return escrows.submit(c -> ApiAnswer.json(200, EscrowJson.page(escrows.list(c, account, beforeSeq, limit))
-                .toString()));
+        return escrows.submit(c -> {
+            com.fasterxml.jackson.databind.node.ObjectNode page = EscrowJson.page(escrows.list(c, account, beforeSeq,
+                    limit));
+            for (com.fasterxml.jackson.databind.JsonNode e : page.get("escrows")) {
+                withMilestones(c, (com.fasterxml.jackson.databind.node.ObjectNode) e, e.get("escrow_id").asText());
+            }
+            return ApiAnswer.json(200, page.toString());
+        });
     }
 
     /** The caller's available balance (from memory: no database). */

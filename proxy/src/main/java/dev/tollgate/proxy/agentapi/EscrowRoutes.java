@@ -11,6 +11,7 @@ import java.util.concurrent.CompletableFuture;
  * POST /api/v1/escrow/{id}/release         everything left to the payee
  * POST /api/v1/escrow/{id}/release-partial {amount}
  * POST /api/v1/escrow/{id}/refund          {amount?}  partial, or everything left (closes)
+ * POST /api/v1/escrow/{id}/release-milestone {milestone}  one named tranche (milestone billing)
  * GET  /api/v1/escrow/{id}                 payer or payee; anyone else 404
  * GET  /api/v1/escrow?agent_id=&limit=&cursor=   the caller's escrows, newest first
  * GET  /api/v1/balance                     the caller's available balance
@@ -85,6 +86,14 @@ final class EscrowRoutes {
             case "release-partial" -> {
                 long amount = Amounts.micros(body, "amount", true);
                 yield post(r, 200, c -> escrows.releasePart(c, r.account(), id, amount));
+            }
+            case "release-milestone" -> {
+                com.fasterxml.jackson.databind.JsonNode m = body.get("milestone");
+                if (m == null || !m.isTextual() || m.textValue().isEmpty()) {
+                    throw new ApiErrors.Refusal("invalid_request", "milestone is required: the tranche's name.",
+                            "milestone");
+                }
+                yield post(r, 200, c -> escrows.releaseMilestone(c, r.account(), id, m.textValue()));
             }
             case "refund" -> {
                 long amount = Amounts.micros(body, "amount", false);

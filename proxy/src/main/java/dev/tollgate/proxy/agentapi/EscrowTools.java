@@ -58,10 +58,11 @@ final class EscrowTools {
                                 + "\"enum\":[\"release\",\"refund\"]},\"idempotency_key\":" + KEY + "},"
                                 + "\"required\":[\"to_agent_id\",\"amount\"],\"additionalProperties\":false}",
                         false, false, false, this::create),
-                tool("escrow_release", "Release an escrow you pay: everything left, or only `amount` (a partial "
-                        + "release, e.g. per batch of tokens or per milestone).",
+                tool("escrow_release", "Release an escrow you pay: everything left, only `amount` (a partial "
+                        + "release, e.g. per batch of tokens), or one named `milestone` tranche.",
                         "{\"type\":\"object\",\"properties\":{\"escrow_id\":" + ESCROW_ID + ",\"amount\":" + AMOUNT
-                                + ",\"idempotency_key\":" + KEY + "},\"required\":[\"escrow_id\"],"
+                                + ",\"milestone\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":128},"
+                                + "\"idempotency_key\":" + KEY + "},\"required\":[\"escrow_id\"],"
                                 + "\"additionalProperties\":false}",
                         false, false, true, (account, a) -> write(account, "escrow_release", a, 200,
                                 releaseOp(account, a))),
@@ -105,6 +106,13 @@ final class EscrowTools {
     private EscrowCalls.Op releaseOp(String account, ObjectNode a) {
         String id = a.get("escrow_id").asText();
         long amount = Amounts.micros(a, "amount", false);
+        if (a.hasNonNull("milestone")) {
+            if (amount >= 0) {
+                throw new ApiErrors.Refusal("invalid_request", "Give either amount or milestone, not both.", "milestone");
+            }
+            String name = a.get("milestone").asText();
+            return c -> escrows.releaseMilestone(c, account, id, name);
+        }
         return amount < 0 ? c -> escrows.release(c, account, id) : c -> escrows.releasePart(c, account, id, amount);
     }
 
