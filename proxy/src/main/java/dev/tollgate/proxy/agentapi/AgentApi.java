@@ -8,7 +8,6 @@ import io.modelcontextprotocol.json.McpJsonMapper;
 import io.modelcontextprotocol.json.jackson2.JacksonMcpJsonMapper;
 import io.modelcontextprotocol.json.schema.jackson2.DefaultJsonSchemaValidator;
 import io.modelcontextprotocol.server.McpServer;
-import io.modelcontextprotocol.server.McpStatelessAsyncServer;
 import io.modelcontextprotocol.spec.McpSchema;
 import io.netty.handler.codec.http.FullHttpResponse;
 import java.time.Clock;
@@ -36,7 +35,6 @@ public final class AgentApi {
     private final SettlementService settlement;
     private final EscrowRoutes escrow;
     private final McpTransport mcp;
-    private final McpStatelessAsyncServer mcpServer;
 
     public AgentApi(SettlementService settlement, MeteringAgent metering, Clock clock) {
         this.settlement = settlement;
@@ -44,7 +42,8 @@ public final class AgentApi {
         this.escrow = new EscrowRoutes(calls);
         McpJsonMapper json = new JacksonMcpJsonMapper(new ObjectMapper());
         this.mcp = new McpTransport(json);
-        this.mcpServer = McpServer.async(mcp).serverInfo("tollgate", "0.1.0")
+        // The server registers itself as the transport's handler; the transport is what requests reach.
+        McpServer.async(mcp).serverInfo("tollgate", "0.1.0")
                 .instructions("Escrows between agents on Tollgate's ledger, paid in USDC (amounts are decimal "
                         + "strings, exact to 6 decimals), and your metered usage.")
                 .capabilities(McpSchema.ServerCapabilities.builder().tools(false).build())
@@ -57,10 +56,6 @@ public final class AgentApi {
         return path.startsWith(REST_PREFIX) || path.equals("/api/v1") || path.equals(MCP_PATH);
     }
 
-    /** Stops the MCP server (new MCP requests get 503). */
-    public void close() {
-        mcpServer.close();
-    }
 
     /** Answers off the event loop; {@code reply} runs on {@code loop} with the response (it owns it). */
     public void answerAsync(AgentRequest r, ByteBufAllocator alloc, Executor loop, Consumer<FullHttpResponse> reply) {
