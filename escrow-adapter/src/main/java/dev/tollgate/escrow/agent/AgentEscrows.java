@@ -14,7 +14,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
@@ -45,7 +44,6 @@ public final class AgentEscrows implements AutoCloseable {
     private final Clock clock;
     private final long defaultHours;
     private final SecureRandom random = new SecureRandom();
-    private final AtomicLong ops = new AtomicLong();
     private volatile java.util.function.Consumer<String> closedListener = id -> { };
     private final ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "tollgate-agent-escrow");
@@ -100,8 +98,12 @@ public final class AgentEscrows implements AutoCloseable {
         return id != null && AGENT_ID.matcher(id).matches();
     }
 
-    private String opId(String kind, String escrowId) {
-        return "agent-" + kind + ":" + escrowId + ":" + clock.millis() + ":" + ops.incrementAndGet();
+    /**
+     * A fresh ledger operation id: unique across restarts and clock changes (a reused id would replay an earlier
+     * operation's answer instead of acting). Idempotency towards agents is the API's keys, not these ids.
+     */
+    private static String opId(String kind, String escrowId) {
+        return "agent-" + kind + ":" + escrowId + ":" + java.util.UUID.randomUUID();
     }
 
     /** Locks {@code amount} of the payer's balance for the payee. */

@@ -235,8 +235,10 @@ final class PeriodPolicy {
                 units = rs.getLong(6);
             }
         }
-        if (Outcomes.refundAll(r, p)) {
-            // Not served: it does not use the period's quota (admission counted it in memory: give it back).
+        if (Outcomes.refundAll(r, p) || (r.upstreamNanos() < 0
+                && r.outcome() == dev.tollgate.metering.Outcome.CLIENT_DISCONNECTED)) {
+            // Not served (failed, or its client left before it was forwarded): it does not use the period's
+            // quota (admission counted it in memory: give it back).
             Period live = this.live.get(pair(account, worker));
             if (live != null && live.seq == seq) {
                 live.admitted.decrementAndGet();
