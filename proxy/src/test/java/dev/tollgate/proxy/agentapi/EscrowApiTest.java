@@ -201,6 +201,38 @@ class EscrowApiTest {
     }
 
     @Test
+    void concurrentPartialReleasesNeverReleaseMoreThanTheEscrowHolds() throws Exception {
+        try (AgentApiNode n = AgentApiNode.start()) {
+            String id = send("POST", n.origin() + "/api/v1/escrow", PAYER_KEY,
+                    "{\"to_agent_id\":\"ag_provider\",\"amount\":\"10.00\"}").body().get("escrow_id").asText();
+            URI url = URI.create(n.origin() + "/api/v1/escrow/" + id + "/release-partial");
+            java.util.List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> all = new java.util.ArrayList<>();
+            for (int i = 0; i < 24; i++) {
+                all.add(http.sendAsync(HttpRequest.newBuilder(url).header("Authorization", "Bearer " + PAYER_KEY)
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"amount\":\"1.00\"}")).build(),
+                        HttpResponse.BodyHandlers.ofString()));
+            }
+            int ok = 0;
+            int refused = 0;
+            for (var f : all) {
+                int st = f.get().statusCode();
+                if (st == 200) {
+                    ok++;
+                } else if (st == 400 || st == 409) {
+                    refused++;
+                }
+            }
+            assertEquals(10, ok, "exactly what the escrow holds, one micro-USDC no more");
+            assertEquals(14, refused);
+            Answer status = send("GET", n.origin() + "/api/v1/escrow/" + id, PAYER_KEY, null);
+            assertEquals("10.000000", status.body().get("released").asText());
+            assertEquals("released", status.body().get("status").asText(), "closed when nothing is left");
+            assertEquals(9_900_000L, n.node.settlement().statement(PROVIDER).balanceMicros());
+            assertTrue(n.node.settlement().conservation().holds());
+        }
+    }
+
+    @Test
     void listingIsPaginatedNewestFirst() throws Exception {
         try (AgentApiNode n = AgentApiNode.start()) {
             Set<String> ids = new HashSet<>();

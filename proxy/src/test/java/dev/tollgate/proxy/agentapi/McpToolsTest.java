@@ -157,6 +157,17 @@ class McpToolsTest {
             HttpResponse<String> get = http.send(HttpRequest.newBuilder(URI.create(n.origin() + "/mcp"))
                     .header("Authorization", "Bearer " + PAYER_KEY).GET().build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(405, get.statusCode(), "a stateless server opens no event stream");
+            HttpResponse<String> garbage = http.send(HttpRequest.newBuilder(URI.create(n.origin() + "/mcp"))
+                    .header("Authorization", "Bearer " + PAYER_KEY)
+                    .header("Accept", "application/json, text/event-stream")
+                    .POST(HttpRequest.BodyPublishers.ofString("{not json")).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(400, garbage.statusCode());
+            assertTrue(garbage.body().contains("-32700"), garbage.body());
+            HttpResponse<String> noAccept = http.send(HttpRequest.newBuilder(URI.create(n.origin() + "/mcp"))
+                    .header("Authorization", "Bearer " + PAYER_KEY).POST(HttpRequest.BodyPublishers.ofString(
+                            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(400, noAccept.statusCode());
         }
     }
 }
