@@ -28,6 +28,12 @@ import java.util.logging.Logger;
  */
 public final class AgentApi {
     private static final Logger LOG = Logger.getLogger(AgentApi.class.getName());
+    /** The MCP SDK logs every client's initialize at INFO: kept to warnings (held here so the level sticks). */
+    private static final Logger MCP_SDK_LOG = Logger.getLogger("io.modelcontextprotocol");
+
+    static {
+        MCP_SDK_LOG.setLevel(Level.WARNING);
+    }
     static final String REST_PREFIX = "/api/v1/";
 
     static final String MCP_PATH = "/mcp";

@@ -46,7 +46,7 @@ final class EscrowRoutes {
 
     private CompletableFuture<ApiAnswer> route(AgentRequest r) {
         String path = r.path();
-        boolean get = r.method().equals("GET") || r.method().equals("HEAD");
+        boolean get = r.method().equals("GET");
         boolean post = r.method().equals("POST");
         if (path.equals("/api/v1/balance")) {
             if (!get) {
