@@ -44,8 +44,11 @@ final class LedgerQueries {
                 agent);
         long credited = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'credit'",
                 agent);
-        return new Statement(agent, balance, held, released + bonusPaidNet + perCallNet, refunded, earned, bonusPaidNet,
-                bonusEarned, escrowFees + directFees, referral, credited);
+        // The fees of per-call payments are debited from the payer like a bonus's: not bonuses, so not counted there.
+        long perCallFees = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
+                + "('fee', 'referral') AND op_id LIKE 'call:%'", agent);
+        return new Statement(agent, balance, held, released + bonusPaidNet + perCallNet, refunded, earned,
+                bonusPaidNet - perCallFees, bonusEarned, escrowFees + directFees, referral, credited);
     }
 
     static Conservation conservation(Connection c, int feeBps) throws SQLException {

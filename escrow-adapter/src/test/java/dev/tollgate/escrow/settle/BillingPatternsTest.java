@@ -96,7 +96,9 @@ class BillingPatternsTest {
         service.settleNow();
         assertEquals(100_000, balance(PAYER));
         assertEquals(891_000, balance(WORKER), "0.90 less the 1% fee");
-        assertEquals(900_000, service.statement(PAYER).spentMicros());
+        assertEquals(900_000, service.statement(PAYER).spentMicros(), "the calls, fee included");
+        assertEquals(9_000, service.statement(PAYER).feesMicros());
+        assertEquals(0, service.statement(PAYER).bonusPaidMicros(), "a call's price is not a bonus");
         assertEquals(891_000, service.statement(WORKER).earnedMicros());
         SettlementView v = service.settlement("a").orElseThrow();
         assertEquals("per_call", v.policy());
