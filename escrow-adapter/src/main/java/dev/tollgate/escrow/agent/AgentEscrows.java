@@ -71,7 +71,12 @@ public final class AgentEscrows implements AutoCloseable {
 
     /** Runs {@code work} in one transaction on the agent escrow thread; the future completes there. */
     public <T> CompletableFuture<T> submit(Database.Work<T> work) {
-        return CompletableFuture.supplyAsync(() -> db.transaction(work), thread);
+        try {
+            return CompletableFuture.supplyAsync(() -> db.transaction(work), thread);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // Shutting down: the caller answers "unavailable" instead of failing on its own thread.
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     /** Settles every escrow whose auto-release time has come, now (tests, the CLI); completes with how many. */
