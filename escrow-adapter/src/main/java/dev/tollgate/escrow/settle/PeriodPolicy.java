@@ -25,7 +25,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>subscription: one escrow of the period price, auto-released to the worker at the period's end; the
  *       period covers up to {@code quota} requests (then 402 until the next period);</li>
  *   <li>hybrid: the same base escrow for the first {@code quota} requests, and an overage escrow of
- *       {@code overage_pool} auto-refunded at the period's end; each request beyond the quota releases
+ *       {@code overage_pool} auto-refunded an hour after the period's end; each request beyond the quota releases
  *       {@code overage_price} from it (cumulative target, exact), and when the pool cannot cover one more, 402;</li>
  *   <li>milestone: a project escrow of the price with named tranches the payer releases by API call; requests are
  *       admitted while it is open; once its last tranche is released (or it expires, refunded), the next request
@@ -84,6 +84,12 @@ final class PeriodPolicy {
                     + "are used up") + " until " + Instant.ofEpochMilli(endMs) + ".");
         }
     }
+
+    /**
+     * The overage pool outlives its period by this long, so a request admitted just before the end and finishing
+     * after it still pays its unit; then the unused remainder is refunded.
+     */
+    static final long OVERAGE_GRACE_HOURS = 1;
 
     private final AgentEscrows escrows;
     private final EmbeddedLedger ledger;
@@ -164,7 +170,8 @@ final class PeriodPolicy {
             escrows.addMilestones(c, base.id(), BillingPattern.trancheMicros(b.milestones(), b.periodPriceMicros()));
         }
         AgentEscrow overage = p.kind() == PolicyKind.HYBRID ? escrows.create(c, account, worker,
-                b.overagePoolMicros(), "hybrid overage pool of " + account, b.periodHours(), "refund") : null;
+                b.overagePoolMicros(), "hybrid overage pool of " + account, b.periodHours() + OVERAGE_GRACE_HOURS,
+                "refund") : null;
         long quota = milestone ? 0 : b.quota();
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO billing_period(account, worker, kind, start_ms, "
                 + "end_ms, base_escrow, overage_escrow, quota) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {

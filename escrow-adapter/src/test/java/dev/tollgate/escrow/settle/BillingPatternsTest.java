@@ -164,12 +164,14 @@ class BillingPatternsTest {
         assertEquals(500_000, last.releasedMicros());
 
         clock.advance(168 * HOUR);
-        assertEquals(2, service.agentEscrows().sweepNow().get());
-        assertEquals(13_500_000, balance(PAYER), "the pool was used up: nothing to refund");
+        assertEquals(1, service.agentEscrows().sweepNow().get(), "the base at the period's end");
         assertEquals(6_435_000, balance(WORKER), "6.50 less the fee");
+        clock.advance(HOUR);
+        assertEquals(1, service.agentEscrows().sweepNow().get(), "the pool an hour later (late requests' units)");
+        assertEquals(13_500_000, balance(PAYER), "the pool was used up: nothing to refund");
         assertTrue(request(Outcome.COMPLETED).admitted());
         assertEquals(7_000_000, balance(PAYER), "next period: base and pool locked again");
-        clock.advance(168 * HOUR);
+        clock.advance(169 * HOUR);
         assertEquals(2, service.agentEscrows().sweepNow().get());
         assertEquals(8_500_000, balance(PAYER), "the unused pool (1.50) comes back");
         assertTrue(service.conservation().holds());
