@@ -233,6 +233,26 @@ class EscrowApiTest {
     }
 
     @Test
+    void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+        try (AgentApiNode n = AgentApiNode.start();
+             java.net.Socket socket = new java.net.Socket("127.0.0.1", n.node.proxyPort())) {
+            socket.setSoTimeout(20_000);
+            String body = "{\"to_agent_id\":\"ag_provider\",\"amount\":\"1.00\"}";
+            String auth = "Authorization: Bearer " + PAYER_KEY + "\r\n";
+            String pipelined = "POST /api/v1/escrow HTTP/1.1\r\nHost: x\r\n" + auth
+                    + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body
+                    + "GET /api/v1/escrow HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n"
+                    + "GET /api/v1/balance HTTP/1.1\r\nHost: x\r\n" + auth + "Connection: close\r\n\r\n";
+            socket.getOutputStream().write(pipelined.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            String all = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            int created = all.indexOf("HTTP/1.1 201");
+            int listed = all.indexOf("\"escrows\":[{");
+            int balance = all.indexOf("\"available\":\"19.000000\"");
+            assertTrue(created >= 0 && listed > created && balance > listed, all);
+        }
+    }
+
+    @Test
     void listingIsPaginatedNewestFirst() throws Exception {
         try (AgentApiNode n = AgentApiNode.start()) {
             Set<String> ids = new HashSet<>();
