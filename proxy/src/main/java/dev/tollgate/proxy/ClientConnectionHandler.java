@@ -4,6 +4,8 @@ import dev.tollgate.metering.Outcome;
 import dev.tollgate.metering.Route;
 import dev.tollgate.metering.UsageRecord;
 import dev.tollgate.metering.UsageSource;
+import dev.tollgate.proxy.agentapi.AgentApi;
+import dev.tollgate.proxy.agentapi.AgentRequest;
 import dev.tollgate.proxy.http.OpenAiError;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelFutureListener;
@@ -111,14 +113,17 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
                     "Incorrect API key provided.", "invalid_api_key", route, false);
             return;
         }
-        if (path.startsWith(AccountView.PREFIX)) {
+        boolean agentApi = AgentApi.handles(path);
+        if (path.startsWith(AccountView.PREFIX) || agentApi) {
             // The view may read the journal (JDBC): never on the event loop. Later pipelined requests wait.
+            // The agent API (escrows) answers the same way, its ledger work on its own thread.
             boolean keepAlive = HttpUtil.isKeepAlive(req);
             HttpMethod method = req.method();
+            AgentRequest agentRequest = agentApi
+                    ? AgentRequest.of(req, path, target.upstreamUri(), account, requestId) : null;
             req.release();
             viewPending = true;
-            AccountView.answerAsync(services, account, method, path, requestId, ctx.alloc(), ctx.executor(),
-                    view -> {
+            java.util.function.Consumer<FullHttpResponse> answered = view -> {
                         viewPending = false;
                         if (!ctx.channel().isActive()) {
                             view.release();
@@ -133,7 +138,13 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
                             return;
                         }
                         resumeWaiting();
-                    });
+                    };
+            if (agentApi) {
+                services.agentApi().answerAsync(agentRequest, ctx.alloc(), ctx.executor(), answered);
+            } else {
+                AccountView.answerAsync(services, account, method, path, requestId, ctx.alloc(), ctx.executor(),
+                        answered);
+            }
             return;
         }
         if (routing.treatment() == RoutePolicy.Treatment.UNMETERED

@@ -2,6 +2,7 @@ package dev.tollgate.proxy;
 
 import dev.tollgate.escrow.settle.SettlementService;
 import dev.tollgate.metering.agent.MeteringAgent;
+import dev.tollgate.proxy.agentapi.AgentApi;
 import dev.tollgate.metering.tokens.TokenEstimator;
 import dev.tollgate.proxy.config.ProxyConfig;
 import dev.tollgate.proxy.http.ApiKeys;
@@ -11,7 +12,7 @@ import dev.tollgate.proxy.upstream.UpstreamGroup;
 
 /**
  * What every exchange of a node shares: limits, upstreams, the metering agent, the admission gate, the
- * gauge of bytes held by relays, the protocols that answer their own paths (RunPod jobs).
+ * gauge of bytes held by relays, the protocols that answer their own paths (RunPod jobs), the agent API.
  * Immutable; every member is thread-safe.
  */
 public record ProxyServices(
@@ -26,7 +27,8 @@ public record ProxyServices(
         SettlementService settlement,
         RelayGauge relayGauge,
         TraceLinking traces,
-        java.util.List<ProtocolRoute> protocols) {
+        java.util.List<ProtocolRoute> protocols,
+        AgentApi agentApi) {
 
     /** The protocol that answers this canonical path instead of the OpenAI relay, or null. */
     public ProtocolRoute protocolFor(String path) {

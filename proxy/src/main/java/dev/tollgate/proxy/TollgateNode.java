@@ -9,6 +9,7 @@ import dev.tollgate.metering.NonBlockingThreads;
 import dev.tollgate.metering.agent.MeteringAgent;
 import dev.tollgate.metering.tokens.TokenEstimator;
 import dev.tollgate.proxy.admin.AdminRoutes;
+import dev.tollgate.proxy.agentapi.AgentApi;
 import dev.tollgate.proxy.admin.AdminServer;
 import dev.tollgate.proxy.admin.HealthRoutes;
 import dev.tollgate.proxy.admin.MeteringRoutes;
@@ -138,7 +139,8 @@ public final class TollgateNode implements AutoCloseable {
                     TokenEstimator.standard().guardedBy(eventLoops), new RequestIds(), apiKeys,
                     new SettlementGate(settlement), settlement, new RelayGauge(),
                     new TraceLinking(lf != null && lf.createTraces()),
-                    runpod == null ? List.of() : List.of(runpod.routes()));
+                    runpod == null ? List.of() : List.of(runpod.routes()),
+                    new AgentApi(settlement, metering, Clock.systemUTC()));
             proxy = ProxyServer.bind(HostPort.parse(cfg.listen(), "listen"), boss, workers, services,
                     TlsContexts.forListener(cfg.tls()));
             SettlementService s = settlement;

@@ -119,6 +119,31 @@ final class Schema {
                     + "result TEXT, injected INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL)");
             s.execute("CREATE INDEX IF NOT EXISTS runpod_job_open ON runpod_job(state)");
             s.execute("CREATE INDEX IF NOT EXISTS runpod_job_id ON runpod_job(job_id)");
+            // Agent escrow API (REST and MCP): escrows agents open themselves, on top of the ledger's escrow rows
+            // (memo, auto-release time and what happens then), and the answers to requests with an
+            // Idempotency-Key, kept with a hash of the request they answered.
+            s.execute("CREATE TABLE IF NOT EXISTS agent_escrow (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                    + "id TEXT NOT NULL UNIQUE, payer TEXT NOT NULL, payee TEXT NOT NULL, memo TEXT NOT NULL, "
+                    + "auto_release_hours INTEGER NOT NULL, release_at_ms INTEGER NOT NULL, "
+                    + "on_expiry TEXT NOT NULL, created_ms INTEGER NOT NULL, open INTEGER NOT NULL DEFAULT 1)");
+            s.execute("CREATE INDEX IF NOT EXISTS agent_escrow_payer ON agent_escrow(payer, seq)");
+            s.execute("CREATE INDEX IF NOT EXISTS agent_escrow_payee ON agent_escrow(payee, seq)");
+            s.execute("CREATE INDEX IF NOT EXISTS agent_escrow_due ON agent_escrow(open, release_at_ms)");
+            s.execute("CREATE TABLE IF NOT EXISTS agent_idempotency (account TEXT NOT NULL, idem_key TEXT NOT NULL, "
+                    + "request_hash TEXT NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL, "
+                    + "created_ms INTEGER NOT NULL, PRIMARY KEY (account, idem_key))");
+            // Named tranches of an agent escrow (milestone billing), released by the payer one by one.
+            s.execute("CREATE TABLE IF NOT EXISTS agent_milestone (escrow_id TEXT NOT NULL, seq INTEGER NOT NULL, "
+                    + "name TEXT NOT NULL, amount INTEGER NOT NULL, released_ms INTEGER, PRIMARY KEY (escrow_id, name))");
+            // Billing periods of subscription, hybrid and milestone accounts per payer x worker: the period's
+            // escrows and the requests it covered (durable, so a restart resumes the period).
+            s.execute("CREATE TABLE IF NOT EXISTS billing_period (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                    + "account TEXT NOT NULL, worker TEXT NOT NULL, "
+                    + "kind TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, "
+                    + "base_escrow TEXT NOT NULL, overage_escrow TEXT, quota INTEGER NOT NULL, "
+                    + "used INTEGER NOT NULL DEFAULT 0, overage_units INTEGER NOT NULL DEFAULT 0, "
+                    + "open INTEGER NOT NULL DEFAULT 1)");
+            s.execute("CREATE INDEX IF NOT EXISTS billing_period_open ON billing_period(account, worker, open)");
         }
         return null;
     }

@@ -277,6 +277,58 @@ public final class EmbeddedLedger implements EscrowPort {
         });
     }
 
+    /**
+     * {@link #pay(Connection, String, String, String, long, String)} for an amount admission already reserved in
+     * {@link #funds()} (a per-call price): the reservation is settled by this commit whether or not it paid.
+     */
+    public EscrowResult payReserved(Connection c, String opId, String payer, String payee, long amountMicros,
+                                    String kind) throws SQLException {
+        EscrowResult r = once(c, opId, "pay", null, tx -> book.pay(tx, opId, payer, payee, amountMicros, kind,
+                clock.millis()) ? new EscrowResult.Done(null, null)
+                : new EscrowResult.Rejected("insufficient_balance", payer + " cannot cover " + amountMicros));
+        reservationDone(payer, amountMicros);
+        return r;
+    }
+
+    /**
+     * Refunds {@code amountMicros} of what was not released, inside the caller's transaction; the escrow stays
+     * open (an agent's partial refund). Refused ({@code invalid_amount}) beyond what the escrow still holds.
+     */
+    public EscrowResult refund(Connection c, String opId, String escrowId, long amountMicros) throws SQLException {
+        return once(c, opId, "refund-part", escrowId, tx -> {
+            EscrowState e = book.read(tx, escrowId);
+            if (e == null) {
+                return new EscrowResult.Rejected("not_found", escrowId);
+            }
+            if (!e.open()) {
+                return new EscrowResult.Rejected("invalid_status", escrowId + " is " + e.status());
+            }
+            if (amountMicros <= 0 || amountMicros > e.remainingMicros()) {
+                return new EscrowResult.Rejected("invalid_amount", "refund of " + amountMicros + " exceeds what "
+                        + escrowId + " holds");
+            }
+            book.refundPart(tx, opId, e, amountMicros, clock.millis());
+            return new EscrowResult.Done(escrowId, null);
+        });
+    }
+
+    /**
+     * Settles one open escrow as expired inside the caller's transaction: with {@code release} the remainder goes
+     * to the payee, else back to the payer; the status becomes {@code expired}. No-op for a closed escrow.
+     */
+    public void expire(Connection c, String escrowId, boolean release) throws SQLException {
+        EscrowState e = book.read(c, escrowId);
+        if (e == null || !e.open()) {
+            return;
+        }
+        String op = "expire:" + escrowId;
+        if (release) {
+            book.releaseTo(c, op, e, e.lockedMicros() - e.refundedMicros(), clock.millis());
+            e = book.read(c, escrowId);
+        }
+        book.refundRemainder(c, op, e, "expired", clock.millis());
+    }
+
     @Override
     public EscrowResult pay(String opId, String payer, String payee, long amountMicros) {
         return db.transaction(c -> pay(c, opId, payer, payee, amountMicros, "bonus"));

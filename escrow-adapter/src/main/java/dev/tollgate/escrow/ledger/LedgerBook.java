@@ -281,6 +281,20 @@ public final class LedgerBook {
         }
     }
 
+    /** Returns {@code amount} of what was not released to the payer; the escrow stays open. */
+    void refundPart(Connection c, String opId, EscrowState e, long amount, long now) throws SQLException {
+        if (amount <= 0 || amount > e.remainingMicros()) {
+            throw new IllegalArgumentException("refund of " + amount + " from " + e.escrowId() + " holding "
+                    + e.remainingMicros());
+        }
+        transfer(c, opId, escrowAccount(e.escrowId()), e.payer(), amount, "refund", e.escrowId(), now);
+        try (PreparedStatement ps = c.prepareStatement("UPDATE escrow SET refunded = refunded + ? WHERE id = ?")) {
+            ps.setLong(1, amount);
+            ps.setString(2, e.escrowId());
+            ps.executeUpdate();
+        }
+    }
+
     void close(Connection c, String escrowId, String status) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("UPDATE escrow SET status = ? WHERE id = ?")) {
             ps.setString(1, status);

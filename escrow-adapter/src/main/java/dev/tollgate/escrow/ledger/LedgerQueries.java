@@ -29,11 +29,14 @@ final class LedgerQueries {
         long refunded = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'refund'",
                 agent);
         long earned = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind IN "
-                + "('release', 'bonus', 'tip')", agent);
+                + "('release', 'bonus', 'tip', 'per_call')", agent);
         long bonusEarned = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'bonus'",
                 agent);
         long bonusPaidNet = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
                 + "('bonus', 'tip', 'fee', 'referral')", agent);
+        // Per-call payments (paid straight from the balance, fee included) count as spent, like releases.
+        long perCallNet = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind = 'per_call'",
+                agent);
         long escrowFees = one(c, "SELECT COALESCE(SUM(fee), 0) FROM escrow WHERE payer = ?", agent);
         long directFees = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
                 + "('fee', 'referral')", agent);
@@ -41,8 +44,11 @@ final class LedgerQueries {
                 agent);
         long credited = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'credit'",
                 agent);
-        return new Statement(agent, balance, held, released + bonusPaidNet, refunded, earned, bonusPaidNet,
-                bonusEarned, escrowFees + directFees, referral, credited);
+        // The fees of per-call payments are debited from the payer like a bonus's: not bonuses, so not counted there.
+        long perCallFees = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
+                + "('fee', 'referral') AND op_id LIKE 'call:%'", agent);
+        return new Statement(agent, balance, held, released + bonusPaidNet + perCallNet, refunded, earned,
+                bonusPaidNet - perCallFees, bonusEarned, escrowFees + directFees, referral, credited);
     }
 
     static Conservation conservation(Connection c, int feeBps) throws SQLException {

@@ -18,11 +18,21 @@ package dev.tollgate.escrow.settle;
  * @param quality            quality gating and bonus
  * @param denyUnmetered      requests on routes Tollgate neither meters nor knows to be free are refused (403)
  *                           instead of passed through ({@code unmetered_routes: deny | pass})
+ * @param pattern            per_call, subscription, hybrid and milestone terms ({@link BillingPattern#NONE} otherwise)
  */
 public record AccountPolicy(PolicyKind kind, String referrer, long fundMicros, boolean payOnDisconnect,
                             long defaultMaxTokens, long budgetMicros, int batchCalls, long batchTokens,
                             long batchMillis, boolean openNextEscrow, long bonusMinMilliTps, int bonusPct,
-                            Quality quality, boolean denyUnmetered) {
+                            Quality quality, boolean denyUnmetered, BillingPattern pattern) {
+
+    /** Without a billing pattern's terms (per_request, stream_budget, none). */
+    public AccountPolicy(PolicyKind kind, String referrer, long fundMicros, boolean payOnDisconnect,
+                         long defaultMaxTokens, long budgetMicros, int batchCalls, long batchTokens,
+                         long batchMillis, boolean openNextEscrow, long bonusMinMilliTps, int bonusPct,
+                         Quality quality, boolean denyUnmetered) {
+        this(kind, referrer, fundMicros, payOnDisconnect, defaultMaxTokens, budgetMicros, batchCalls, batchTokens,
+                batchMillis, openNextEscrow, bonusMinMilliTps, bonusPct, quality, denyUnmetered, BillingPattern.NONE);
+    }
 
     /** With the default for unmetered routes: deny for paid policies, pass for {@code none}. */
     public AccountPolicy(PolicyKind kind, String referrer, long fundMicros, boolean payOnDisconnect,

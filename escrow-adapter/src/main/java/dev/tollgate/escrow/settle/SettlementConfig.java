@@ -37,10 +37,14 @@ public record SettlementConfig(Path dataDir, String backend, String purpleFleaUr
 
     public SettlementConfig {
         for (Map.Entry<String, AccountPolicy> e : accounts.entrySet()) {
-            if (e.getValue().kind() != PolicyKind.NONE && prices.isEmpty()) {
+            if (e.getValue().kind().pricedByModel() && prices.isEmpty()) {
                 throw new IllegalArgumentException("settlement.accounts." + e.getKey() + ": the policy "
                         + e.getValue().kind().name().toLowerCase() + " charges per use but no price is configured; "
                         + "add settlement.prices (a \"*\" entry, or one per model)");
+            }
+            if (e.getValue().kind().pattern() && !backend.equals("embedded")) {
+                throw new IllegalArgumentException("settlement.accounts." + e.getKey() + ": the policy "
+                        + e.getValue().kind().name().toLowerCase() + " needs the embedded ledger (backend: embedded)");
             }
         }
     }

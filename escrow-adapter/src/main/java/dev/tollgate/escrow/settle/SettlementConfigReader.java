@@ -47,6 +47,12 @@ import java.util.Set;
  *                                     # Langfuse: source: langfuse, score_name: quality, threshold: "0.75"
  *       tips: {score_name: user_feedback, table: {"1": "1.00"}, max_per_trace: "1.00"}   # Langfuse feedback
  *       unmetered_routes: deny        # or pass; default deny for per_request/stream_budget, pass for none
+ *     ag_caller: {policy: per_call, call_price: "0.001"}
+ *     ag_subscriber: {policy: subscription, period_price: "10.00", period_hours: 168, quota: 1000}
+ *     ag_hybrid: {policy: hybrid, period_price: "5.00", period_hours: 168, quota: 1000, overage_price: "0.01",
+ *                 overage_pool: "5.00"}
+ *     ag_project: {policy: milestone, period_price: "10.00", period_hours: 720,
+ *                  milestones: {spec_approved: 25, draft_delivered: 50, final_accepted: 25}}
  * </pre>
  */
 public final class SettlementConfigReader {
@@ -135,12 +141,18 @@ public final class SettlementConfigReader {
                 "batch_calls", "batch_tokens", "batch_seconds", "when_exhausted", "throughput_bonus", "quality",
                 "unmetered_routes", "purpleflea_api_key_env", "tips",
                 // RunPod jobs: read by the proxy's runpod package (JobTerms), checked there at start-up.
-                "job_budget", "max_job_budget", "job_partial", "job_bonus"));
+                "job_budget", "max_job_budget", "job_partial", "job_bonus",
+                // Billing patterns (BillingPatternReader).
+                "call_price", "period_price", "period_hours", "quota", "overage_price", "overage_pool", "milestones"));
         AccountLangfuse.tips(a.get("tips"), where + ".tips"); // Langfuse tips: checked here, used by the bridge
         PolicyKind kind = switch (ConfigValues.oneOf(a, where, "policy", "none",
-                List.of("none", "per_request", "stream_budget"))) {
+                List.of("none", "per_request", "stream_budget", "per_call", "subscription", "hybrid", "milestone"))) {
             case "per_request" -> PolicyKind.PER_REQUEST;
             case "stream_budget" -> PolicyKind.STREAM_BUDGET;
+            case "per_call" -> PolicyKind.PER_CALL;
+            case "subscription" -> PolicyKind.SUBSCRIPTION;
+            case "hybrid" -> PolicyKind.HYBRID;
+            case "milestone" -> PolicyKind.MILESTONE;
             default -> PolicyKind.NONE;
         };
         JsonNode tb = a.get("throughput_bonus");
@@ -177,7 +189,7 @@ public final class SettlementConfigReader {
                 hasBonus ? micros(tb, tbWhere, "min_tokens_per_second", "100") / 1000 : 0,
                 ConfigValues.intValue(tb, tbWhere, "pct", 5, 0, 1000), quality,
                 ConfigValues.oneOf(a, where, "unmetered_routes", kind == PolicyKind.NONE ? "pass" : "deny",
-                        List.of("deny", "pass")).equals("deny"));
+                        List.of("deny", "pass")).equals("deny"), BillingPatternReader.read(a, where, kind));
     }
 
     /** An amount in USDC (at most 6 decimals) as micro-USDC. */

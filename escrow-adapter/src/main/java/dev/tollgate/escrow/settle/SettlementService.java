@@ -1,5 +1,6 @@
 package dev.tollgate.escrow.settle;
 
+import dev.tollgate.escrow.agent.AgentEscrows;
 import dev.tollgate.escrow.db.Database;
 import dev.tollgate.escrow.ledger.Conservation;
 import dev.tollgate.escrow.ledger.EmbeddedLedger;
@@ -65,6 +66,9 @@ public final class SettlementService implements AutoCloseable {
     private final Set<String> checkpointed = new HashSet<>();
     private long lastArchive;
     private final RemoteOperations remoteOps;
+    private final AgentEscrows agentEscrows;
+    private final PerCallPolicy perCall;
+    private final PeriodPolicy periods;
 
     private SettlementService(SettlementConfig cfg, Database db, EscrowPort port, EmbeddedLedger ledger, Clock clock,
                               Function<String, String> workerOfUpstream) {
@@ -84,6 +88,10 @@ public final class SettlementService implements AutoCloseable {
         this.quality = new QualityGate(cfg, db, perRequest, settler, clock);
         this.journal = new SettlementJournal(db, clock, intents, settler, port != ledger, this::applyIntent,
                 this::settle);
+        this.agentEscrows = new AgentEscrows(db, ledger, clock, cfg.autoReleaseMillis() / 3_600_000L);
+        this.perCall = new PerCallPolicy(ledger, intents, arrears);
+        this.periods = new PeriodPolicy(agentEscrows, ledger, clock);
+        agentEscrows.onClosed(periods::escrowClosed);
         this.executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "tollgate-ledger");
             t.setDaemon(true);
@@ -123,6 +131,7 @@ public final class SettlementService implements AutoCloseable {
             s.funded.addAll(Recovery.fundedAccounts(c));
             s.journal.resume(UsageJournal.count(c), Recovery.quarantineCount(c));
             s.pendingOps = SettleOps.count(c, "pending") + SettleOps.count(c, "unknown") + SettleOps.count(c, "sent");
+            s.periods.load(c, clock.millis(), cfg::policyOf);
             int orphans = Recovery.settleOrphanLocks(c, cfg, s.perRequest, clock.millis());
             if (orphans > 0) {
                 LOG.info("settling " + orphans + " request(s) cut off by a stop, from their last progress checkpoint");
@@ -130,6 +139,7 @@ public final class SettlementService implements AutoCloseable {
             return null;
         });
         s.settler.start();
+        s.agentEscrows.start(1_000);
         return s;
     }
 
@@ -140,6 +150,11 @@ public final class SettlementService implements AutoCloseable {
     /** The embedded ledger (balances, faucet, statements). */
     public EmbeddedLedger ledger() {
         return ledger;
+    }
+
+    /** Escrows agents open, release and refund themselves (the agent API). */
+    public AgentEscrows agentEscrows() {
+        return agentEscrows;
     }
 
     /** Whether requests of this account are settled (and so need a prompt estimate at admission). */
@@ -173,6 +188,16 @@ public final class SettlementService implements AutoCloseable {
             ledger.funds().expectCredit(account, p.fundMicros());
             intents.offer(new LedgerIntents.Credit("fund:" + account, account, p.fundMicros()));
             journalWake.run();
+        }
+        if (p.kind() == PolicyKind.PER_CALL) {
+            Admission a = perCall.admit(requestId, account, worker, p);
+            if (a.admitted()) {
+                journalWake.run();
+            }
+            return CompletableFuture.completedFuture(a);
+        }
+        if (p.kind().pattern()) {
+            return periods.admit(account, worker, p);
         }
         Price price = cfg.priceOf(model);
         if (price == null) {
@@ -297,6 +322,8 @@ public final class SettlementService implements AutoCloseable {
             perRequest.applyLock(c, lock, now);
         } else if (intent instanceof LedgerIntents.Credit credit) {
             ledger.credit(c, credit.opId(), credit.account(), credit.micros());
+        } else if (intent instanceof PerCallPolicy.Charge charge) {
+            perCall.apply(c, charge, now);
         } else if (intent instanceof LedgerIntents.Progress pr) {
             Recovery.checkpoint(c, pr, now);
             checkpointed.add(pr.requestId());
@@ -322,6 +349,14 @@ public final class SettlementService implements AutoCloseable {
                 cfg.policyOf(r.account()).kind() == PolicyKind.STREAM_BUDGET);
         if (reservation != null) {
             streamBudget.onUsage(c, reservation, r, cfg.policyOf(r.account()), now);
+            return;
+        }
+        AccountPolicy policy = cfg.policyOf(r.account());
+        if (policy.kind() == PolicyKind.PER_CALL) {
+            return; // Paid at admission, in the commit that wrote its charge.
+        }
+        if (policy.kind().pattern()) {
+            periods.onUsage(c, r, worker, policy, now);
             return;
         }
         SettlementRows.Row row = SettlementRows.find(c, r.requestId());
@@ -479,6 +514,7 @@ public final class SettlementService implements AutoCloseable {
 
     @Override
     public void close() {
+        agentEscrows.close();
         settler.stop();
         executor.shutdown();
         try {

@@ -1,0 +1,59 @@
+package dev.tollgate.escrow.settle;
+
+import dev.tollgate.escrow.ledger.EmbeddedLedger;
+import dev.tollgate.escrow.port.EscrowResult;
+import dev.tollgate.escrow.pricing.Micros;
+import java.sql.Connection;
+import java.sql.SQLException;
+
+/**
+ * Pay per call: a flat price per request, whatever its tokens. Before forwarding, the price is reserved from the
+ * payer's available funds in memory (a refusal is an immediate 402, nothing forwarded) and the payment to the
+ * worker is queued for the journal's next group commit, which writes it (fee included, like any payment) before
+ * the usage records of that commit, so before the response ends. The payment is for the call: an upstream error
+ * does not return it (the pattern's trade-off: no escrow, lowest overhead).
+ *
+ * <p>Threading: {@link #admit} on any thread (an event loop), without touching the database; {@link #apply} on
+ * the journal's writer inside its transaction.
+ */
+final class PerCallPolicy {
+    static final String NAME = "per_call";
+
+    /** A call's price, reserved in memory, to be paid in the next group commit. */
+    record Charge(String requestId, String account, String worker, long micros) {
+    }
+
+    private final EmbeddedLedger ledger;
+    private final LedgerIntents intents;
+    private final Arrears arrears;
+
+    PerCallPolicy(EmbeddedLedger ledger, LedgerIntents intents, Arrears arrears) {
+        this.ledger = ledger;
+        this.intents = intents;
+        this.arrears = arrears;
+    }
+
+    Admission admit(String requestId, String account, String worker, AccountPolicy p) {
+        String owed = arrears.owedBy(account);
+        if (owed != null) {
+            return Admission.paymentRequired("Account " + account + " owes " + owed + " USDC; top up the balance.");
+        }
+        long price = p.pattern().callPriceMicros();
+        if (!ledger.funds().reserve(account, price)) {
+            return Admission.paymentRequired("Insufficient balance: " + account + " cannot pay "
+                    + Micros.format(price) + " USDC for this call.");
+        }
+        intents.offer(new Charge(requestId, account, worker, price));
+        return Admission.granted(null);
+    }
+
+    /** Pays an admitted call and records it as the request's settlement. */
+    void apply(Connection c, Charge ch, long now) throws SQLException {
+        EscrowResult r = ledger.payReserved(c, "call:" + ch.requestId(), ch.account(), ch.worker(), ch.micros(),
+                NAME);
+        boolean paid = r instanceof EscrowResult.Done;
+        SettlementRows.insert(c, ch.requestId(), ch.account(), ch.worker(), NAME, null, paid ? "paid" : "unpaid", 0,
+                now);
+        SettlementRows.update(c, ch.requestId(), "cost = ?, released = ?", ch.micros(), paid ? ch.micros() : 0L);
+    }
+}

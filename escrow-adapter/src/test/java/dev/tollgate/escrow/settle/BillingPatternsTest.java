@@ -1,0 +1,211 @@
+package dev.tollgate.escrow.settle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tollgate.escrow.TestClock;
+import dev.tollgate.escrow.agent.AgentEscrow;
+import dev.tollgate.escrow.agent.AgentEscrowException;
+import dev.tollgate.escrow.agent.AgentEscrows;
+import dev.tollgate.escrow.pricing.Fees;
+import dev.tollgate.escrow.pricing.Micros;
+import dev.tollgate.metering.Outcome;
+import dev.tollgate.metering.Route;
+import dev.tollgate.metering.UsageRecord;
+import dev.tollgate.metering.UsageSource;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The per_call, subscription, hybrid and milestone policies on the embedded ledger with a hand-moved clock:
+ * admission, quotas, overage, period roll-over on time and across a restart, milestone tranches. Money is
+ * computed by hand: fee 1% of what the worker receives, no referrer.
+ */
+class BillingPatternsTest {
+    static final String PAYER = "ag_payer";
+    static final String WORKER = "ag_worker";
+    static final long HOUR = 3_600_000L;
+    final TestClock clock = new TestClock();
+    Path dir;
+    SettlementService service;
+    int requests;
+
+    static AccountPolicy policy(PolicyKind kind, String fund, BillingPattern pattern) {
+        return new AccountPolicy(kind, null, Micros.parse(fund), true, 100, 0, 0, 0, 0, false, 0, 0,
+                AccountPolicy.Quality.OFF, true, pattern);
+    }
+
+    SettlementService open(AccountPolicy policy) throws Exception {
+        if (dir == null) {
+            dir = Files.createTempDirectory("patterns-");
+        }
+        SettlementConfig cfg = new SettlementConfig(dir, "embedded", null, null, Fees.PURPLE_FLEA, 100_000,
+                24 * HOUR, true, false, Map.of(), Map.of(PAYER, policy));
+        service = SettlementService.open(cfg, clock, null, up -> WORKER);
+        return service;
+    }
+
+    @AfterEach
+    void close() {
+        if (service != null) {
+            service.close();
+        }
+    }
+
+    Admission admit(String id) throws ExecutionException, InterruptedException {
+        return service.admit(id, PAYER, WORKER, "m", 10, 10).get();
+    }
+
+    void served(String id, Outcome outcome) {
+        service.usageListener().onUsage(List.of(new UsageRecord(id, PAYER, "sim", "m", Route.CHAT_COMPLETIONS,
+                false, 10, 10, UsageSource.UPSTREAM, 100, clock.millis(), 1_000_000, 0, 1_000_000, 0, outcome,
+                outcome == Outcome.COMPLETED ? 200 : 503)));
+    }
+
+    /** Admits and serves one request; returns its admission. */
+    Admission request(Outcome outcome) throws Exception {
+        String id = "r" + (++requests);
+        Admission a = admit(id);
+        if (a.admitted()) {
+            served(id, outcome);
+        }
+        return a;
+    }
+
+    long balance(String agent) {
+        return service.statement(agent).balanceMicros();
+    }
+
+    @Test
+    void perCallPaysAFlatPriceBeforeForwardingAndRefusesWhatTheBalanceCannotCover() throws Exception {
+        open(policy(PolicyKind.PER_CALL, "1.00", new BillingPattern(300_000, 0, 0, 0, 0, 0, Map.of())));
+        assertTrue(admit("a").admitted());
+        assertTrue(admit("b").admitted());
+        assertTrue(admit("c").admitted());
+        Admission refused = admit("d");
+        assertFalse(refused.admitted());
+        assertEquals(402, refused.status());
+        service.settleNow();
+        assertEquals(100_000, balance(PAYER));
+        assertEquals(891_000, balance(WORKER), "0.90 less the 1% fee");
+        assertEquals(900_000, service.statement(PAYER).spentMicros(), "the calls, fee included");
+        assertEquals(9_000, service.statement(PAYER).feesMicros());
+        assertEquals(0, service.statement(PAYER).bonusPaidMicros(), "a call's price is not a bonus");
+        assertEquals(891_000, service.statement(WORKER).earnedMicros());
+        SettlementView v = service.settlement("a").orElseThrow();
+        assertEquals("per_call", v.policy());
+        assertEquals("paid", v.state());
+        assertEquals(300_000, v.costMicros());
+        served("a", Outcome.COMPLETED);
+        assertEquals(100_000, balance(PAYER), "the usage record charges nothing more");
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void aSubscriptionCoversItsQuotaPerPeriodAndRollsOverOnTimeAndAcrossARestart() throws Exception {
+        AccountPolicy p = policy(PolicyKind.SUBSCRIPTION, "25.00",
+                new BillingPattern(0, 10_000_000, 168, 2, 0, 0, Map.of()));
+        open(p);
+        assertTrue(request(Outcome.COMPLETED).admitted());
+        assertEquals(15_000_000, balance(PAYER), "the period's escrow is locked at its first request");
+        assertTrue(request(Outcome.UPSTREAM_ERROR).admitted());
+        assertTrue(request(Outcome.COMPLETED).admitted(), "a failed request does not use the quota");
+        Admission over = request(Outcome.COMPLETED);
+        assertEquals(402, over.status());
+        assertTrue(over.message().contains("quota of 2"), over.message());
+
+        clock.advance(168 * HOUR);
+        assertEquals(1, service.agentEscrows().sweepNow().get(), "the period's escrow auto-releases at its end");
+        assertEquals(9_900_000, balance(WORKER));
+        assertTrue(request(Outcome.COMPLETED).admitted(), "the next period opens");
+        assertEquals(5_000_000, balance(PAYER));
+
+        service.close();
+        open(p);
+        assertTrue(request(Outcome.COMPLETED).admitted(), "the period resumes with its one request counted");
+        assertEquals(402, request(Outcome.COMPLETED).status());
+        assertEquals(5_000_000, balance(PAYER), "no new escrow after the restart");
+
+        clock.advance(168 * HOUR);
+        service.close();
+        open(p);
+        assertEquals(1, service.agentEscrows().sweepNow().get());
+        Admission broke = request(Outcome.COMPLETED);
+        assertEquals(402, broke.status(), "5.00 cannot fund a 10.00 period");
+        assertTrue(broke.message().contains("Insufficient balance"), broke.message());
+        assertEquals(19_800_000, balance(WORKER));
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void hybridPaysOveragePerRequestFromAPoolWhoseRestIsRefundedAtThePeriodsEnd() throws Exception {
+        open(policy(PolicyKind.HYBRID, "20.00", new BillingPattern(0, 5_000_000, 168, 2, 500_000, 1_500_000,
+                Map.of())));
+        for (int i = 0; i < 4; i++) {
+            assertTrue(request(Outcome.COMPLETED).admitted(), "request " + i);
+        }
+        assertTrue(request(Outcome.UPSTREAM_ERROR).admitted(), "the pool's third unit, not used: not served");
+        assertTrue(request(Outcome.COMPLETED).admitted(), "...so it is still there");
+        Admission over = request(Outcome.COMPLETED);
+        assertEquals(402, over.status());
+        // 5.00 base + 1.50 pool locked; 3 overage units of 0.50 released.
+        assertEquals(13_500_000, balance(PAYER));
+        assertEquals(1_485_000, balance(WORKER), "1.50 less the fee");
+        SettlementView last = service.settlement("r6").orElseThrow();
+        assertEquals("overage", last.state());
+        assertEquals(500_000, last.releasedMicros());
+
+        clock.advance(168 * HOUR);
+        assertEquals(1, service.agentEscrows().sweepNow().get(), "the base at the period's end");
+        assertEquals(6_435_000, balance(WORKER), "6.50 less the fee");
+        clock.advance(HOUR);
+        assertEquals(1, service.agentEscrows().sweepNow().get(), "the pool an hour later (late requests' units)");
+        assertEquals(13_500_000, balance(PAYER), "the pool was used up: nothing to refund");
+        assertTrue(request(Outcome.COMPLETED).admitted());
+        assertEquals(7_000_000, balance(PAYER), "next period: base and pool locked again");
+        clock.advance(169 * HOUR);
+        assertEquals(2, service.agentEscrows().sweepNow().get());
+        assertEquals(8_500_000, balance(PAYER), "the unused pool (1.50) comes back");
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void milestoneTranchesAreReleasedByTheirNamesNotByTraffic() throws Exception {
+        Map<String, Integer> tranches = new LinkedHashMap<>();
+        tranches.put("spec_approved", 25);
+        tranches.put("draft_delivered", 50);
+        tranches.put("final_accepted", 25);
+        open(policy(PolicyKind.MILESTONE, "25.00", new BillingPattern(0, 10_000_001, 720, 0, 0, 0, tranches)));
+        for (int i = 0; i < 5; i++) {
+            assertTrue(request(Outcome.COMPLETED).admitted());
+        }
+        assertEquals(14_999_999, balance(PAYER));
+        assertEquals(0, balance(WORKER), "traffic releases nothing");
+        AgentEscrows a = service.agentEscrows();
+        String project = service.settlement("r1").orElseThrow().escrowId();
+        AgentEscrow first = a.submit(c -> a.releaseMilestone(c, PAYER, project, "spec_approved")).get();
+        assertEquals(2_500_000, first.releasedMicros());
+        ExecutionException twice = assertThrows(ExecutionException.class,
+                () -> a.submit(c -> a.releaseMilestone(c, PAYER, project, "spec_approved")).get());
+        assertEquals("already_settled", ((AgentEscrowException) twice.getCause()).code());
+        ExecutionException byPayee = assertThrows(ExecutionException.class,
+                () -> a.submit(c -> a.releaseMilestone(c, WORKER, project, "draft_delivered")).get());
+        assertEquals("not_payer", ((AgentEscrowException) byPayee.getCause()).code());
+        a.submit(c -> a.releaseMilestone(c, PAYER, project, "draft_delivered")).get();
+        AgentEscrow done = a.submit(c -> a.releaseMilestone(c, PAYER, project, "final_accepted")).get();
+        assertEquals(10_000_001, done.releasedMicros(), "the last tranche takes the rounding remainder");
+        assertEquals("released", done.status());
+        assertEquals(9_900_001, balance(WORKER), "10.000001 less the 1% fee, rounded down once (0.100000)");
+        assertTrue(request(Outcome.COMPLETED).admitted(), "the next project opens");
+        assertEquals(4_999_998, balance(PAYER));
+        assertTrue(service.conservation().holds());
+    }
+}
