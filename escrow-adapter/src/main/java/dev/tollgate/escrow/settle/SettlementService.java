@@ -7,14 +7,11 @@ import dev.tollgate.escrow.ledger.EmbeddedLedger;
 import dev.tollgate.escrow.ledger.LedgerBook;
 import dev.tollgate.escrow.ledger.Statement;
 import dev.tollgate.escrow.port.EscrowPort;
-import dev.tollgate.escrow.pricing.Price;
 import dev.tollgate.metering.UsageRecord;
-import dev.tollgate.metering.agent.PrometheusText;
 import dev.tollgate.metering.agent.UsageListener;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Clock;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -54,7 +51,6 @@ public final class SettlementService implements AutoCloseable {
     private long lastArrearsRetry;
     private final Settler settler;
     private final ExecutorService executor;
-    private final Function<String, String> workerOfUpstream;
     private final LedgerIntents intents = new LedgerIntents();
     private final Arrears arrears = new Arrears();
     private final Set<String> funded = ConcurrentHashMap.newKeySet();
@@ -62,13 +58,13 @@ public final class SettlementService implements AutoCloseable {
     private volatile Runnable journalWake = () -> { };
     private volatile long pendingOps;
     private final QualityGate quality;
-    // Requests with a progress row, to delete it when their usage is journaled (journal thread only).
-    private final Set<String> checkpointed = new HashSet<>();
     private long lastArchive;
     private final RemoteOperations remoteOps;
     private final AgentEscrows agentEscrows;
     private final PerCallPolicy perCall;
     private final PeriodPolicy periods;
+    private final SettlementAdmission admission;
+    private final JournalSettlement journalSettlement;
 
     private SettlementService(SettlementConfig cfg, Database db, EscrowPort port, EmbeddedLedger ledger, Clock clock,
                               Function<String, String> workerOfUpstream) {
@@ -77,7 +73,6 @@ public final class SettlementService implements AutoCloseable {
         this.port = port;
         this.ledger = ledger;
         this.clock = clock;
-        this.workerOfUpstream = workerOfUpstream;
         this.perRequest = new PerRequestPolicy(cfg, ledger, intents, arrears, clock);
         this.streamBudget = new StreamBudgetPolicy(cfg, db, port, clock);
         this.postPaid = !port.capabilities().partialRelease();
@@ -86,8 +81,6 @@ public final class SettlementService implements AutoCloseable {
         this.settler.onLaneFreed(postPay::payIfDue);
         this.remoteOps = new RemoteOperations(db, port, clock, settler::wake, postPay::payIfDue);
         this.quality = new QualityGate(cfg, db, perRequest, settler, clock);
-        this.journal = new SettlementJournal(db, clock, intents, settler, port != ledger, this::applyIntent,
-                this::settle);
         this.agentEscrows = new AgentEscrows(db, ledger, clock, cfg.autoReleaseMillis() / 3_600_000L);
         this.perCall = new PerCallPolicy(ledger, intents, arrears);
         this.periods = new PeriodPolicy(agentEscrows, ledger, clock);
@@ -97,6 +90,12 @@ public final class SettlementService implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.admission = new SettlementAdmission(cfg, db, ledger, clock, perRequest, streamBudget, perCall, periods,
+                postPaid, intents, funded, executor, () -> journalWake.run());
+        this.journalSettlement = new JournalSettlement(cfg, ledger, perRequest, streamBudget, postPay, perCall,
+                periods, postPaid, workerOfUpstream);
+        this.journal = new SettlementJournal(db, clock, intents, settler, port != ledger,
+                journalSettlement::applyIntent, journalSettlement::settle);
     }
 
     /**
@@ -165,106 +164,28 @@ public final class SettlementService implements AutoCloseable {
     /** {@link #admit(String, String, String, String, long, long, int)} for one choice. */
     public CompletableFuture<Admission> admit(String requestId, String account, String worker, String model,
                                               long promptTokenEstimate, long maxTokens) {
-        return admit(requestId, account, worker, model, promptTokenEstimate, maxTokens, 1);
+        return admission.admit(requestId, account, worker, model, promptTokenEstimate, maxTokens, 1);
     }
 
     /**
-     * Decides whether a request may be forwarded. Per-request locks and stream-budget reservations from an open
-     * budget are decided in memory on the caller's thread (the returned future is already complete; the durable
-     * lock follows in the journal's next group commit); opening a new budget escrow completes on the ledger
-     * executor.
+     * Decides whether a request may be forwarded ({@link SettlementAdmission}): in memory on the caller's thread
+     * for locks and reservations from an open budget, on the ledger executor when an escrow must be opened.
      *
      * @param maxTokens completion token limit per choice, or -1 for the account's default
      * @param choices   completions the request may generate ({@code max(n, best_of)})
      */
     public CompletableFuture<Admission> admit(String requestId, String account, String worker, String model,
                                               long promptTokenEstimate, long maxTokens, int choices) {
-        AccountPolicy p = cfg.policyOf(account);
-        if (p.kind() == PolicyKind.NONE) {
-            return CompletableFuture.completedFuture(Admission.FREE);
-        }
-        if (p.fundMicros() > 0 && !funded.contains(account) && funded.add(account)) {
-            // A wildcard policy funds each new account once, on first use, in the next commit.
-            ledger.funds().expectCredit(account, p.fundMicros());
-            intents.offer(new LedgerIntents.Credit("fund:" + account, account, p.fundMicros()));
-            journalWake.run();
-        }
-        if (p.kind() == PolicyKind.PER_CALL) {
-            Admission a = perCall.admit(requestId, account, worker, p);
-            if (a.admitted()) {
-                journalWake.run();
-            }
-            return CompletableFuture.completedFuture(a);
-        }
-        if (p.kind().pattern()) {
-            return periods.admit(account, worker, p);
-        }
-        Price price = cfg.priceOf(model);
-        if (price == null) {
-            return CompletableFuture.completedFuture(Admission.invalid("No price is configured for the model '"
-                    + model + "' and the account " + account + " pays per use; ask the operator to add it to "
-                    + "settlement.prices.", "model"));
-        }
-        if (postPaid) {
-            return CompletableFuture.supplyAsync(() -> PostPayAdmission.decide(
-                    db.transaction(c -> PostPayPolicy.standing(c, account, worker)), account, worker), executor);
-        }
-        long worst;
-        try {
-            long completion = Math.multiplyExact(maxTokens >= 0 ? maxTokens : p.defaultMaxTokens(),
-                    (long) Math.max(1, choices));
-            worst = price.microsUpperBound(promptTokenEstimate, completion);
-        } catch (ArithmeticException e) {
-            return CompletableFuture.completedFuture(Admission.invalid("The request's worst case (max_tokens x n) "
-                    + "is too large to price.", "max_tokens"));
-        }
-        if (p.kind() == PolicyKind.PER_REQUEST) {
-            Admission a = perRequest.admit(requestId, account, worker, model, Math.max(cfg.minLockMicros(), worst));
-            if (a.admitted()) {
-                journalWake.run();
-            }
-            return CompletableFuture.completedFuture(a);
-        }
-        Admission fast = streamBudget.tryReserve(requestId, account, worker, worst, clock.millis());
-        if (fast != null) {
-            return CompletableFuture.completedFuture(fast);
-        }
-        long est = worst;
-        return CompletableFuture.supplyAsync(() -> streamBudget.admit(requestId, account, worker, est, p), executor);
+        return admission.admit(requestId, account, worker, model, promptTokenEstimate, maxTokens, choices);
     }
 
     /**
      * Admission of a request whose worst case is an amount rather than a token count (a RunPod job priced by its
-     * account's job budget or a budget header): locks ({@code per_request}, at least the minimum lock) or reserves
-     * ({@code stream_budget}) {@code micros}, exactly as {@link #admit} does for a token worst case.
+     * account's job budget or a budget header): locks or reserves {@code micros} as {@link #admit} does.
      */
     public CompletableFuture<Admission> admitAmount(String requestId, String account, String worker, String model,
                                                     long micros) {
-        AccountPolicy p = cfg.policyOf(account);
-        if (p.kind() == PolicyKind.NONE || postPaid) {
-            // Post-paid backends lock nothing: the token path decides (arrears only).
-            return admit(requestId, account, worker, model, 0, 0, 1);
-        }
-        if (p.fundMicros() > 0 && !funded.contains(account) && funded.add(account)) {
-            ledger.funds().expectCredit(account, p.fundMicros());
-            intents.offer(new LedgerIntents.Credit("fund:" + account, account, p.fundMicros()));
-            journalWake.run();
-        }
-        if (cfg.priceOf(model) == null) {
-            return admit(requestId, account, worker, model, 0, 0, 1);
-        }
-        if (p.kind() == PolicyKind.PER_REQUEST) {
-            Admission a = perRequest.admit(requestId, account, worker, model, Math.max(cfg.minLockMicros(), micros));
-            if (a.admitted()) {
-                journalWake.run();
-            }
-            return CompletableFuture.completedFuture(a);
-        }
-        Admission fast = streamBudget.tryReserve(requestId, account, worker, micros, clock.millis());
-        if (fast != null) {
-            return CompletableFuture.completedFuture(fast);
-        }
-        return CompletableFuture.supplyAsync(() -> streamBudget.admit(requestId, account, worker, micros, p), executor);
+        return admission.admitAmount(requestId, account, worker, model, micros);
     }
 
     /**
@@ -315,54 +236,6 @@ public final class SettlementService implements AutoCloseable {
     /** The journal: register on the metering agent. */
     public UsageListener usageListener() {
         return journal;
-    }
-
-    private void applyIntent(Connection c, Object intent, long now) throws SQLException {
-        if (intent instanceof LedgerIntents.Lock lock) {
-            perRequest.applyLock(c, lock, now);
-        } else if (intent instanceof LedgerIntents.Credit credit) {
-            ledger.credit(c, credit.opId(), credit.account(), credit.micros());
-        } else if (intent instanceof PerCallPolicy.Charge charge) {
-            perCall.apply(c, charge, now);
-        } else if (intent instanceof LedgerIntents.Progress pr) {
-            Recovery.checkpoint(c, pr, now);
-            checkpointed.add(pr.requestId());
-        }
-    }
-
-    private void settle(Connection c, UsageRecord r, long now) throws SQLException {
-        String worker = workerOfUpstream.apply(r.upstream());
-        if (!UsageJournal.insert(c, r, worker)) {
-            return; // Seen before: it was settled (or is being settled) once already.
-        }
-        if (checkpointed.remove(r.requestId())) {
-            Recovery.clearCheckpoint(c, r.requestId());
-        }
-        if (postPaid) {
-            AccountPolicy p = cfg.policyOf(r.account());
-            if (p.kind() != PolicyKind.NONE) {
-                postPay.onUsage(c, r, worker, p, now);
-            }
-            return;
-        }
-        StreamBudgetPolicy.Reservation reservation = streamBudget.take(r,
-                cfg.policyOf(r.account()).kind() == PolicyKind.STREAM_BUDGET);
-        if (reservation != null) {
-            streamBudget.onUsage(c, reservation, r, cfg.policyOf(r.account()), now);
-            return;
-        }
-        AccountPolicy policy = cfg.policyOf(r.account());
-        if (policy.kind() == PolicyKind.PER_CALL) {
-            return; // Paid at admission, in the commit that wrote its charge.
-        }
-        if (policy.kind().pattern()) {
-            periods.onUsage(c, r, worker, policy, now);
-            return;
-        }
-        SettlementRows.Row row = SettlementRows.find(c, r.requestId());
-        if (row != null && row.policy().equals(PerRequestPolicy.NAME)) {
-            perRequest.onUsage(c, row, r, cfg.policyOf(row.account()), now);
-        }
     }
 
     /** Timers: escrow expiry, quality deadlines, time-based budget batches. Runs on the settler thread. */
@@ -484,32 +357,10 @@ public final class SettlementService implements AutoCloseable {
         }
     }
 
-    /** Appends settlement metrics in Prometheus text format. */
+    /** Appends settlement metrics in Prometheus text format (from memory only). */
     public void writePrometheus(StringBuilder out) {
-        // From memory only: a scrape never waits for the database or grows with its history.
-        PrometheusText.gauge(out, "tollgate_settlement_operations_pending", "Settlement operations not yet carried out.",
-                pendingOps);
-        out.append("# HELP tollgate_settlement_operations_total Settlement operations finished, by result.\n")
-                .append("# TYPE tollgate_settlement_operations_total counter\n")
-                .append("tollgate_settlement_operations_total{result=\"done\"} ").append(settler.doneCount())
-                .append('\n')
-                .append("tollgate_settlement_operations_total{result=\"rejected\"} ").append(settler.rejectedCount())
-                .append('\n');
-        PrometheusText.counter(out, "tollgate_journal_usage_records_total", "Usage records written to the durable journal.",
-                journal.journaledCount());
-        PrometheusText.counter(out, "tollgate_journal_quarantined_records_total",
-                "Usage records that failed to journal and were quarantined (table usage_quarantine).",
-                journal.quarantinedCount());
-        PrometheusText.counter(out, "tollgate_ledger_commits_total",
-                "Ledger transactions committed (each group commit carries many operations).", db.commits());
-        PrometheusText.counter(out, "tollgate_quality_scores_late_total",
-                "Quality scores that arrived after the gate's deadline had settled the request; ignored.",
-                quality.lateScores());
-        PrometheusText.gauge(out, "tollgate_payers_in_arrears", "Payers refused service until what they owe is paid.",
-                arrears.payers());
-        if (port != ledger) {
-            remoteOps.writePrometheus(out);
-        }
+        SettlementMetrics.write(out, pendingOps, settler, journal, db, quality, arrears,
+                port != ledger ? remoteOps : null);
     }
 
     @Override

@@ -1,0 +1,158 @@
+package dev.tollgate.escrow.settle;
+
+import dev.tollgate.escrow.db.Database;
+import dev.tollgate.escrow.ledger.EmbeddedLedger;
+import dev.tollgate.escrow.pricing.Price;
+import java.time.Clock;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+
+/**
+ * Decides whether a request may be forwarded, by its account's policy: a per-request lock, a per-call charge or a
+ * stream-budget reservation from an open budget is decided in memory on the caller's thread (the future is
+ * already complete; the durable write follows in the journal's next group commit); opening a budget escrow, a
+ * billing period or a post-pay standing check completes on the ledger executor. Accounts funded by
+ * configuration are credited once, on first use.
+ *
+ * <p>Threading: any thread; never blocks its caller.
+ */
+final class SettlementAdmission {
+    private final SettlementConfig cfg;
+    private final Database db;
+    private final EmbeddedLedger ledger;
+    private final Clock clock;
+    private final PerRequestPolicy perRequest;
+    private final StreamBudgetPolicy streamBudget;
+    private final PerCallPolicy perCall;
+    private final PeriodPolicy periods;
+    private final boolean postPaid;
+    private final LedgerIntents intents;
+    private final Set<String> funded;
+    private final ExecutorService executor;
+    private final Runnable journalWake;
+
+    SettlementAdmission(SettlementConfig cfg, Database db, EmbeddedLedger ledger, Clock clock,
+                        PerRequestPolicy perRequest, StreamBudgetPolicy streamBudget, PerCallPolicy perCall,
+                        PeriodPolicy periods, boolean postPaid, LedgerIntents intents, Set<String> funded,
+                        ExecutorService executor, Runnable journalWake) {
+        this.cfg = cfg;
+        this.db = db;
+        this.ledger = ledger;
+        this.clock = clock;
+        this.perRequest = perRequest;
+        this.streamBudget = streamBudget;
+        this.perCall = perCall;
+        this.periods = periods;
+        this.postPaid = postPaid;
+        this.intents = intents;
+        this.funded = funded;
+        this.executor = executor;
+        this.journalWake = journalWake;
+    }
+
+    /** {@link #admit(String, String, String, String, long, long, int)} for one choice. */
+    public CompletableFuture<Admission> admit(String requestId, String account, String worker, String model,
+                                              long promptTokenEstimate, long maxTokens) {
+        return admit(requestId, account, worker, model, promptTokenEstimate, maxTokens, 1);
+    }
+
+    /**
+     * Decides whether a request may be forwarded. Per-request locks and stream-budget reservations from an open
+     * budget are decided in memory on the caller's thread (the returned future is already complete; the durable
+     * lock follows in the journal's next group commit); opening a new budget escrow completes on the ledger
+     * executor.
+     *
+     * @param maxTokens completion token limit per choice, or -1 for the account's default
+     * @param choices   completions the request may generate ({@code max(n, best_of)})
+     */
+    public CompletableFuture<Admission> admit(String requestId, String account, String worker, String model,
+                                              long promptTokenEstimate, long maxTokens, int choices) {
+        AccountPolicy p = cfg.policyOf(account);
+        if (p.kind() == PolicyKind.NONE) {
+            return CompletableFuture.completedFuture(Admission.FREE);
+        }
+        fundOnFirstUse(account, p);
+        if (p.kind() == PolicyKind.PER_CALL) {
+            Admission a = perCall.admit(requestId, account, worker, p);
+            if (a.admitted()) {
+                journalWake.run();
+            }
+            return CompletableFuture.completedFuture(a);
+        }
+        if (p.kind().pattern()) {
+            return periods.admit(account, worker, p);
+        }
+        Price price = cfg.priceOf(model);
+        if (price == null) {
+            return CompletableFuture.completedFuture(Admission.invalid("No price is configured for the model '"
+                    + model + "' and the account " + account + " pays per use; ask the operator to add it to "
+                    + "settlement.prices.", "model"));
+        }
+        if (postPaid) {
+            return CompletableFuture.supplyAsync(() -> PostPayAdmission.decide(
+                    db.transaction(c -> PostPayPolicy.standing(c, account, worker)), account, worker), executor);
+        }
+        long worst;
+        try {
+            long completion = Math.multiplyExact(maxTokens >= 0 ? maxTokens : p.defaultMaxTokens(),
+                    (long) Math.max(1, choices));
+            worst = price.microsUpperBound(promptTokenEstimate, completion);
+        } catch (ArithmeticException e) {
+            return CompletableFuture.completedFuture(Admission.invalid("The request's worst case (max_tokens x n) "
+                    + "is too large to price.", "max_tokens"));
+        }
+        if (p.kind() == PolicyKind.PER_REQUEST) {
+            Admission a = perRequest.admit(requestId, account, worker, model, Math.max(cfg.minLockMicros(), worst));
+            if (a.admitted()) {
+                journalWake.run();
+            }
+            return CompletableFuture.completedFuture(a);
+        }
+        Admission fast = streamBudget.tryReserve(requestId, account, worker, worst, clock.millis());
+        if (fast != null) {
+            return CompletableFuture.completedFuture(fast);
+        }
+        long est = worst;
+        return CompletableFuture.supplyAsync(() -> streamBudget.admit(requestId, account, worker, est, p), executor);
+    }
+
+    /**
+     * Admission of a request whose worst case is an amount rather than a token count (a RunPod job priced by its
+     * account's job budget or a budget header): locks ({@code per_request}, at least the minimum lock) or reserves
+     * ({@code stream_budget}) {@code micros}, exactly as {@link #admit} does for a token worst case.
+     */
+    public CompletableFuture<Admission> admitAmount(String requestId, String account, String worker, String model,
+                                                    long micros) {
+        AccountPolicy p = cfg.policyOf(account);
+        if (p.kind() == PolicyKind.NONE || postPaid) {
+            // Post-paid backends lock nothing: the token path decides (arrears only).
+            return admit(requestId, account, worker, model, 0, 0, 1);
+        }
+        fundOnFirstUse(account, p);
+        if (cfg.priceOf(model) == null) {
+            return admit(requestId, account, worker, model, 0, 0, 1);
+        }
+        if (p.kind() == PolicyKind.PER_REQUEST) {
+            Admission a = perRequest.admit(requestId, account, worker, model, Math.max(cfg.minLockMicros(), micros));
+            if (a.admitted()) {
+                journalWake.run();
+            }
+            return CompletableFuture.completedFuture(a);
+        }
+        Admission fast = streamBudget.tryReserve(requestId, account, worker, micros, clock.millis());
+        if (fast != null) {
+            return CompletableFuture.completedFuture(fast);
+        }
+        return CompletableFuture.supplyAsync(() -> streamBudget.admit(requestId, account, worker, micros, p), executor);
+    }
+
+    /** A wildcard policy funds each new account once, on first use, in the next commit. */
+    private void fundOnFirstUse(String account, AccountPolicy p) {
+        if (p.fundMicros() > 0 && !funded.contains(account) && funded.add(account)) {
+            ledger.funds().expectCredit(account, p.fundMicros());
+            intents.offer(new LedgerIntents.Credit("fund:" + account, account, p.fundMicros()));
+            journalWake.run();
+        }
+    }
+}

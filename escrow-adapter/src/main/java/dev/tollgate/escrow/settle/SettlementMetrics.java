@@ -1,0 +1,37 @@
+package dev.tollgate.escrow.settle;
+
+import dev.tollgate.escrow.db.Database;
+import dev.tollgate.metering.agent.PrometheusText;
+
+/** The settlement's Prometheus metrics, read from memory only: a scrape never waits for the database. Stateless. */
+final class SettlementMetrics {
+    private SettlementMetrics() {
+    }
+
+    static void write(StringBuilder out, long pendingOps, Settler settler, SettlementJournal journal, Database db,
+                      QualityGate quality, Arrears arrears, RemoteOperations remoteOps) {
+        PrometheusText.gauge(out, "tollgate_settlement_operations_pending", "Settlement operations not yet carried out.",
+                pendingOps);
+        out.append("# HELP tollgate_settlement_operations_total Settlement operations finished, by result.\n")
+                .append("# TYPE tollgate_settlement_operations_total counter\n")
+                .append("tollgate_settlement_operations_total{result=\"done\"} ").append(settler.doneCount())
+                .append('\n')
+                .append("tollgate_settlement_operations_total{result=\"rejected\"} ").append(settler.rejectedCount())
+                .append('\n');
+        PrometheusText.counter(out, "tollgate_journal_usage_records_total", "Usage records written to the durable journal.",
+                journal.journaledCount());
+        PrometheusText.counter(out, "tollgate_journal_quarantined_records_total",
+                "Usage records that failed to journal and were quarantined (table usage_quarantine).",
+                journal.quarantinedCount());
+        PrometheusText.counter(out, "tollgate_ledger_commits_total",
+                "Ledger transactions committed (each group commit carries many operations).", db.commits());
+        PrometheusText.counter(out, "tollgate_quality_scores_late_total",
+                "Quality scores that arrived after the gate's deadline had settled the request; ignored.",
+                quality.lateScores());
+        PrometheusText.gauge(out, "tollgate_payers_in_arrears", "Payers refused service until what they owe is paid.",
+                arrears.payers());
+        if (remoteOps != null) {
+            remoteOps.writePrometheus(out);
+        }
+    }
+}
