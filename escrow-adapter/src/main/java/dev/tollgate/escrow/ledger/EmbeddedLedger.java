@@ -11,8 +11,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * The default escrow backend: a double-entry ledger in the embedded database. Partial releases, refunds,
@@ -37,11 +35,8 @@ public final class EmbeddedLedger implements EscrowPort {
     private final long minimumLockMicros;
     private final boolean expiryRefunds;
     private final AvailableFunds funds = new AvailableFunds();
-    // Per transaction, under the database lock: new durable balances seen, reservations applied or given back.
-    private final Map<String, Long> durableSeen = new HashMap<>();
-    private final Map<String, Long> reservationsDone = new HashMap<>();
-    private final Map<String, Long> reservedInTx = new HashMap<>();
-    private boolean hooked;
+    private final TransactionFunds inTx;
+    private final LedgerOps ops;
 
     public EmbeddedLedger(Database db, LedgerBook book, Clock clock, long minimumLockMicros, boolean expiryRefunds) {
         this.db = db;
@@ -49,7 +44,9 @@ public final class EmbeddedLedger implements EscrowPort {
         this.clock = clock;
         this.minimumLockMicros = minimumLockMicros;
         this.expiryRefunds = expiryRefunds;
-        book.observe(this::observed);
+        this.inTx = new TransactionFunds(db, funds);
+        this.ops = new LedgerOps(book);
+        book.observe(inTx::observed);
         db.transaction(c -> {
             try (PreparedStatement ps = c.prepareStatement("SELECT id, balance FROM account");
                  ResultSet rs = ps.executeQuery()) {
@@ -68,126 +65,9 @@ public final class EmbeddedLedger implements EscrowPort {
         return funds;
     }
 
-    private void observed(String account, long balance) {
-        durableSeen.put(account, balance);
-        hook();
-    }
-
-    private void reservationDone(String account, long amount) {
-        reservationsDone.merge(account, amount, Long::sum);
-        hook();
-    }
-
-    private void hook() {
-        if (!hooked) {
-            hooked = true;
-            db.whenDone(this::publish, this::rolledBack);
-        }
-    }
-
-    private void publish() {
-        for (Map.Entry<String, Long> e : durableSeen.entrySet()) {
-            Long done = reservationsDone.remove(e.getKey());
-            funds.committed(e.getKey(), e.getValue(), done == null ? 0 : done);
-        }
-        for (Map.Entry<String, Long> e : reservationsDone.entrySet()) {
-            funds.committed(e.getKey(), -1, e.getValue());
-        }
-        forget();
-    }
-
-    /** Reserves inside a transaction: a rollback gives the reservation back. */
-    private boolean reserveInTx(String account, long amount) {
-        if (!funds.reserve(account, amount)) {
-            return false;
-        }
-        reservedInTx.merge(account, amount, Long::sum);
-        hook();
-        return true;
-    }
-
-    private void unreserveInTx(String account, long amount) {
-        funds.unreserve(account, amount);
-        reservedInTx.merge(account, -amount, Long::sum);
-    }
-
-    private void rolledBack() {
-        for (Map.Entry<String, Long> e : reservedInTx.entrySet()) {
-            funds.unreserve(e.getKey(), e.getValue());
-        }
-        forget();
-    }
-
-    private void forget() {
-        reservedInTx.clear();
-        durableSeen.clear();
-        reservationsDone.clear();
-        hooked = false;
-    }
-
     @Override
     public Capabilities capabilities() {
         return new Capabilities(true, true, true, minimumLockMicros, expiryRefunds);
-    }
-
-    /** A recorded earlier outcome of this operation id, or null. */
-    private static EscrowResult replay(Connection c, LedgerBook book, String opId) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT outcome, code, escrow_id FROM ledger_op WHERE op_id = ?")) {
-            ps.setString(1, opId);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return null;
-                }
-                String escrowId = rs.getString(3);
-                if (rs.getString(1).equals("done")) {
-                    return new EscrowResult.Done(escrowId, escrowId == null ? null : book.read(c, escrowId));
-                }
-                return new EscrowResult.Rejected(rs.getString(2), "rejected earlier: " + rs.getString(2));
-            }
-        }
-    }
-
-    private static EscrowResult record(Connection c, LedgerBook book, String opId, String kind, String escrowId,
-                                       EscrowResult r) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "INSERT INTO ledger_op(op_id, kind, escrow_id, outcome, code) VALUES (?, ?, ?, ?, ?)")) {
-            ps.setString(1, opId);
-            ps.setString(2, kind);
-            ps.setString(3, escrowId);
-            ps.setString(4, r instanceof EscrowResult.Done ? "done" : "rejected");
-            ps.setString(5, r instanceof EscrowResult.Rejected rej ? rej.code() : null);
-            ps.executeUpdate();
-        }
-        if (r instanceof EscrowResult.Done && escrowId != null && kind.equals("refund")) {
-            // A refund's answer carries the escrow's final state (what was refunded); the others' callers only
-            // need to know it was done, so they spare the read.
-            return new EscrowResult.Done(escrowId, book.read(c, escrowId));
-        }
-        return r;
-    }
-
-    /** One ledger operation's effect, decided inside its transaction. */
-    @FunctionalInterface
-    private interface Effect {
-        EscrowResult apply(Connection c) throws SQLException;
-    }
-
-    /**
-     * Runs {@code effect} once per operation id: a repeated id answers what the first call answered. The
-     * escrow the operation concerns is recorded with the result when the operation succeeded.
-     */
-    private EscrowResult once(Connection c, String opId, String kind, String escrowId, Effect effect)
-            throws SQLException {
-        EscrowResult earlier = replay(c, book, opId);
-        if (earlier != null) {
-            return earlier;
-        }
-        EscrowResult r = effect.apply(c);
-        if (kind.equals("pay") && r instanceof EscrowResult.Rejected rej && rej.code().equals("insufficient_balance")) {
-            // A payment for work already done is retried later under the same id: its refusal is not final.
-            return r;
-        }
-        return record(c, book, opId, kind, r instanceof EscrowResult.Done ? escrowId : null, r);
     }
 
     @Override
@@ -200,33 +80,33 @@ public final class EmbeddedLedger implements EscrowPort {
      * {@link #funds()} for this lock (by admission); otherwise it is reserved here.
      */
     public EscrowResult lock(Connection c, String opId, LockRequest req, boolean reserved) throws SQLException {
-        EscrowResult r = once(c, opId, "lock", req.escrowId(), tx -> {
+        EscrowResult r = ops.once(c, opId, "lock", req.escrowId(), tx -> {
             if (req.amountMicros() < minimumLockMicros) {
                 return new EscrowResult.Rejected("invalid_amount", "below the minimum lock of " + minimumLockMicros);
             }
             if (book.read(tx, req.escrowId()) != null) {
                 return new EscrowResult.Rejected("exists", "escrow id in use: " + req.escrowId());
             }
-            if (!reserved && !reserveInTx(req.payer(), req.amountMicros())) {
+            if (!reserved && !inTx.reserve(req.payer(), req.amountMicros())) {
                 return new EscrowResult.Rejected("insufficient_balance", req.payer() + " cannot cover "
                         + req.amountMicros());
             }
             if (!book.lock(tx, opId, req.escrowId(), req.payer(), req.payee(), req.amountMicros(),
                     req.expiresAtMillis(), clock.millis())) {
                 if (!reserved) {
-                    unreserveInTx(req.payer(), req.amountMicros());
+                    inTx.unreserve(req.payer(), req.amountMicros());
                 }
                 return new EscrowResult.Rejected("insufficient_balance", req.payer() + " cannot cover "
                         + req.amountMicros());
             }
             if (!reserved) {
-                reservationDone(req.payer(), req.amountMicros());
+                inTx.reservationDone(req.payer(), req.amountMicros());
             }
             return new EscrowResult.Done(req.escrowId(), null);
         });
         if (reserved) {
             // Applied or refused, the admission's reservation is settled by this commit.
-            reservationDone(req.payer(), req.amountMicros());
+            inTx.reservationDone(req.payer(), req.amountMicros());
         }
         return r;
     }
@@ -238,7 +118,7 @@ public final class EmbeddedLedger implements EscrowPort {
 
     /** Releases to a cumulative target inside the caller's transaction. */
     public EscrowResult releaseTo(Connection c, String opId, String escrowId, long target) throws SQLException {
-        return once(c, opId, "release", escrowId, tx -> {
+        return ops.once(c, opId, "release", escrowId, tx -> {
             EscrowState e = book.read(tx, escrowId);
             if (e == null) {
                 return new EscrowResult.Rejected("not_found", escrowId);
@@ -265,7 +145,7 @@ public final class EmbeddedLedger implements EscrowPort {
 
     /** Refunds what was not released and closes the escrow, inside the caller's transaction. */
     public EscrowResult refundRemainder(Connection c, String opId, String escrowId) throws SQLException {
-        return once(c, opId, "refund", escrowId, tx -> {
+        return ops.once(c, opId, "refund", escrowId, tx -> {
             EscrowState e = book.read(tx, escrowId);
             if (e == null) {
                 return new EscrowResult.Rejected("not_found", escrowId);
@@ -283,10 +163,10 @@ public final class EmbeddedLedger implements EscrowPort {
      */
     public EscrowResult payReserved(Connection c, String opId, String payer, String payee, long amountMicros,
                                     String kind) throws SQLException {
-        EscrowResult r = once(c, opId, "pay", null, tx -> book.pay(tx, opId, payer, payee, amountMicros, kind,
+        EscrowResult r = ops.once(c, opId, "pay", null, tx -> book.pay(tx, opId, payer, payee, amountMicros, kind,
                 clock.millis()) ? new EscrowResult.Done(null, null)
                 : new EscrowResult.Rejected("insufficient_balance", payer + " cannot cover " + amountMicros));
-        reservationDone(payer, amountMicros);
+        inTx.reservationDone(payer, amountMicros);
         return r;
     }
 
@@ -295,7 +175,7 @@ public final class EmbeddedLedger implements EscrowPort {
      * open (an agent's partial refund). Refused ({@code invalid_amount}) beyond what the escrow still holds.
      */
     public EscrowResult refund(Connection c, String opId, String escrowId, long amountMicros) throws SQLException {
-        return once(c, opId, "refund-part", escrowId, tx -> {
+        return ops.once(c, opId, "refund-part", escrowId, tx -> {
             EscrowState e = book.read(tx, escrowId);
             if (e == null) {
                 return new EscrowResult.Rejected("not_found", escrowId);
@@ -340,15 +220,15 @@ public final class EmbeddedLedger implements EscrowPort {
      */
     public EscrowResult pay(Connection c, String opId, String payer, String payee, long amountMicros, String kind)
             throws SQLException {
-        return once(c, opId, "pay", null, tx -> {
-            if (!reserveInTx(payer, amountMicros)) {
+        return ops.once(c, opId, "pay", null, tx -> {
+            if (!inTx.reserve(payer, amountMicros)) {
                 return new EscrowResult.Rejected("insufficient_balance", payer + " cannot cover " + amountMicros);
             }
             if (!book.pay(tx, opId, payer, payee, amountMicros, kind, clock.millis())) {
-                unreserveInTx(payer, amountMicros);
+                inTx.unreserve(payer, amountMicros);
                 return new EscrowResult.Rejected("insufficient_balance", payer + " cannot cover " + amountMicros);
             }
-            reservationDone(payer, amountMicros);
+            inTx.reservationDone(payer, amountMicros);
             return new EscrowResult.Done(null, null);
         });
     }
@@ -375,12 +255,12 @@ public final class EmbeddedLedger implements EscrowPort {
 
     /** {@link #credit(String, String, long)} inside the caller's transaction. */
     public boolean credit(Connection c, String opId, String agent, long micros) throws SQLException {
-        if (replay(c, book, opId) != null) {
+        if (LedgerOps.replay(c, book, opId) != null) {
             return false;
         }
         book.ensureAccount(c, agent, null);
         book.transfer(c, opId, LedgerBook.MINT, agent, micros, "credit", null, clock.millis());
-        record(c, book, opId, "credit", null, new EscrowResult.Done(null, null));
+        LedgerOps.record(c, book, opId, "credit", null, new EscrowResult.Done(null, null));
         return true;
     }
 
