@@ -59,6 +59,7 @@ public final class RemoteOperations {
     private final Runnable wake;
     private final Settler.LaneFreed laneFreed;
     private volatile Health health = Health.EMPTY;
+    private volatile long payersInArrears;
 
     RemoteOperations(Database db, EscrowPort port, Clock clock, Runnable wake, Settler.LaneFreed laneFreed) {
         this.db = db;
@@ -118,6 +119,15 @@ public final class RemoteOperations {
             }
         }
         health = new Health(unknown, unknownMicros, stuck, problems(c));
+        try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(DISTINCT payer) FROM postpay WHERE arrears = 1");
+             ResultSet rs = ps.executeQuery()) {
+            payersInArrears = rs.next() ? rs.getLong(1) : 0;
+        }
+    }
+
+    /** Payers the service refused for insufficient balance, as of the last {@link #refresh} (from memory). */
+    long payersInArrears() {
+        return payersInArrears;
     }
 
     private static List<Problem> problems(Connection c) throws SQLException {

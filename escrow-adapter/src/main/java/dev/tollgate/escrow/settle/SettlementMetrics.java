@@ -29,7 +29,7 @@ final class SettlementMetrics {
                 "Quality scores that arrived after the gate's deadline had settled the request; ignored.",
                 quality.lateScores());
         PrometheusText.gauge(out, "tollgate_payers_in_arrears", "Payers refused service until what they owe is paid.",
-                arrears.payers());
+                arrears.payers() + (remoteOps == null ? 0 : remoteOps.payersInArrears()));
         if (remoteOps != null) {
             remoteOps.writePrometheus(out);
         }

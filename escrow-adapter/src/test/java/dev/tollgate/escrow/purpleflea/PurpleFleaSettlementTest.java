@@ -168,6 +168,8 @@ class PurpleFleaSettlementTest {
         fake.fund(PAYER, Micros.parse("0.05"));
         h.serve(PAYER, WORKER, 30, 30, 30, 30);
         assertEquals(402, h.service.admit("next", PAYER, WORKER, "m", 30, 0).get().status());
+        h.service.remoteOperations().refreshNow();
+        assertTrue(metrics().contains("tollgate_payers_in_arrears 1\n"), "the payer counts as in arrears");
         int asked = fake.requests.get();
         h.serve(PAYER, WORKER, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30);
         assertEquals(asked, fake.requests.get(), "requests in flight while in arrears make no create");
@@ -181,6 +183,14 @@ class PurpleFleaSettlementTest {
         }
         assertEquals(420_000 - 4_200, fake.balance(WORKER), "all 0.42 owed, in one escrow");
         assertEquals(1, fake.creates.get());
+        h.service.remoteOperations().refreshNow();
+        assertTrue(metrics().contains("tollgate_payers_in_arrears 0\n"), "out of arrears once paid");
+    }
+
+    private String metrics() {
+        StringBuilder sb = new StringBuilder();
+        h.service.writePrometheus(sb);
+        return sb.toString();
     }
 
     @Test
