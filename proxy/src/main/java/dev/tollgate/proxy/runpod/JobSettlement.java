@@ -20,7 +20,8 @@ import java.util.logging.Logger;
  * Terminal states: {@code COMPLETED} is paid; {@code FAILED}, {@code CANCELLED}, {@code TIMED_OUT} and a job
  * RunPod no longer knows (404 after its TTL) are refunded, unless the worker's own usage shows work and the
  * account says {@code job_partial: pay} (then what was served is paid). A completed job may earn the account's
- * performance bonus, paid from the payer's balance once its usage is journaled.
+ * performance bonus, paid from the payer's balance once its usage is journaled; a job whose hold did not last
+ * until its end is paid from the payer's balance ({@link UnheldCost}).
  *
  * <p>Threading: {@link #settle} on the RunPod thread (it writes the journal and may run the tokenizer).
  */
@@ -39,6 +40,7 @@ final class JobSettlement {
     private final JobTerms terms;
     private final TokenEstimator tokens;
     private final Executor executor;
+    private final UnheldCost unheld;
 
     JobSettlement(MeteringAgent metering, SettlementService settlement, JobJournal journal, JobTerms terms,
                   TokenEstimator tokens, Executor executor) {
@@ -48,6 +50,7 @@ final class JobSettlement {
         this.terms = terms;
         this.tokens = tokens;
         this.executor = executor;
+        this.unheld = new UnheldCost(settlement);
     }
 
     static boolean terminal(String status) {
@@ -87,6 +90,8 @@ final class JobSettlement {
     /** The record is in the journal: a completed job may earn its bonus; then the job is settled. */
     private void journaled(Job job, UsageRecord r) {
         try {
+            // Cost no hold paid (a stream-budget reservation lost with a restart, a hold refunded at expiry).
+            unheld.charge(job, r);
             JobTerms.Bonus bonus = terms.of(job.account()).bonus();
             if (bonus != null && r.outcome() == Outcome.COMPLETED && settlement.settles(job.account())) {
                 long micros = bonus(bonus, r);

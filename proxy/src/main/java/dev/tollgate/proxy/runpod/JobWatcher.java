@@ -38,13 +38,19 @@ final class JobWatcher {
         }
     }
 
+    /** What settles a job once the watcher saw it end ({@link JobSettlement#settle}). */
+    @FunctionalInterface
+    interface Ended {
+        void settle(Job job, String jobStatus, JsonNode answer, int httpStatus);
+    }
+
     private final Map<String, RunPodApi> apis;
-    private final JobSettlement settlement;
+    private final Ended settlement;
     private final ScheduledExecutorService executor;
     private final Map<String, Watch> watched = new HashMap<>();
     private volatile int inFlight;
 
-    JobWatcher(Map<String, RunPodApi> apis, JobSettlement settlement, ScheduledExecutorService executor) {
+    JobWatcher(Map<String, RunPodApi> apis, Ended settlement, ScheduledExecutorService executor) {
         this.apis = apis;
         this.settlement = settlement;
         this.executor = executor;

@@ -74,7 +74,7 @@ public final class RunPodJobs implements AutoCloseable {
         }
         JobJournal journal = new JobJournal(settlement.database());
         JobSettlement settler = new JobSettlement(metering, settlement, journal, terms, tokens, executor);
-        JobWatcher watcher = new JobWatcher(Map.copyOf(byName), settler, executor);
+        JobWatcher watcher = new JobWatcher(Map.copyOf(byName), settler::settle, executor);
         JobSubmission submission = new JobSubmission(settlement, metering, journal, watcher, settler, terms, executor);
         RunPodRoutes routes = new RunPodRoutes(Map.copyOf(byEndpoint), keys, submission, journal, watcher, executor);
         RunPodJobs jobs = new RunPodJobs(executor, routes, watcher, journal, settler);

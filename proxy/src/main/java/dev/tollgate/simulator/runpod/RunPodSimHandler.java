@@ -171,7 +171,7 @@ final class RunPodSimHandler extends SimpleChannelInboundHandler<FullHttpRequest
                 case "status", "status-sync" -> {
                     statusCalls++;
                     if (j.rateLimit()) {
-                        return new Answer(429, "{\"error\":\"Too many requests\"}");
+                        return new Answer(429, "{\"error\":\"Too many requests\"}", j.retryAfter());
                     }
                     j.advance();
                     if (j.expired()) {
@@ -212,7 +212,11 @@ final class RunPodSimHandler extends SimpleChannelInboundHandler<FullHttpRequest
         }
     }
 
-    record Answer(int status, String body) {
+    /** An answer; {@code retryAfter} is the {@code Retry-After} header's value, or null for none. */
+    record Answer(int status, String body, String retryAfter) {
+        Answer(int status, String body) {
+            this(status, body, null);
+        }
     }
 
     private final State state;
@@ -232,6 +236,9 @@ final class RunPodSimHandler extends SimpleChannelInboundHandler<FullHttpRequest
                 Unpooled.wrappedBuffer(b));
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
         r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, b.length);
+        if (a.retryAfter() != null) {
+            r.headers().set(HttpHeaderNames.RETRY_AFTER, a.retryAfter());
+        }
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         HttpUtil.setKeepAlive(r, keepAlive);
         var f = ctx.writeAndFlush(r);

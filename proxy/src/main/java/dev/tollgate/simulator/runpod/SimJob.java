@@ -12,7 +12,9 @@ import java.util.List;
  * input's {@code sim_fault}, else the simulator's): {@code fail} (FAILED, no output), {@code fail-partial}
  * (FAILED with the first half of its yields), {@code timeout} (TIMED_OUT), {@code hang} (IN_PROGRESS until
  * cancelled or released), {@code slow} ({@code /runsync} answers IN_PROGRESS), {@code expire} (404 after its
- * first look: its TTL passed), {@code rate-limit:N} (its first N looks are 429). {@code delayTime} is 250 ms;
+ * first look: its TTL passed), {@code rate-limit:N} (its first N looks are 429), {@code rate-limit:N:S} (the same, each 429 with
+ * {@code Retry-After: S} seconds: RunPod's documentation does not promise the header, Tollgate honours it when
+ * present). {@code delayTime} is 250 ms;
  * {@code executionTime} is 20 ms per completion token (50 tokens/s) unless the input sets
  * {@code sim_execution_ms}.
  *
@@ -53,11 +55,21 @@ final class SimJob {
 
     /** Whether this look is refused with 429 (the {@code rate-limit:N} fault). */
     boolean rateLimit() {
-        if (fault != null && fault.startsWith("rate-limit:") && rateLimited < Integer.parseInt(fault.substring(11))) {
+        if (fault != null && fault.startsWith("rate-limit:")
+                && rateLimited < Integer.parseInt(fault.substring(11).split(":")[0])) {
             rateLimited++;
             return true;
         }
         return false;
+    }
+
+    /** The {@code Retry-After} of this job's 429 answers ({@code rate-limit:N:S}), or null. */
+    String retryAfter() {
+        if (fault == null || !fault.startsWith("rate-limit:")) {
+            return null;
+        }
+        String[] p = fault.substring(11).split(":");
+        return p.length > 1 ? p[1] : null;
     }
 
     /** One look: moves the job on. */
