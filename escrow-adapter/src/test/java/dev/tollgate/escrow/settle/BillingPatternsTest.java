@@ -9,6 +9,9 @@ import dev.tollgate.escrow.TestClock;
 import dev.tollgate.escrow.agent.AgentEscrow;
 import dev.tollgate.escrow.agent.AgentEscrowException;
 import dev.tollgate.escrow.agent.AgentEscrows;
+import dev.tollgate.escrow.ledger.EmbeddedLedger;
+import dev.tollgate.escrow.ledger.LedgerBook;
+import dev.tollgate.escrow.port.EscrowResult;
 import dev.tollgate.escrow.pricing.Fees;
 import dev.tollgate.escrow.pricing.Micros;
 import dev.tollgate.metering.Outcome;
@@ -107,6 +110,66 @@ class BillingPatternsTest {
         served("a", Outcome.COMPLETED);
         assertEquals(100_000, balance(PAYER), "the usage record charges nothing more");
         assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void aPerCallPriceTheBalanceNoLongerCoversIsOwedRetriedAndKeepsThePayerInArrears() throws Exception {
+        open(policy(PolicyKind.PER_CALL, "1.00", new BillingPattern(300_000, 0, 0, 0, 0, 0, Map.of())));
+        service.settleNow();
+        assertTrue(admit("a").admitted());
+        // Another writer of the same ledger (a CLI in another process sharing the data directory) takes 0.80
+        // after admission: the payer has 0.20 left when the call's 0.30 is written.
+        EmbeddedLedger other = new EmbeddedLedger(service.database(), new LedgerBook(Fees.PURPLE_FLEA), clock,
+                100_000, true);
+        assertTrue(other.pay("elsewhere", PAYER, "ag_other", 800_000) instanceof EscrowResult.Done);
+        service.settleNow();
+        assertEquals(200_000, balance(PAYER));
+        SettlementView owed = service.settlement("a").orElseThrow();
+        assertEquals("owed", owed.state());
+        assertEquals(300_000, owed.costMicros());
+        assertEquals(0, owed.releasedMicros());
+        Admission next = admit("b");
+        assertEquals(402, next.status());
+        assertTrue(next.message().contains("owes 0.300000 USDC"), next.message());
+
+        // Topped up: the owed price is paid on the settler's timer and the payer is served again.
+        service.ledger().credit("topup", PAYER, 1_000_000);
+        clock.advance(120_000);
+        service.settleNow();
+        assertEquals(900_000, balance(PAYER), "0.20 + 1.00 - 0.30");
+        assertEquals(297_000, balance(WORKER), "0.30 less the 1% fee");
+        SettlementView paid = service.settlement("a").orElseThrow();
+        assertEquals("paid", paid.state());
+        assertEquals(300_000, paid.releasedMicros());
+        assertEquals(297_000, service.statement(WORKER).earnedMicros());
+        assertEquals(1_100_000, service.statement(PAYER).spentMicros(), "0.80 elsewhere and the call, fees included");
+        assertTrue(admit("c").admitted());
+        service.settleNow();
+        assertEquals(600_000, balance(PAYER));
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void aPerCallPriceOwedAtAStopIsStillOwedAfterARestart() throws Exception {
+        AccountPolicy p = policy(PolicyKind.PER_CALL, "1.00", new BillingPattern(300_000, 0, 0, 0, 0, 0, Map.of()));
+        open(p);
+        service.settleNow();
+        assertTrue(admit("a").admitted());
+        EmbeddedLedger other = new EmbeddedLedger(service.database(), new LedgerBook(Fees.PURPLE_FLEA), clock,
+                100_000, true);
+        assertTrue(other.pay("elsewhere", PAYER, "ag_other", 800_000) instanceof EscrowResult.Done);
+        service.settleNow();
+        service.close();
+        open(p);
+        Admission next = admit("b");
+        assertEquals(402, next.status());
+        assertTrue(next.message().contains("owes 0.300000 USDC"), next.message());
+        service.ledger().credit("topup", PAYER, 1_000_000);
+        clock.advance(120_000);
+        service.settleNow();
+        assertEquals("paid", service.settlement("a").orElseThrow().state());
+        assertEquals(900_000, balance(PAYER));
+        assertTrue(admit("c").admitted());
     }
 
     @Test
