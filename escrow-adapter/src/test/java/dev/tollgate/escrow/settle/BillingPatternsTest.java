@@ -240,6 +240,69 @@ class BillingPatternsTest {
         assertTrue(service.conservation().holds());
     }
 
+    /** Hybrid 5.00 for 2 requests per 168 h, overage 0.50 from a 1.50 pool; r3 (the first unit) served late. */
+    void hybridWithAUnitServedAfterThePoolClosed(String fund) throws Exception {
+        open(policy(PolicyKind.HYBRID, fund, new BillingPattern(0, 5_000_000, 168, 2, 500_000, 1_500_000,
+                Map.of())));
+        assertTrue(request(Outcome.COMPLETED).admitted());
+        assertTrue(request(Outcome.COMPLETED).admitted());
+        assertTrue(admit("r3").admitted(), "the pool's first unit");
+        clock.advance(168 * HOUR);
+        assertEquals(1, service.agentEscrows().sweepNow().get(), "the base at the period's end");
+        clock.advance(HOUR);
+        assertEquals(1, service.agentEscrows().sweepNow().get(), "the pool, unused so far, refunded");
+        assertEquals(4_950_000, balance(WORKER));
+    }
+
+    @Test
+    void aHybridUnitWhoseRecordArrivesAfterThePoolClosedIsPaidFromTheBalance() throws Exception {
+        hybridWithAUnitServedAfterThePoolClosed("20.00");
+        assertEquals(15_000_000, balance(PAYER));
+        served("r3", Outcome.COMPLETED);
+        SettlementView late = service.settlement("r3").orElseThrow();
+        assertEquals("overage", late.state());
+        assertEquals(500_000, late.costMicros());
+        assertEquals(500_000, late.releasedMicros());
+        assertEquals(14_500_000, balance(PAYER));
+        assertEquals(5_445_000, balance(WORKER), "5.00 + 0.50 less the 1% fee");
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void aHybridUnitTheBalanceCannotPayAfterThePoolClosedIsOwedAndKeepsThePayerInArrears() throws Exception {
+        hybridWithAUnitServedAfterThePoolClosed("6.50");
+        assertEquals(1_500_000, balance(PAYER), "the refunded pool");
+        AgentEscrows a = service.agentEscrows();
+        a.submit(c -> a.create(c, PAYER, "ag_other", 1_500_000, "another job", 24, "refund")).get();
+        assertEquals(0, balance(PAYER), "an agent escrow took it");
+        served("r3", Outcome.COMPLETED);
+        SettlementView late = service.settlement("r3").orElseThrow();
+        assertEquals("overage_owed", late.state());
+        assertEquals(500_000, late.costMicros());
+        assertEquals(0, late.releasedMicros());
+        Admission next = admit("r4");
+        assertEquals(402, next.status());
+        assertTrue(next.message().contains("owes 0.500000 USDC"), next.message());
+
+        service.close();
+        open(policy(PolicyKind.HYBRID, "6.50", new BillingPattern(0, 5_000_000, 168, 2, 500_000, 1_500_000,
+                Map.of())));
+        Admission afterRestart = admit("r5");
+        assertEquals(402, afterRestart.status(), "still owed after a restart");
+        assertTrue(afterRestart.message().contains("owes 0.500000 USDC"), afterRestart.message());
+
+        service.ledger().credit("topup", PAYER, 7_000_000);
+        clock.advance(120_000);
+        service.settleNow();
+        assertEquals("overage", service.settlement("r3").orElseThrow().state());
+        assertEquals(500_000, service.settlement("r3").orElseThrow().releasedMicros());
+        assertEquals(6_500_000, balance(PAYER), "7.00 - 0.50");
+        assertEquals(5_445_000, balance(WORKER), "5.00 + 0.50 less the 1% fee");
+        assertTrue(admit("r6").admitted(), "paid up: the next period opens");
+        assertEquals(0, balance(PAYER), "base 5.00 and pool 1.50 locked");
+        assertTrue(service.conservation().holds());
+    }
+
     @Test
     void milestoneTranchesAreReleasedByTheirNamesNotByTraffic() throws Exception {
         Map<String, Integer> tranches = new LinkedHashMap<>();
