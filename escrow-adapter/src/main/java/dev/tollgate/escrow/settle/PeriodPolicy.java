@@ -31,8 +31,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *       unit whose usage record arrives after the pool closed is paid from the payer's balance, or owed (retried,
  *       the payer in arrears: its next requests are 402 until it is paid, see {@link Arrears});</li>
  *   <li>milestone: a project escrow of the price with named tranches the payer releases by API call; requests are
- *       admitted while it is open; once its last tranche is released (or it expires, refunded), the next request
- *       opens the next project.</li>
+ *       admitted while it is open; once its last tranche is released (or it expires, refunded), its period row is
+ *       closed in the same transaction and the next request opens the next project.</li>
  * </ul>
  * Periods roll over on time (a request after the end opens the next period; the agent escrow timer settles the
  * old one's escrows at their auto-release time) and survive restarts (table {@code billing_period}: the period
@@ -225,8 +225,19 @@ final class PeriodPolicy {
         }
     }
 
-    /** An agent escrow closed (released, refunded, expired): a period whose base escrow it was ends now. */
-    void escrowClosed(String escrowId) {
+    /**
+     * An agent escrow closed (released, refunded, expired), inside the transaction that closed it: a period whose
+     * base escrow it was ends now. A milestone project's row is closed durably with it (its last tranche released
+     * or the project refunded), so a restart finds it closed; a subscription or hybrid row stays open until the
+     * next period opens, for its late requests (its overage pool outlives it).
+     */
+    void escrowClosed(Connection c, String escrowId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE billing_period SET open = 0 WHERE base_escrow = ? "
+                + "AND kind = ? AND open = 1")) {
+            ps.setString(1, escrowId);
+            ps.setString(2, kindName(PolicyKind.MILESTONE));
+            ps.executeUpdate();
+        }
         Period p = byBaseEscrow.remove(escrowId);
         if (p != null) {
             p.open = false;
@@ -245,11 +256,14 @@ final class PeriodPolicy {
         long quota;
         long used;
         long units;
+        // A milestone project's row is closed with its last tranche: a request admitted under it and journaled
+        // after that is still covered by it (the latest project), not by a new one.
         try (PreparedStatement ps = c.prepareStatement("SELECT base_escrow, overage_escrow, seq, quota, used, "
-                + "overage_units FROM billing_period WHERE account = ? AND worker = ? AND open = 1 "
+                + "overage_units FROM billing_period WHERE account = ? AND worker = ? AND (open = 1 OR kind = ?) "
                 + "ORDER BY seq DESC LIMIT 1")) {
             ps.setString(1, account);
             ps.setString(2, worker);
+            ps.setString(3, kindName(PolicyKind.MILESTONE));
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
                     SettlementRows.insert(c, r.requestId(), account, worker, kindName(p.kind()), null, "uncovered", 0,

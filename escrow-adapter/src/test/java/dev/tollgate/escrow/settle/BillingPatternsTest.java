@@ -9,6 +9,7 @@ import dev.tollgate.escrow.TestClock;
 import dev.tollgate.escrow.agent.AgentEscrow;
 import dev.tollgate.escrow.agent.AgentEscrowException;
 import dev.tollgate.escrow.agent.AgentEscrows;
+import dev.tollgate.escrow.db.Database;
 import dev.tollgate.escrow.ledger.EmbeddedLedger;
 import dev.tollgate.escrow.ledger.LedgerBook;
 import dev.tollgate.escrow.port.EscrowResult;
@@ -332,6 +333,59 @@ class BillingPatternsTest {
         assertEquals(9_900_001, balance(WORKER), "10.000001 less the 1% fee, rounded down once (0.100000)");
         assertTrue(request(Outcome.COMPLETED).admitted(), "the next project opens");
         assertEquals(4_999_998, balance(PAYER));
+        assertTrue(service.conservation().holds());
+    }
+
+    /** The open flag of the billing period whose base escrow is {@code escrow}, as the database holds it. */
+    static int periodOpenFlag(Database db, String escrow) {
+        return db.transaction(c -> {
+            try (java.sql.PreparedStatement ps = c.prepareStatement(
+                    "SELECT open FROM billing_period WHERE base_escrow = ?")) {
+                ps.setString(1, escrow);
+                try (java.sql.ResultSet rs = ps.executeQuery()) {
+                    assertTrue(rs.next(), "no period for " + escrow);
+                    return rs.getInt(1);
+                }
+            }
+        });
+    }
+
+    @Test
+    void aMilestoneProjectIsClosedDurablyWithItsLastTrancheAndARestartFindsItClosed() throws Exception {
+        Map<String, Integer> tranches = new LinkedHashMap<>();
+        tranches.put("spec_approved", 25);
+        tranches.put("draft_delivered", 50);
+        tranches.put("final_accepted", 25);
+        AccountPolicy p = policy(PolicyKind.MILESTONE, "25.00", new BillingPattern(0, 10_000_001, 720, 0, 0, 0,
+                tranches));
+        open(p);
+        assertTrue(request(Outcome.COMPLETED).admitted());
+        assertTrue(admit("late").admitted(), "admitted under the project, journaled after its last tranche");
+        AgentEscrows a = service.agentEscrows();
+        String project = service.settlement("r1").orElseThrow().escrowId();
+        assertEquals(1, periodOpenFlag(service.database(), project));
+        for (String t : tranches.keySet()) {
+            a.submit(c -> a.releaseMilestone(c, PAYER, project, t)).get();
+        }
+        assertEquals(0, periodOpenFlag(service.database(), project), "closed in the last tranche's transaction");
+        served("late", Outcome.COMPLETED);
+        SettlementView late = service.settlement("late").orElseThrow();
+        assertEquals("covered", late.state(), "still the project's request");
+        assertEquals(project, late.escrowId());
+
+        service.close();
+        service = null;
+        try (Database db = Database.open(dir)) {
+            assertEquals(0, periodOpenFlag(db, project), "what a restart reads before loading anything");
+        }
+        open(p);
+        assertEquals(0, periodOpenFlag(service.database(), project));
+        assertTrue(request(Outcome.COMPLETED).admitted(), "the next project opens");
+        String next = service.settlement("r" + requests).orElseThrow().escrowId();
+        assertFalse(project.equals(next));
+        assertEquals(1, periodOpenFlag(service.database(), next));
+        assertEquals(4_999_998, balance(PAYER), "25.00 less two projects of 10.000001");
+        assertEquals(9_900_001, balance(WORKER));
         assertTrue(service.conservation().holds());
     }
 }
