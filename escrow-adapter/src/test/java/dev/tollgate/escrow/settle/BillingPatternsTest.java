@@ -266,6 +266,10 @@ class BillingPatternsTest {
         assertEquals(500_000, late.releasedMicros());
         assertEquals(14_500_000, balance(PAYER));
         assertEquals(5_445_000, balance(WORKER), "5.00 + 0.50 less the 1% fee");
+        assertEquals(5_445_000, service.statement(WORKER).earnedMicros(), "the late unit is earned");
+        assertEquals(5_500_000, service.statement(PAYER).spentMicros(), "base and late unit, fees included");
+        assertEquals(55_000, service.statement(PAYER).feesMicros());
+        assertEquals(0, service.statement(PAYER).bonusPaidMicros(), "an overage unit is not a bonus");
         assertTrue(service.conservation().holds());
     }
 
