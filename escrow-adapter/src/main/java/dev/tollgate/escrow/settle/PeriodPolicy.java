@@ -263,7 +263,7 @@ final class PeriodPolicy {
                 + "ORDER BY seq DESC LIMIT 1")) {
             ps.setString(1, account);
             ps.setString(2, worker);
-            ps.setString(3, kindName(PolicyKind.MILESTONE));
+            ps.setString(3, p.kind() == PolicyKind.MILESTONE ? kindName(PolicyKind.MILESTONE) : "");
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
                     SettlementRows.insert(c, r.requestId(), account, worker, kindName(p.kind()), null, "uncovered", 0,
