@@ -44,7 +44,13 @@ public final class AgentEscrows implements AutoCloseable {
     private final Clock clock;
     private final long defaultHours;
     private final SecureRandom random = new SecureRandom();
-    private volatile java.util.function.Consumer<String> closedListener = id -> { };
+    private volatile ClosedListener closedListener = (c, id) -> { };
+
+    /** Told, inside the transaction that closes it, the id of an agent escrow this class closed. */
+    @FunctionalInterface
+    public interface ClosedListener {
+        void closed(Connection c, String escrowId) throws SQLException;
+    }
     private final ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "tollgate-agent-escrow");
         t.setDaemon(true);
@@ -84,8 +90,11 @@ public final class AgentEscrows implements AutoCloseable {
         return submit(this::sweepDue);
     }
 
-    /** Told the id of every agent escrow this class closes (any thread of this class; keep it short). */
-    public void onClosed(java.util.function.Consumer<String> listener) {
+    /**
+     * Told the id of every agent escrow this class closes, inside the closing transaction (so what it writes
+     * commits with the close); on this class's thread, keep it short.
+     */
+    public void onClosed(ClosedListener listener) {
         this.closedListener = listener;
     }
 
@@ -206,7 +215,7 @@ public final class AgentEscrows implements AutoCloseable {
     private AgentEscrow close(Connection c, String id) throws SQLException {
         expect(ledger.refundRemainder(c, opId("close", id), id));
         AgentEscrowRows.markClosed(c, id);
-        closedListener.accept(id);
+        closedListener.closed(c, id);
         return AgentEscrowRows.find(c, id);
     }
 
@@ -291,7 +300,7 @@ public final class AgentEscrows implements AutoCloseable {
         for (String[] d : due) {
             ledger.expire(c, d[0], d[1].equals("release"));
             AgentEscrowRows.markClosed(c, d[0]);
-            closedListener.accept(d[0]);
+            closedListener.closed(c, d[0]);
         }
         return due.size();
     }

@@ -29,14 +29,15 @@ final class LedgerQueries {
         long refunded = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'refund'",
                 agent);
         long earned = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind IN "
-                + "('release', 'bonus', 'tip', 'per_call')", agent);
+                + "('release', 'bonus', 'tip', 'per_call', 'excess')", agent);
         long bonusEarned = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'bonus'",
                 agent);
         long bonusPaidNet = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
                 + "('bonus', 'tip', 'fee', 'referral')", agent);
-        // Per-call payments (paid straight from the balance, fee included) count as spent, like releases.
-        long perCallNet = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind = 'per_call'",
-                agent);
+        // Per-call payments and owed payments for work served (cost beyond a hold, a late overage unit), paid
+        // straight from the balance, fee included, count as spent, like releases.
+        long perCallNet = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
+                + "('per_call', 'excess')", agent);
         long escrowFees = one(c, "SELECT COALESCE(SUM(fee), 0) FROM escrow WHERE payer = ?", agent);
         long directFees = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
                 + "('fee', 'referral')", agent);
@@ -44,9 +45,10 @@ final class LedgerQueries {
                 agent);
         long credited = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'credit'",
                 agent);
-        // The fees of per-call payments are debited from the payer like a bonus's: not bonuses, so not counted there.
+        // The fees of per-call and owed payments are debited from the payer like a bonus's: not bonuses, so not
+        // counted there.
         long perCallFees = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
-                + "('fee', 'referral') AND op_id LIKE 'call:%'", agent);
+                + "('fee', 'referral') AND (op_id LIKE 'call:%' OR op_id LIKE 'excess:%')", agent);
         return new Statement(agent, balance, held, released + bonusPaidNet + perCallNet, refunded, earned,
                 bonusPaidNet - perCallFees, bonusEarned, escrowFees + directFees, referral, credited);
     }

@@ -11,7 +11,8 @@ import java.sql.SQLException;
  * payer's available funds in memory (a refusal is an immediate 402, nothing forwarded) and the payment to the
  * worker is queued for the journal's next group commit, which writes it (fee included, like any payment) before
  * the usage records of that commit, so before the response ends. The payment is for the call: an upstream error
- * does not return it (the pattern's trade-off: no escrow, lowest overhead).
+ * does not return it (the pattern's trade-off: no escrow, lowest overhead). A payment the balance can no longer
+ * cover at its commit is owed, retried and puts the payer in arrears (see {@link Arrears}).
  *
  * <p>Threading: {@link #admit} on any thread (an event loop), without touching the database; {@link #apply} on
  * the journal's writer inside its transaction.
@@ -47,13 +48,22 @@ final class PerCallPolicy {
         return Admission.granted(null);
     }
 
-    /** Pays an admitted call and records it as the request's settlement. */
+    /**
+     * Pays an admitted call and records it as the request's settlement. When the payer's balance dropped since
+     * admission (another writer of the ledger took it), the price stays owed: a {@code call:} payment operation,
+     * tried in this same commit and then on the settler's timer, with the payer in arrears while it is refused;
+     * the row says {@code owed} until it is paid.
+     */
     void apply(Connection c, Charge ch, long now) throws SQLException {
-        EscrowResult r = ledger.payReserved(c, "call:" + ch.requestId(), ch.account(), ch.worker(), ch.micros(),
-                NAME);
+        String opId = Arrears.CALL_PREFIX + ch.requestId();
+        EscrowResult r = ledger.payReserved(c, opId, ch.account(), ch.worker(), ch.micros(), NAME);
         boolean paid = r instanceof EscrowResult.Done;
-        SettlementRows.insert(c, ch.requestId(), ch.account(), ch.worker(), NAME, null, paid ? "paid" : "unpaid", 0,
+        SettlementRows.insert(c, ch.requestId(), ch.account(), ch.worker(), NAME, null, paid ? "paid" : "owed", 0,
                 now);
         SettlementRows.update(c, ch.requestId(), "cost = ?, released = ?", ch.micros(), paid ? ch.micros() : 0L);
+        if (!paid) {
+            SettleOps.insert(c, opId, ch.requestId(), opId, SettleOps.Kind.PAY, ch.micros(), ch.account(),
+                    ch.worker(), now);
+        }
     }
 }

@@ -4,6 +4,7 @@ import dev.tollgate.escrow.agent.AgentEscrow;
 import dev.tollgate.escrow.agent.AgentEscrowException;
 import dev.tollgate.escrow.agent.AgentEscrows;
 import dev.tollgate.escrow.ledger.EmbeddedLedger;
+import dev.tollgate.escrow.pricing.Micros;
 import dev.tollgate.metering.UsageRecord;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -26,10 +27,12 @@ import java.util.concurrent.atomic.AtomicLong;
  *       period covers up to {@code quota} requests (then 402 until the next period);</li>
  *   <li>hybrid: the same base escrow for the first {@code quota} requests, and an overage escrow of
  *       {@code overage_pool} auto-refunded an hour after the period's end; each request beyond the quota releases
- *       {@code overage_price} from it (cumulative target, exact), and when the pool cannot cover one more, 402;</li>
+ *       {@code overage_price} from it (cumulative target, exact), and when the pool cannot cover one more, 402; a
+ *       unit whose usage record arrives after the pool closed is paid from the payer's balance, or owed (retried,
+ *       the payer in arrears: its next requests are 402 until it is paid, see {@link Arrears});</li>
  *   <li>milestone: a project escrow of the price with named tranches the payer releases by API call; requests are
- *       admitted while it is open; once its last tranche is released (or it expires, refunded), the next request
- *       opens the next project.</li>
+ *       admitted while it is open; once its last tranche is released (or it expires, refunded), its period row is
+ *       closed in the same transaction and the next request opens the next project.</li>
  * </ul>
  * Periods roll over on time (a request after the end opens the next period; the agent escrow timer settles the
  * old one's escrows at their auto-release time) and survive restarts (table {@code billing_period}: the period
@@ -97,6 +100,8 @@ final class PeriodPolicy {
     private final Map<String, Period> live = new ConcurrentHashMap<>();
     private final Map<String, Period> byBaseEscrow = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<Period>> opening = new ConcurrentHashMap<>();
+    /** Payers that may owe an overage unit paid after its pool closed, each with the mark of its latest one. */
+    private final Map<String, Object> owing = new ConcurrentHashMap<>();
 
     PeriodPolicy(AgentEscrows escrows, EmbeddedLedger ledger, Clock clock) {
         this.escrows = escrows;
@@ -113,6 +118,23 @@ final class PeriodPolicy {
     }
 
     CompletableFuture<Admission> admit(String account, String worker, AccountPolicy p) {
+        Object mark = owing.get(account);
+        if (mark == null) {
+            return admitInPeriod(account, worker, p);
+        }
+        // The payer may owe a late overage unit: asked of the database (rare), on the agent escrow thread.
+        return escrows.submit(c -> Arrears.owedInDb(c, account)).thenCompose(owed -> {
+            if (owed > 0) {
+                return CompletableFuture.completedFuture(Admission.paymentRequired("Account " + account + " owes "
+                        + Micros.format(owed) + " USDC for overage served after its pool closed; top up the "
+                        + "balance."));
+            }
+            owing.remove(account, mark); // Unless a new owed unit was recorded meanwhile.
+            return admitInPeriod(account, worker, p);
+        });
+    }
+
+    private CompletableFuture<Admission> admitInPeriod(String account, String worker, AccountPolicy p) {
         String key = pair(account, worker);
         Period cur = live.get(key);
         if (cur != null && cur.current(clock.millis())) {
@@ -203,8 +225,19 @@ final class PeriodPolicy {
         }
     }
 
-    /** An agent escrow closed (released, refunded, expired): a period whose base escrow it was ends now. */
-    void escrowClosed(String escrowId) {
+    /**
+     * An agent escrow closed (released, refunded, expired), inside the transaction that closed it: a period whose
+     * base escrow it was ends now. A milestone project's row is closed durably with it (its last tranche released
+     * or the project refunded), so a restart finds it closed; a subscription or hybrid row stays open until the
+     * next period opens, for its late requests (its overage pool outlives it).
+     */
+    void escrowClosed(Connection c, String escrowId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE billing_period SET open = 0 WHERE base_escrow = ? "
+                + "AND kind = ? AND open = 1")) {
+            ps.setString(1, escrowId);
+            ps.setString(2, kindName(PolicyKind.MILESTONE));
+            ps.executeUpdate();
+        }
         Period p = byBaseEscrow.remove(escrowId);
         if (p != null) {
             p.open = false;
@@ -223,11 +256,14 @@ final class PeriodPolicy {
         long quota;
         long used;
         long units;
+        // A milestone project's row is closed with its last tranche: a request admitted under it and journaled
+        // after that is still covered by it (the latest project), not by a new one.
         try (PreparedStatement ps = c.prepareStatement("SELECT base_escrow, overage_escrow, seq, quota, used, "
-                + "overage_units FROM billing_period WHERE account = ? AND worker = ? AND open = 1 "
+                + "overage_units FROM billing_period WHERE account = ? AND worker = ? AND (open = 1 OR kind = ?) "
                 + "ORDER BY seq DESC LIMIT 1")) {
             ps.setString(1, account);
             ps.setString(2, worker);
+            ps.setString(3, p.kind() == PolicyKind.MILESTONE ? kindName(PolicyKind.MILESTONE) : "");
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
                     SettlementRows.insert(c, r.requestId(), account, worker, kindName(p.kind()), null, "uncovered", 0,
@@ -266,7 +302,14 @@ final class PeriodPolicy {
             cost = price;
             boolean ok = result instanceof dev.tollgate.escrow.port.EscrowResult.Done;
             released = ok ? price : 0;
-            state = ok ? "overage" : "overage_unpaid";
+            state = ok ? "overage" : "overage_owed";
+            if (!ok) {
+                // The pool closed before this record arrived: the unit is paid straight from the payer's balance,
+                // in this commit if it can, else owed and retried with the payer in arrears.
+                String opId = Arrears.OP_PREFIX + r.requestId();
+                SettleOps.insert(c, opId, r.requestId(), opId, SettleOps.Kind.PAY, price, account, worker, now);
+                owing.put(account, new Object());
+            }
         }
         try (PreparedStatement ps = c.prepareStatement("UPDATE billing_period SET used = ?, overage_units = ? "
                 + "WHERE seq = ?")) {
@@ -306,6 +349,13 @@ final class PeriodPolicy {
         }
         for (String[] s : stale) {
             closeRows(c, s[0], s[1]);
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT DISTINCT payer FROM settle_op WHERE op_id LIKE "
+                + "'excess:%' AND state IN ('pending', 'unknown') AND attempts > 0");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                owing.put(rs.getString(1), new Object());
+            }
         }
     }
 }

@@ -174,7 +174,7 @@ final class Settler implements Runnable {
             case RELEASE -> inlineLedger.releaseTo(c, op.opId(), op.escrowId(), op.target());
             case REFUND -> inlineLedger.refundRemainder(c, op.opId(), op.escrowId());
             case PAY -> inlineLedger.pay(c, op.opId(), op.payer(), op.payee(), op.target(),
-                    op.opId().startsWith(Arrears.OP_PREFIX) ? "excess"
+                    Arrears.owedOp(op.opId()) ? Arrears.ledgerKind(op.opId())
                             : op.opId().startsWith(SettlementService.TIP_PREFIX) ? "tip" : "bonus");
         };
     }
@@ -245,7 +245,7 @@ final class Settler implements Runnable {
             SettleOps.mark(c, op.opId(), "done", now, null);
             db.whenDone(done::incrementAndGet, null);
             recordEffect(c, op, d.state());
-            if (op.opId().startsWith(Arrears.OP_PREFIX)) {
+            if (Arrears.owedOp(op.opId())) {
                 arrears.paid(op.payer(), op.opId());
             }
             if (postPay) {
@@ -278,7 +278,7 @@ final class Settler implements Runnable {
             // tied up in holds that are about to be refunded); beyond-the-hold cost puts the payer in arrears.
             long backoff = Math.min(MAX_BACKOFF_MS, 1_000L << Math.min(6, op.attempts()));
             SettleOps.retryLater(c, op.opId(), now + backoff, rej.code());
-            if (op.opId().startsWith(Arrears.OP_PREFIX)) {
+            if (Arrears.owedOp(op.opId())) {
                 arrears.refused(op.payer(), op.opId(), op.target());
             }
         } else if (r instanceof EscrowResult.Rejected rej) {
@@ -337,8 +337,15 @@ final class Settler implements Runnable {
                 }
             }
             case PAY -> {
-                if (op.opId().startsWith(Arrears.OP_PREFIX)) {
-                    return; // Cost beyond the hold: part of the cost already recorded, not a bonus.
+                if (Arrears.owedOp(op.opId())) {
+                    // Cost beyond the hold (part of the cost already recorded, not a bonus), or a per-call price or
+                    // late overage unit owed: its request's row now shows it paid.
+                    if (op.requestId() != null) {
+                        SettlementRows.update(c, op.requestId(), "state = CASE state WHEN 'owed' THEN 'paid' "
+                                + "WHEN 'overage_owed' THEN 'overage' ELSE state END, released = CASE WHEN state IN "
+                                + "('owed', 'overage_owed') THEN cost ELSE released END");
+                    }
+                    return;
                 }
                 if (op.requestId() != null) {
                     SettlementRows.update(c, op.requestId(), "bonus = bonus + ?", op.target());

@@ -9,6 +9,10 @@ import dev.tollgate.escrow.TestClock;
 import dev.tollgate.escrow.agent.AgentEscrow;
 import dev.tollgate.escrow.agent.AgentEscrowException;
 import dev.tollgate.escrow.agent.AgentEscrows;
+import dev.tollgate.escrow.db.Database;
+import dev.tollgate.escrow.ledger.EmbeddedLedger;
+import dev.tollgate.escrow.ledger.LedgerBook;
+import dev.tollgate.escrow.port.EscrowResult;
 import dev.tollgate.escrow.pricing.Fees;
 import dev.tollgate.escrow.pricing.Micros;
 import dev.tollgate.metering.Outcome;
@@ -110,6 +114,66 @@ class BillingPatternsTest {
     }
 
     @Test
+    void aPerCallPriceTheBalanceNoLongerCoversIsOwedRetriedAndKeepsThePayerInArrears() throws Exception {
+        open(policy(PolicyKind.PER_CALL, "1.00", new BillingPattern(300_000, 0, 0, 0, 0, 0, Map.of())));
+        service.settleNow();
+        assertTrue(admit("a").admitted());
+        // Another writer of the same ledger (a CLI in another process sharing the data directory) takes 0.80
+        // after admission: the payer has 0.20 left when the call's 0.30 is written.
+        EmbeddedLedger other = new EmbeddedLedger(service.database(), new LedgerBook(Fees.PURPLE_FLEA), clock,
+                100_000, true);
+        assertTrue(other.pay("elsewhere", PAYER, "ag_other", 800_000) instanceof EscrowResult.Done);
+        service.settleNow();
+        assertEquals(200_000, balance(PAYER));
+        SettlementView owed = service.settlement("a").orElseThrow();
+        assertEquals("owed", owed.state());
+        assertEquals(300_000, owed.costMicros());
+        assertEquals(0, owed.releasedMicros());
+        Admission next = admit("b");
+        assertEquals(402, next.status());
+        assertTrue(next.message().contains("owes 0.300000 USDC"), next.message());
+
+        // Topped up: the owed price is paid on the settler's timer and the payer is served again.
+        service.ledger().credit("topup", PAYER, 1_000_000);
+        clock.advance(120_000);
+        service.settleNow();
+        assertEquals(900_000, balance(PAYER), "0.20 + 1.00 - 0.30");
+        assertEquals(297_000, balance(WORKER), "0.30 less the 1% fee");
+        SettlementView paid = service.settlement("a").orElseThrow();
+        assertEquals("paid", paid.state());
+        assertEquals(300_000, paid.releasedMicros());
+        assertEquals(297_000, service.statement(WORKER).earnedMicros());
+        assertEquals(1_100_000, service.statement(PAYER).spentMicros(), "0.80 elsewhere and the call, fees included");
+        assertTrue(admit("c").admitted());
+        service.settleNow();
+        assertEquals(600_000, balance(PAYER));
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void aPerCallPriceOwedAtAStopIsStillOwedAfterARestart() throws Exception {
+        AccountPolicy p = policy(PolicyKind.PER_CALL, "1.00", new BillingPattern(300_000, 0, 0, 0, 0, 0, Map.of()));
+        open(p);
+        service.settleNow();
+        assertTrue(admit("a").admitted());
+        EmbeddedLedger other = new EmbeddedLedger(service.database(), new LedgerBook(Fees.PURPLE_FLEA), clock,
+                100_000, true);
+        assertTrue(other.pay("elsewhere", PAYER, "ag_other", 800_000) instanceof EscrowResult.Done);
+        service.settleNow();
+        service.close();
+        open(p);
+        Admission next = admit("b");
+        assertEquals(402, next.status());
+        assertTrue(next.message().contains("owes 0.300000 USDC"), next.message());
+        service.ledger().credit("topup", PAYER, 1_000_000);
+        clock.advance(120_000);
+        service.settleNow();
+        assertEquals("paid", service.settlement("a").orElseThrow().state());
+        assertEquals(900_000, balance(PAYER));
+        assertTrue(admit("c").admitted());
+    }
+
+    @Test
     void aSubscriptionCoversItsQuotaPerPeriodAndRollsOverOnTimeAndAcrossARestart() throws Exception {
         AccountPolicy p = policy(PolicyKind.SUBSCRIPTION, "25.00",
                 new BillingPattern(0, 10_000_000, 168, 2, 0, 0, Map.of()));
@@ -177,6 +241,73 @@ class BillingPatternsTest {
         assertTrue(service.conservation().holds());
     }
 
+    /** Hybrid 5.00 for 2 requests per 168 h, overage 0.50 from a 1.50 pool; r3 (the first unit) served late. */
+    void hybridWithAUnitServedAfterThePoolClosed(String fund) throws Exception {
+        open(policy(PolicyKind.HYBRID, fund, new BillingPattern(0, 5_000_000, 168, 2, 500_000, 1_500_000,
+                Map.of())));
+        assertTrue(request(Outcome.COMPLETED).admitted());
+        assertTrue(request(Outcome.COMPLETED).admitted());
+        assertTrue(admit("r3").admitted(), "the pool's first unit");
+        clock.advance(168 * HOUR);
+        assertEquals(1, service.agentEscrows().sweepNow().get(), "the base at the period's end");
+        clock.advance(HOUR);
+        assertEquals(1, service.agentEscrows().sweepNow().get(), "the pool, unused so far, refunded");
+        assertEquals(4_950_000, balance(WORKER));
+    }
+
+    @Test
+    void aHybridUnitWhoseRecordArrivesAfterThePoolClosedIsPaidFromTheBalance() throws Exception {
+        hybridWithAUnitServedAfterThePoolClosed("20.00");
+        assertEquals(15_000_000, balance(PAYER));
+        served("r3", Outcome.COMPLETED);
+        SettlementView late = service.settlement("r3").orElseThrow();
+        assertEquals("overage", late.state());
+        assertEquals(500_000, late.costMicros());
+        assertEquals(500_000, late.releasedMicros());
+        assertEquals(14_500_000, balance(PAYER));
+        assertEquals(5_445_000, balance(WORKER), "5.00 + 0.50 less the 1% fee");
+        assertEquals(5_445_000, service.statement(WORKER).earnedMicros(), "the late unit is earned");
+        assertEquals(5_500_000, service.statement(PAYER).spentMicros(), "base and late unit, fees included");
+        assertEquals(55_000, service.statement(PAYER).feesMicros());
+        assertEquals(0, service.statement(PAYER).bonusPaidMicros(), "an overage unit is not a bonus");
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
+    void aHybridUnitTheBalanceCannotPayAfterThePoolClosedIsOwedAndKeepsThePayerInArrears() throws Exception {
+        hybridWithAUnitServedAfterThePoolClosed("6.50");
+        assertEquals(1_500_000, balance(PAYER), "the refunded pool");
+        AgentEscrows a = service.agentEscrows();
+        a.submit(c -> a.create(c, PAYER, "ag_other", 1_500_000, "another job", 24, "refund")).get();
+        assertEquals(0, balance(PAYER), "an agent escrow took it");
+        served("r3", Outcome.COMPLETED);
+        SettlementView late = service.settlement("r3").orElseThrow();
+        assertEquals("overage_owed", late.state());
+        assertEquals(500_000, late.costMicros());
+        assertEquals(0, late.releasedMicros());
+        Admission next = admit("r4");
+        assertEquals(402, next.status());
+        assertTrue(next.message().contains("owes 0.500000 USDC"), next.message());
+
+        service.close();
+        open(policy(PolicyKind.HYBRID, "6.50", new BillingPattern(0, 5_000_000, 168, 2, 500_000, 1_500_000,
+                Map.of())));
+        Admission afterRestart = admit("r5");
+        assertEquals(402, afterRestart.status(), "still owed after a restart");
+        assertTrue(afterRestart.message().contains("owes 0.500000 USDC"), afterRestart.message());
+
+        service.ledger().credit("topup", PAYER, 7_000_000);
+        clock.advance(120_000);
+        service.settleNow();
+        assertEquals("overage", service.settlement("r3").orElseThrow().state());
+        assertEquals(500_000, service.settlement("r3").orElseThrow().releasedMicros());
+        assertEquals(6_500_000, balance(PAYER), "7.00 - 0.50");
+        assertEquals(5_445_000, balance(WORKER), "5.00 + 0.50 less the 1% fee");
+        assertTrue(admit("r6").admitted(), "paid up: the next period opens");
+        assertEquals(0, balance(PAYER), "base 5.00 and pool 1.50 locked");
+        assertTrue(service.conservation().holds());
+    }
+
     @Test
     void milestoneTranchesAreReleasedByTheirNamesNotByTraffic() throws Exception {
         Map<String, Integer> tranches = new LinkedHashMap<>();
@@ -206,6 +337,59 @@ class BillingPatternsTest {
         assertEquals(9_900_001, balance(WORKER), "10.000001 less the 1% fee, rounded down once (0.100000)");
         assertTrue(request(Outcome.COMPLETED).admitted(), "the next project opens");
         assertEquals(4_999_998, balance(PAYER));
+        assertTrue(service.conservation().holds());
+    }
+
+    /** The open flag of the billing period whose base escrow is {@code escrow}, as the database holds it. */
+    static int periodOpenFlag(Database db, String escrow) {
+        return db.transaction(c -> {
+            try (java.sql.PreparedStatement ps = c.prepareStatement(
+                    "SELECT open FROM billing_period WHERE base_escrow = ?")) {
+                ps.setString(1, escrow);
+                try (java.sql.ResultSet rs = ps.executeQuery()) {
+                    assertTrue(rs.next(), "no period for " + escrow);
+                    return rs.getInt(1);
+                }
+            }
+        });
+    }
+
+    @Test
+    void aMilestoneProjectIsClosedDurablyWithItsLastTrancheAndARestartFindsItClosed() throws Exception {
+        Map<String, Integer> tranches = new LinkedHashMap<>();
+        tranches.put("spec_approved", 25);
+        tranches.put("draft_delivered", 50);
+        tranches.put("final_accepted", 25);
+        AccountPolicy p = policy(PolicyKind.MILESTONE, "25.00", new BillingPattern(0, 10_000_001, 720, 0, 0, 0,
+                tranches));
+        open(p);
+        assertTrue(request(Outcome.COMPLETED).admitted());
+        assertTrue(admit("late").admitted(), "admitted under the project, journaled after its last tranche");
+        AgentEscrows a = service.agentEscrows();
+        String project = service.settlement("r1").orElseThrow().escrowId();
+        assertEquals(1, periodOpenFlag(service.database(), project));
+        for (String t : tranches.keySet()) {
+            a.submit(c -> a.releaseMilestone(c, PAYER, project, t)).get();
+        }
+        assertEquals(0, periodOpenFlag(service.database(), project), "closed in the last tranche's transaction");
+        served("late", Outcome.COMPLETED);
+        SettlementView late = service.settlement("late").orElseThrow();
+        assertEquals("covered", late.state(), "still the project's request");
+        assertEquals(project, late.escrowId());
+
+        service.close();
+        service = null;
+        try (Database db = Database.open(dir)) {
+            assertEquals(0, periodOpenFlag(db, project), "what a restart reads before loading anything");
+        }
+        open(p);
+        assertEquals(0, periodOpenFlag(service.database(), project));
+        assertTrue(request(Outcome.COMPLETED).admitted(), "the next project opens");
+        String next = service.settlement("r" + requests).orElseThrow().escrowId();
+        assertFalse(project.equals(next));
+        assertEquals(1, periodOpenFlag(service.database(), next));
+        assertEquals(4_999_998, balance(PAYER), "25.00 less two projects of 10.000001");
+        assertEquals(9_900_001, balance(WORKER));
         assertTrue(service.conservation().holds());
     }
 }

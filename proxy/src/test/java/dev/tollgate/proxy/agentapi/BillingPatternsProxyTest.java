@@ -9,11 +9,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tollgate.escrow.ledger.EmbeddedLedger;
+import dev.tollgate.escrow.ledger.LedgerBook;
+import dev.tollgate.escrow.port.EscrowResult;
+import dev.tollgate.escrow.pricing.Fees;
 import dev.tollgate.proxy.config.ConfigException;
+import dev.tollgate.testing.Await;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Clock;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -52,6 +59,32 @@ class BillingPatternsProxyTest {
             assertEquals(200, chat(n).statusCode());
             assertEquals(19_500_000L, n.node.settlement().statement(PAYER).balanceMicros());
             assertEquals(495_000L, n.node.settlement().statement(WORKER).balanceMicros(), "0.50 less the 1% fee");
+            assertTrue(n.node.settlement().conservation().holds());
+        }
+    }
+
+    @Test
+    void aPerCallPriceTheBalanceNoLongerCoversIsOwedAndThePayerIs402UntilItIsPaid() throws Exception {
+        try (AgentApiNode n = AgentApiNode.start(s -> payer(s).put("policy", "per_call").put("call_price", "0.25"))) {
+            assertEquals(200, chat(n).statusCode());
+            // Another process writing the same ledger (a CLI on the data directory) takes 19.60 of the 19.75
+            // left: Tollgate's memory still sees 19.75, admits the next call, and its 0.25 cannot be paid.
+            EmbeddedLedger other = new EmbeddedLedger(n.node.settlement().database(),
+                    new LedgerBook(Fees.PURPLE_FLEA), Clock.systemUTC(), 100_000, true);
+            assertTrue(other.pay("elsewhere", PAYER, AgentApiNode.OTHER, 19_600_000) instanceof EscrowResult.Done);
+            assertEquals(200, chat(n).statusCode(), "admitted and served: its price is owed");
+            HttpResponse<String> owes = chat(n);
+            assertEquals(402, owes.statusCode());
+            JsonNode error = JSON.readTree(owes.body()).get("error");
+            assertTrue(error.get("message").asText().contains("owes 0.250000 USDC"), owes.body());
+            assertEquals(150_000L, n.node.settlement().statement(PAYER).balanceMicros());
+
+            n.node.settlement().ledger().credit("topup", PAYER, 1_000_000);
+            Await.until(() -> n.node.settlement().statement(PAYER).balanceMicros() == 900_000L,
+                    Duration.ofSeconds(20), "the owed price paid on the settler's timer (1.15 - 0.25)");
+            assertEquals(200, chat(n).statusCode(), "paid up: served again");
+            Await.until(() -> n.node.settlement().statement(WORKER).balanceMicros() == 742_500L,
+                    Duration.ofSeconds(10), "three calls of 0.25 less the 1% fee");
             assertTrue(n.node.settlement().conservation().holds());
         }
     }
