@@ -64,18 +64,49 @@ final class LedgerOps {
     /**
      * Runs {@code effect} once per operation id: a repeated id answers what the first call answered. The
      * escrow the operation concerns is recorded with the result when the operation succeeded.
+     *
+     * <p>The id is claimed first, as done, with one insert that a repeated id leaves unchanged: a new id (nearly
+     * every call) costs that one statement instead of a read and an insert. A rejection then rewrites the row;
+     * a payment refused for lack of funds deletes it (it is retried later under the same id); an exception rolls
+     * the whole transaction back, the claim with it.
      */
     EscrowResult once(Connection c, String opId, String kind, String escrowId, Effect effect)
             throws SQLException {
-        EscrowResult earlier = replay(c, book, opId);
-        if (earlier != null) {
-            return earlier;
+        if (!claim(c, opId, kind, escrowId)) {
+            return replay(c, book, opId);
         }
         EscrowResult r = effect.apply(c);
-        if (kind.equals("pay") && r instanceof EscrowResult.Rejected rej && rej.code().equals("insufficient_balance")) {
-            // A payment for work already done is retried later under the same id: its refusal is not final.
+        if (r instanceof EscrowResult.Rejected rej) {
+            boolean retried = kind.equals("pay") && rej.code().equals("insufficient_balance");
+            try (PreparedStatement ps = c.prepareStatement(retried ? "DELETE FROM ledger_op WHERE op_id = ?"
+                    : "UPDATE ledger_op SET outcome = 'rejected', code = ?, escrow_id = NULL WHERE op_id = ?")) {
+                if (retried) {
+                    // A payment for work already done is retried later under the same id: not final.
+                    ps.setString(1, opId);
+                } else {
+                    ps.setString(1, rej.code());
+                    ps.setString(2, opId);
+                }
+                ps.executeUpdate();
+            }
             return r;
         }
-        return record(c, book, opId, kind, r instanceof EscrowResult.Done ? escrowId : null, r);
+        if (escrowId != null && kind.equals("refund")) {
+            // A refund's answer carries the escrow's final state (what was refunded); the others' callers only
+            // need to know it was done, so they spare the read.
+            return new EscrowResult.Done(escrowId, book.read(c, escrowId));
+        }
+        return r;
+    }
+
+    /** Records {@code opId} as done; false when the id was recorded before (nothing changes then). */
+    private static boolean claim(Connection c, String opId, String kind, String escrowId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO ledger_op(op_id, kind, escrow_id, outcome, code) "
+                + "VALUES (?, ?, ?, 'done', NULL) ON CONFLICT(op_id) DO NOTHING")) {
+            ps.setString(1, opId);
+            ps.setString(2, kind);
+            ps.setString(3, escrowId);
+            return ps.executeUpdate() == 1;
+        }
     }
 }
