@@ -89,11 +89,10 @@ public final class ProxyFixture implements AutoCloseable {
      */
     @Override
     public void close() {
-        java.util.Map<String, Long> blocking = node.eventLoops().hits();
-        node.close();
-        simulator.close();
-        if (!blocking.isEmpty()) {
-            throw new AssertionError("blocking work ran on an event loop: " + blocking);
+        try {
+            NodeShutdown.closeChecked(node);
+        } finally {
+            simulator.close();
         }
     }
 }

@@ -63,7 +63,7 @@ public final class RunPodFixture implements AutoCloseable {
     }
 
     public void stopNode() {
-        node.close();
+        NodeShutdown.closeChecked(node);
     }
 
     /** The settlement section of {@code c}, to add job terms to. */
@@ -111,7 +111,10 @@ public final class RunPodFixture implements AutoCloseable {
 
     @Override
     public void close() {
-        node.close();
-        runpod.close();
+        try {
+            NodeShutdown.closeChecked(node);
+        } finally {
+            runpod.close();
+        }
     }
 }

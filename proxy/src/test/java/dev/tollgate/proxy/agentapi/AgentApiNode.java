@@ -1,5 +1,7 @@
 package dev.tollgate.proxy.agentapi;
 
+import dev.tollgate.testing.NodeShutdown;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tollgate.proxy.TollgateNode;
@@ -70,7 +72,7 @@ final class AgentApiNode implements AutoCloseable {
 
     /** Stops the node and starts a new one on the same data directory (a new port). */
     void restart() throws Exception {
-        node.close();
+        NodeShutdown.closeChecked(node);
         node = TollgateNode.start(config());
     }
 
@@ -81,7 +83,10 @@ final class AgentApiNode implements AutoCloseable {
 
     @Override
     public void close() {
-        node.close();
-        simulator.close();
+        try {
+            NodeShutdown.closeChecked(node);
+        } finally {
+            simulator.close();
+        }
     }
 }
