@@ -204,42 +204,8 @@ public final class MeteredRequest {
             default -> throw new IllegalStateException();
         }
         return new MeteredRequest(route, body, model, stream, wantsUsage, wantsContinuous,
-                limit == null ? -1 : limit.longValueExact(), choiceCount.intValueExact(), traceOf(body.get("metadata")));
-    }
-
-    /** The trace named by a body's {@code metadata} (LiteLLM's keys), or null. */
-    private static TraceLink traceOf(JsonNode metadata) {
-        if (metadata == null || !metadata.isObject()) {
-            return null;
-        }
-        String id = text(metadata.get("trace_id"));
-        if (id == null) {
-            id = text(metadata.get("existing_trace_id"));
-        }
-        if (id == null) {
-            return null;
-        }
-        List<String> tags = new ArrayList<>();
-        JsonNode t = metadata.get("tags");
-        if (t != null && t.isArray()) {
-            for (JsonNode tag : t) {
-                String v = text(tag);
-                if (v != null && tags.size() < TraceLink.MAX_TAGS) {
-                    tags.add(v);
-                }
-            }
-        }
-        return new TraceLink(id, text(metadata.get("session_id")), text(metadata.get("trace_user_id")), tags,
-                text(metadata.get("generation_name")));
-    }
-
-    /** A non-empty string value cut to {@link TraceLink#MAX_LENGTH}, else null. */
-    private static String text(JsonNode v) {
-        if (v == null || !v.isTextual() || v.textValue().isEmpty()) {
-            return null;
-        }
-        String s = v.textValue();
-        return s.length() > TraceLink.MAX_LENGTH ? s.substring(0, TraceLink.MAX_LENGTH) : s;
+                limit == null ? -1 : limit.longValueExact(), choiceCount.intValueExact(),
+                TraceLinking.fromMetadata(body.get("metadata")));
     }
 
     /** The trace the body's {@code metadata} names, or null. */
