@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tollgate.escrow.TestClock;
 import dev.tollgate.escrow.langfuse.LangfuseBridge;
 import dev.tollgate.escrow.langfuse.LangfuseConfig;
 import dev.tollgate.escrow.settle.SettlementConfigReader;
@@ -17,7 +18,6 @@ import dev.tollgate.metering.TraceLink;
 import dev.tollgate.metering.UsageRecord;
 import dev.tollgate.metering.UsageSource;
 import dev.tollgate.testing.FakeLangfuse;
-import dev.tollgate.testing.ManualClock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -36,7 +36,7 @@ import org.junit.jupiter.api.Test;
 class LangfuseDeliveryTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String PAYER = "ag_q";
-    private final ManualClock clock = new ManualClock();
+    private final TestClock clock = new TestClock(System.currentTimeMillis());
     private FakeLangfuse langfuse;
     private Path dir;
     private ObjectNode settlementTree;
