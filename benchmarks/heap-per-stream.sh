@@ -10,32 +10,8 @@ cd "$(dirname "$0")/.."
 n="${1:-1000}"
 policy="${2:-stream_budget}"
 ./tollgate --help >/dev/null
-work="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-sim_port=18100; proxy_port=18180; admin_port=19190
-java -Xmx1g -Dio.netty.leakDetection.level=disabled -jar proxy/target/tollgate.jar simulate \
-  --listen 127.0.0.1:$sim_port --ttft-ms 0 --tokens-per-second 1 >"$work/sim.log" 2>&1 &
-key_hash="$(java -jar proxy/target/tollgate.jar hash-key sk-bench)"
-cat >"$work/tollgate.yaml" <<YAML
-listen: 127.0.0.1:$proxy_port
-admin: 127.0.0.1:$admin_port
-data_dir: $work/data
-upstreams:
-  - {name: sim, url: "http://127.0.0.1:$sim_port/v1", worker: ag_worker}
-api_keys:
-  - {sha256: $key_hash, account: ag_payer}
-settlement:
-  prices: {"*": {prompt_per_million: "0.15", completion_per_million: "0.60"}}
-  accounts:
-    ag_payer: {policy: $policy, fund: "1000000.00", budget: "1000.00"}
-YAML
-java -Xmx1g -Dio.netty.leakDetection.level=disabled -jar proxy/target/tollgate.jar serve --config "$work/tollgate.yaml" \
-  >"$work/proxy.log" 2>&1 &
-proxy_pid=$!
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$admin_port/readyz" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$sim_port/v1/models" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+. benchmarks/pair.sh
+start_pair 18100 18180 19190 "$policy" "1000.00" --ttft-ms 0 --tokens-per-second 1
 # Warm every path once (class loading, pools) so the baseline holds what a running proxy holds.
 for _ in 1 2 3; do
   curl -s -H 'authorization: Bearer sk-bench' -H 'content-type: application/json' \

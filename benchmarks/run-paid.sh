@@ -10,33 +10,8 @@ policy="${1:-per_request}"
 secs="${2:-10}"
 command -v wrk >/dev/null || { echo "run-paid: wrk is needed (apt-get install wrk)" >&2; exit 2; }
 ./tollgate --help >/dev/null
-work="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-sim_port=18000; proxy_port=18080; admin_port=19090
-java -Xmx512m -Dio.netty.leakDetection.level=disabled -jar proxy/target/tollgate.jar simulate \
-  --listen 127.0.0.1:$sim_port --ttft-ms 0 >"$work/sim.log" 2>&1 &
-sim_pid=$!
-key_hash="$(java -jar proxy/target/tollgate.jar hash-key sk-bench)"
-cat >"$work/tollgate.yaml" <<YAML
-listen: 127.0.0.1:$proxy_port
-admin: 127.0.0.1:$admin_port
-data_dir: $work/data
-upstreams:
-  - {name: sim, url: "http://127.0.0.1:$sim_port/v1", worker: ag_worker}
-api_keys:
-  - {sha256: $key_hash, account: ag_payer}
-settlement:
-  prices: {"*": {prompt_per_million: "0.15", completion_per_million: "0.60"}}
-  accounts:
-    ag_payer: {policy: $policy, fund: "1000000.00", budget: "100.00"}
-YAML
-java -Xmx1g -Dio.netty.leakDetection.level=disabled -jar proxy/target/tollgate.jar serve --config "$work/tollgate.yaml" \
-  >"$work/proxy.log" 2>&1 &
-proxy_pid=$!
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$admin_port/readyz" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$sim_port/v1/models" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+. benchmarks/pair.sh
+start_pair 18000 18080 19090 "$policy" "100.00" --ttft-ms 0
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"model":"tollgate-sim-1","messages":[{"role":"user","content":"hello there"}],"max_tokens":16}'
