@@ -11,7 +11,6 @@ import dev.tollgate.simulator.SimulatorConfig;
 import dev.tollgate.simulator.SimulatorServer;
 import dev.tollgate.testing.Await;
 import dev.tollgate.testing.ChildTollgate;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -39,17 +38,12 @@ import org.junit.jupiter.api.Test;
 class CrashRecoveryTest {
     private static final int KILLS = Integer.getInteger("tollgate.crash.kills", 10);
 
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     @Test
     void everyJournaledRequestIsSettledExactlyOnceAcrossKills() throws Exception {
         Path dir = Files.createTempDirectory("tollgate-crash-");
-        int port = freePort();
-        int admin = freePort();
+        int port = ChildTollgate.freePort();
+        int admin = ChildTollgate.freePort();
         try (SimulatorServer sim = SimulatorServer.start(SimulatorConfig.defaults().withTokensPerSecond(3000))) {
             Path config = dir.resolve("tollgate.yaml");
             Files.writeString(config, String.join("\n",

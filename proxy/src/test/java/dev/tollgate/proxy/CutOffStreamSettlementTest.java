@@ -8,7 +8,6 @@ import dev.tollgate.simulator.SimulatorServer;
 import dev.tollgate.testing.Await;
 import dev.tollgate.testing.ChildTollgate;
 import java.io.InputStream;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -29,18 +28,13 @@ import org.junit.jupiter.api.Test;
  * pays from the hold, and the rest is refunded at once.
  */
 class CutOffStreamSettlementTest {
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     @Test
     void aStreamCutOffByAKillPaysItsLastCheckpointAtTheNextStart() throws Exception {
         Path dir = Files.createTempDirectory("tollgate-cutoff-");
         Path data = dir.resolve("data");
-        int port = freePort();
-        int admin = freePort();
+        int port = ChildTollgate.freePort();
+        int admin = ChildTollgate.freePort();
         // 25 tokens per second: the 400-token stream would take 16 s; it is killed after its first checkpoints.
         try (SimulatorServer sim = SimulatorServer.start(SimulatorConfig.defaults().withTokensPerSecond(25))) {
             Path config = dir.resolve("tollgate.yaml");

@@ -19,6 +19,13 @@ public final class ChildTollgate implements AutoCloseable {
     }
 
     /** Starts the child and waits for its ready line. */
+    /** A port free on loopback now, for a child's config written before it starts. */
+    public static int freePort() throws IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
     public static ChildTollgate start(Path config) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());

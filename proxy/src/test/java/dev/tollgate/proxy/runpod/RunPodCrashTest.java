@@ -10,7 +10,6 @@ import dev.tollgate.proxy.http.ApiKeys;
 import dev.tollgate.simulator.runpod.RunPodSimulator;
 import dev.tollgate.testing.Await;
 import dev.tollgate.testing.ChildTollgate;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -36,17 +35,12 @@ class RunPodCrashTest {
     /** 4 prompt + 8 completion tokens at 0.001 / 0.003 USDC: 28,000 micro-USDC. */
     private static final long COST = 28_000;
 
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     @Test
     void aKilledTollgateResumesWatchingItsJobsAndSettlesEachOnce() throws Exception {
         Path dir = Files.createTempDirectory("tollgate-runpod-crash-");
-        int port = freePort();
-        int admin = freePort();
+        int port = ChildTollgate.freePort();
+        int admin = ChildTollgate.freePort();
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
         try (RunPodSimulator sim = RunPodSimulator.start("127.0.0.1", 0, "rp-key", "sim-llm", null)) {
             Path config = dir.resolve("tollgate.yaml");
