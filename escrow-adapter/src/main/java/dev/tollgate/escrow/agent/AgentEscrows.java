@@ -151,12 +151,12 @@ public final class AgentEscrows implements AutoCloseable {
             };
         }
         AgentEscrowRows.insert(c, id, payer, payee, memo, hours, now + hours * 3_600_000L, onExpiry, now);
-        return AgentEscrowRows.find(c, id);
+        return row(c, id);
     }
 
     /** An escrow its payer or payee may read; anyone else gets {@code not_found}. */
     public AgentEscrow read(Connection c, String caller, String id) throws SQLException {
-        AgentEscrow e = id == null ? null : AgentEscrowRows.find(c, id);
+        AgentEscrow e = id == null ? null : row(c, id);
         if (e == null || !(e.payer().equals(caller) || e.payee().equals(caller))) {
             throw new AgentEscrowException("not_found", "No escrow with id '" + id + "'.");
         }
@@ -190,7 +190,7 @@ public final class AgentEscrows implements AutoCloseable {
                     + "remaining " + dev.tollgate.escrow.pricing.Micros.format(e.remainingMicros()) + " USDC.");
         }
         expect(ledger.releaseTo(c, opId("release", id), id, e.releasedMicros() + amount));
-        return amount == e.remainingMicros() ? close(c, id) : AgentEscrowRows.find(c, id);
+        return amount == e.remainingMicros() ? close(c, id) : row(c, id);
     }
 
     /** Refunds {@code amount} to the payer, or everything left (and closes) when {@code amount} is negative. */
@@ -204,19 +204,19 @@ public final class AgentEscrows implements AutoCloseable {
                     + "remaining " + dev.tollgate.escrow.pricing.Micros.format(e.remainingMicros()) + " USDC.");
         }
         expect(ledger.refund(c, opId("refund", id), id, amount));
-        return AgentEscrowRows.find(c, id);
+        return row(c, id);
     }
 
     /** A page of the caller's escrows (as payer or payee), newest first. */
     public AgentEscrowPage list(Connection c, String caller, long beforeSeq, int limit) throws SQLException {
-        return AgentEscrowRows.list(c, caller, beforeSeq, limit);
+        return page(c, caller, beforeSeq, limit);
     }
 
     private AgentEscrow close(Connection c, String id) throws SQLException {
         expect(ledger.refundRemainder(c, opId("close", id), id));
         AgentEscrowRows.markClosed(c, id);
         closedListener.closed(c, id);
-        return AgentEscrowRows.find(c, id);
+        return row(c, id);
     }
 
     /** Gives an escrow named tranches (milestones), in order; their amounts must not exceed what it holds. */
@@ -284,7 +284,7 @@ public final class AgentEscrows implements AutoCloseable {
             ps.setString(3, name);
             ps.executeUpdate();
         }
-        return amount == e.remainingMicros() ? close(c, id) : AgentEscrowRows.find(c, id);
+        return amount == e.remainingMicros() ? close(c, id) : row(c, id);
     }
 
     private static void expect(EscrowResult r) {
@@ -313,5 +313,16 @@ public final class AgentEscrows implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** An escrow's row as a query in this transaction sees it: the ledger's changes so far are written first. */
+    private AgentEscrow row(Connection c, String id) throws SQLException {
+        ledger.writeBack(c);
+        return AgentEscrowRows.find(c, id);
+    }
+
+    private AgentEscrowPage page(Connection c, String agent, long beforeSeq, int limit) throws SQLException {
+        ledger.writeBack(c);
+        return AgentEscrowRows.list(c, agent, beforeSeq, limit);
     }
 }

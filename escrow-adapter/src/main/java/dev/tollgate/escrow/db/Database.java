@@ -28,6 +28,10 @@ public final class Database implements AutoCloseable {
     private WalCheckpointer checkpointer;
     private final java.util.List<Runnable> afterCommit = new java.util.ArrayList<>();
     private final java.util.List<Runnable> afterRollback = new java.util.ArrayList<>();
+    private final java.util.List<Work<?>> beforeCommit = new java.util.ArrayList<>();
+    private final java.util.concurrent.ConcurrentHashMap<Class<?>, Object> shared =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private long serial;
     private volatile dev.tollgate.metering.NonBlockingThreads guard = dev.tollgate.metering.NonBlockingThreads.none();
 
     /** How much a committed transaction survives. */
@@ -96,8 +100,14 @@ public final class Database implements AutoCloseable {
     }
 
     private synchronized <T> T inTransaction(Work<T> work) {
+        serial++;
         try {
             T result = work.run(statements.connection());
+            // Work that wrote behind (in memory) writes its rows now, inside the transaction; a hook may add another.
+            for (int i = 0; i < beforeCommit.size(); i++) {
+                beforeCommit.get(i).run(statements.connection());
+            }
+            beforeCommit.clear();
             connection.commit();
             commits++;
             afterRollback.clear();
@@ -110,6 +120,7 @@ public final class Database implements AutoCloseable {
                 e.addSuppressed(suppressed);
             }
             afterCommit.clear();
+            beforeCommit.clear();
             runAll(afterRollback);
             if (e instanceof RuntimeException re) {
                 throw re;
@@ -129,6 +140,27 @@ public final class Database implements AutoCloseable {
         if (onRollback != null) {
             afterRollback.add(onRollback);
         }
+    }
+
+    /**
+     * Inside a transaction: runs {@code flush} after the transaction's work and before its commit, in the same
+     * transaction (its failure rolls everything back). For state kept in memory and written once per commit.
+     */
+    public synchronized void beforeCommit(Work<?> flush) {
+        beforeCommit.add(flush);
+    }
+
+    /**
+     * Inside a transaction: a number that differs for every transaction this database ran (to tell whether a cache
+     * was checked in the current one).
+     */
+    public synchronized long transactionSerial() {
+        return serial;
+    }
+
+    /** The one instance of {@code type} kept for this database (made by {@code make} on first use). */
+    public <T> T shared(Class<T> type, java.util.function.Function<Database, T> make) {
+        return type.cast(shared.computeIfAbsent(type, k -> make.apply(this)));
     }
 
     private static void runAll(java.util.List<Runnable> actions) {

@@ -46,6 +46,7 @@ public final class EmbeddedLedger implements EscrowPort {
         this.expiryRefunds = expiryRefunds;
         this.inTx = new TransactionFunds(db, funds);
         this.ops = new LedgerOps(book);
+        book.attach(db);
         book.observe(inTx::observed);
         db.transaction(c -> {
             try (PreparedStatement ps = c.prepareStatement("SELECT id, balance FROM account");
@@ -236,6 +237,14 @@ public final class EmbeddedLedger implements EscrowPort {
     @Override
     public EscrowState read(String escrowId) {
         return db.transaction(c -> book.read(c, escrowId));
+    }
+
+    /**
+     * Writes the ledger rows the caller's transaction changed so far (they are otherwise written just before it
+     * commits), for a query in that transaction that reads the ledger's tables with SQL.
+     */
+    public void writeBack(Connection c) throws SQLException {
+        book.writeBack(c);
     }
 
     /** An escrow's state inside the caller's transaction, or null. */

@@ -2,9 +2,8 @@ package dev.tollgate.escrow.ledger;
 
 import dev.tollgate.escrow.port.EscrowState;
 import dev.tollgate.escrow.pricing.Fees;
+import dev.tollgate.escrow.db.Database;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 
 /**
@@ -19,8 +18,10 @@ import java.sql.SQLException;
  * pair rather than per payee because the referrer's share depends on the payer (its referrer) while the fee is
  * taken from what the payee receives; the pair is the smallest unit both are constant on.
  *
- * <p>Threading: stateless apart from configuration and the balance observer; the caller's transaction
- * serializes use.
+ * <p>The rows live in memory between transactions ({@link LedgerState}): an operation reads and changes them there
+ * and the transaction writes each changed row once, with its transfers, just before it commits.
+ *
+ * <p>Threading: the caller's transaction serializes use ({@link #attach} names the database first).
  */
 public final class LedgerBook {
     /** Source of minted funds (faucet, dev credits); the negative of all money in the system. */
@@ -30,6 +31,7 @@ public final class LedgerBook {
 
     private final Fees fees;
     private BalanceObserver observer = (account, balance) -> { };
+    private LedgerState state;
 
     /** Told the new balance of every agent account a transfer changes, inside the transfer's transaction. */
     @FunctionalInterface
@@ -46,6 +48,16 @@ public final class LedgerBook {
         this.observer = o;
     }
 
+    /** The database this book keeps its rows in; every transaction passed to it must be that database's. */
+    public void attach(Database db) {
+        this.state = LedgerState.of(db);
+    }
+
+    /** Writes the rows the caller's transaction changed so far (see {@link LedgerState#write}). */
+    void writeBack(Connection c) throws SQLException {
+        state.write(c);
+    }
+
     /** Whether {@code id} is an agent's account (not the mint, the fee account or an escrow hold). */
     public static boolean isAgent(String id) {
         return !id.startsWith("@") && !id.startsWith("escrow:");
@@ -60,31 +72,23 @@ public final class LedgerBook {
     }
 
     public void ensureAccount(Connection c, String id, String referrer) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "INSERT INTO account(id, balance, referrer) VALUES (?, 0, ?) ON CONFLICT(id) DO UPDATE SET "
-                        + "referrer = COALESCE(excluded.referrer, account.referrer)")) {
-            ps.setString(1, id);
-            ps.setString(2, referrer);
-            ps.executeUpdate();
+        LedgerState.Account a = state.account(c, id);
+        if (!a.exists || (referrer != null && !referrer.equals(a.referrer))) {
+            a.exists = true;
+            if (referrer != null) {
+                a.referrer = referrer;
+            }
+            state.changed(a);
         }
     }
 
     public long balance(Connection c, String account) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT balance FROM account WHERE id = ?")) {
-            ps.setString(1, account);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getLong(1) : 0;
-            }
-        }
+        LedgerState.Account a = state.account(c, account);
+        return a.exists ? a.balance : 0;
     }
 
     String referrerOf(Connection c, String account) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT referrer FROM account WHERE id = ?")) {
-            ps.setString(1, account);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getString(1) : null;
-            }
-        }
+        return state.account(c, account).referrer;
     }
 
     /** Moves {@code amount} from debit to credit; false (nothing moved) when debit lacks the funds. */
@@ -96,70 +100,38 @@ public final class LedgerBook {
         if (amount < 0) {
             throw new IllegalArgumentException("negative transfer " + amount + " in " + opId);
         }
-        // The debit checks and moves in one statement; a missing account is created on its first credit.
         if (!debit(c, debit, amount)) {
             return false;
         }
         credit(c, credit, amount);
-        record(c, opId, debit, credit, amount, kind, escrowId, nowMillis);
+        state.transfer(opId, debit, credit, amount, kind, escrowId, nowMillis);
         return true;
     }
 
-    /** The transfer row of a movement already applied to both balances. */
-    private static void record(Connection c, String opId, String debit, String credit, long amount, String kind,
-                               String escrowId, long nowMillis) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO transfer(op_id, debit, credit, amount, kind, "
-                + "escrow_id, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
-            ps.setString(1, opId);
-            ps.setString(2, debit);
-            ps.setString(3, credit);
-            ps.setLong(4, amount);
-            ps.setString(5, kind);
-            ps.setString(6, escrowId);
-            ps.setLong(7, nowMillis);
-            ps.executeUpdate();
-        }
-    }
-
-    private static final String DEBIT_MINT = "UPDATE account SET balance = balance - ?1 WHERE id = ?2 RETURNING balance";
-    private static final String DEBIT = "UPDATE account SET balance = balance - ?1 WHERE id = ?2 AND balance >= ?1 "
-            + "RETURNING balance";
-    private static final String CREDIT = "UPDATE account SET balance = balance + ?1 WHERE id = ?2 RETURNING balance";
-
     /** Takes {@code amount} from an account that holds it (the mint may go below zero); false otherwise. */
     private boolean debit(Connection c, String account, long amount) throws SQLException {
-        boolean mint = account.equals(MINT);
-        if (move(c, mint ? DEBIT_MINT : DEBIT, account, amount)) {
-            return true;
+        LedgerState.Account a = state.account(c, account);
+        if (account.equals(MINT)) {
+            a.exists = true;
+        } else if (!a.exists || a.balance < amount) {
+            return false;
         }
-        if (mint) {
-            ensureAccount(c, MINT, null);
-            return move(c, DEBIT_MINT, account, amount);
-        }
-        return false;
+        move(a, -amount);
+        return true;
     }
 
+    /** Adds {@code amount} to an account, made on its first credit. */
     private void credit(Connection c, String account, long amount) throws SQLException {
-        if (!move(c, CREDIT, account, amount)) {
-            ensureAccount(c, account, null);
-            move(c, CREDIT, account, amount);
-        }
+        LedgerState.Account a = state.account(c, account);
+        a.exists = true;
+        move(a, amount);
     }
 
-    /** Runs one balance update; false when it changed no row (no such account, or not enough in it). */
-    private boolean move(Connection c, String sql, String account, long amount) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setLong(1, amount);
-            ps.setString(2, account);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return false;
-                }
-                if (isAgent(account)) {
-                    observer.changed(account, rs.getLong(1));
-                }
-                return true;
-            }
+    private void move(LedgerState.Account a, long amount) {
+        a.balance = Math.addExact(a.balance, amount);
+        state.changed(a);
+        if (isAgent(a.id)) {
+            observer.changed(a.id, a.balance);
         }
     }
 
@@ -168,46 +140,21 @@ public final class LedgerBook {
      * {fee delta, of which the referrer's share}. Updates the pair's totals.
      */
     private long[] charge(Connection c, String payer, String payee, String referrer, long amount) throws SQLException {
-        long paid = 0;
-        long fee = 0;
-        long feeWithReferrer = 0;
-        long referral = 0;
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT paid, fee, fee_with_referrer, referral FROM fee_pair WHERE payer = ? AND payee = ?")) {
-            ps.setString(1, payer);
-            ps.setString(2, payee);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    paid = rs.getLong(1);
-                    fee = rs.getLong(2);
-                    feeWithReferrer = rs.getLong(3);
-                    referral = rs.getLong(4);
-                }
-            }
-        }
-        long newPaid = Math.addExact(paid, amount);
+        LedgerState.FeePair p = state.pair(c, payer, payee);
+        long newPaid = Math.addExact(p.paid, amount);
         long newFee = fees.feeOn(newPaid);
-        long feeDelta = newFee - fee;
+        long feeDelta = newFee - p.fee;
         long refDelta = 0;
         if (referrer != null) {
             // The referrer's share is rounded once too, on the fees accrued while the payer had a referrer.
-            feeWithReferrer += feeDelta;
-            long newReferral = fees.referrerShareOf(feeWithReferrer);
-            refDelta = newReferral - referral;
-            referral = newReferral;
+            p.feeWithReferrer += feeDelta;
+            long newReferral = fees.referrerShareOf(p.feeWithReferrer);
+            refDelta = newReferral - p.referral;
+            p.referral = newReferral;
         }
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO fee_pair(payer, payee, paid, fee, "
-                + "fee_with_referrer, referral) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(payer, payee) DO UPDATE SET "
-                + "paid = excluded.paid, fee = excluded.fee, fee_with_referrer = excluded.fee_with_referrer, "
-                + "referral = excluded.referral")) {
-            ps.setString(1, payer);
-            ps.setString(2, payee);
-            ps.setLong(3, newPaid);
-            ps.setLong(4, newFee);
-            ps.setLong(5, feeWithReferrer);
-            ps.setLong(6, referral);
-            ps.executeUpdate();
-        }
+        p.paid = newPaid;
+        p.fee = newFee;
+        state.changed(p);
         return new long[] {feeDelta, refDelta};
     }
 
@@ -220,24 +167,9 @@ public final class LedgerBook {
         if (!debit(c, payer, amount)) {
             return false;
         }
-        // The hold's account is new: created with its balance in one statement.
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO account(id, balance) VALUES (?, ?)")) {
-            ps.setString(1, escrowAccount(escrowId));
-            ps.setLong(2, amount);
-            ps.executeUpdate();
-        }
-        record(c, opId, payer, escrowAccount(escrowId), amount, "lock", escrowId, now);
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO escrow(id, payer, payee, locked, released, "
-                + "refunded, fee, referral, status, expires_at_ms, created_at_ms) VALUES (?, ?, ?, ?, 0, 0, 0, 0, "
-                + "'locked', ?, ?)")) {
-            ps.setString(1, escrowId);
-            ps.setString(2, payer);
-            ps.setString(3, payee);
-            ps.setLong(4, amount);
-            ps.setLong(5, expiresAt);
-            ps.setLong(6, now);
-            ps.executeUpdate();
-        }
+        state.newHoldAccount(c, escrowAccount(escrowId), amount);
+        state.transfer(opId, payer, escrowAccount(escrowId), amount, "lock", escrowId, now);
+        state.newEscrow(c, escrowId, payer, payee, amount, expiresAt, now);
         return true;
     }
 
@@ -246,60 +178,52 @@ public final class LedgerBook {
      * it) on the pair's cumulative amount. A target at or below what was released already is a no-op.
      */
     void releaseTo(Connection c, String opId, EscrowState e, long target, long now) throws SQLException {
-        long delta = target - e.releasedMicros();
+        LedgerState.Escrow row = state.escrow(c, e.escrowId());
+        long delta = target - row.released;
         if (delta <= 0) {
             return;
         }
-        String referrer = referrerOf(c, e.payer());
-        long[] f = charge(c, e.payer(), e.payee(), referrer, delta);
-        String from = escrowAccount(e.escrowId());
-        transfer(c, opId, from, e.payee(), delta - f[0], "release", e.escrowId(), now);
-        transfer(c, opId, from, FEES, f[0] - f[1], "fee", e.escrowId(), now);
+        String referrer = referrerOf(c, row.payer);
+        long[] f = charge(c, row.payer, row.payee, referrer, delta);
+        String from = escrowAccount(row.id);
+        transfer(c, opId, from, row.payee, delta - f[0], "release", row.id, now);
+        transfer(c, opId, from, FEES, f[0] - f[1], "fee", row.id, now);
         if (referrer != null) {
-            transfer(c, opId, from, referrer, f[1], "referral", e.escrowId(), now);
+            transfer(c, opId, from, referrer, f[1], "referral", row.id, now);
         }
-        try (PreparedStatement ps = c.prepareStatement(
-                "UPDATE escrow SET released = ?, fee = fee + ?, referral = referral + ? WHERE id = ?")) {
-            ps.setLong(1, target);
-            ps.setLong(2, f[0]);
-            ps.setLong(3, f[1]);
-            ps.setString(4, e.escrowId());
-            ps.executeUpdate();
-        }
+        row.released = target;
+        row.fee += f[0];
+        row.referral += f[1];
+        state.changed(row);
     }
 
     /** Returns what was not released to the payer and closes the escrow with {@code status}. */
     void refundRemainder(Connection c, String opId, EscrowState e, String status, long now) throws SQLException {
-        long remaining = e.remainingMicros();
-        transfer(c, opId, escrowAccount(e.escrowId()), e.payer(), remaining, "refund", e.escrowId(), now);
-        try (PreparedStatement ps = c.prepareStatement(
-                "UPDATE escrow SET refunded = refunded + ?, status = ? WHERE id = ?")) {
-            ps.setLong(1, remaining);
-            ps.setString(2, status);
-            ps.setString(3, e.escrowId());
-            ps.executeUpdate();
-        }
+        LedgerState.Escrow row = state.escrow(c, e.escrowId());
+        long remaining = row.locked - row.released - row.refunded;
+        transfer(c, opId, escrowAccount(row.id), row.payer, remaining, "refund", row.id, now);
+        row.refunded += remaining;
+        row.status = status;
+        state.changed(row);
     }
 
     /** Returns {@code amount} of what was not released to the payer; the escrow stays open. */
     void refundPart(Connection c, String opId, EscrowState e, long amount, long now) throws SQLException {
-        if (amount <= 0 || amount > e.remainingMicros()) {
+        LedgerState.Escrow row = state.escrow(c, e.escrowId());
+        if (amount <= 0 || amount > row.locked - row.released - row.refunded) {
             throw new IllegalArgumentException("refund of " + amount + " from " + e.escrowId() + " holding "
-                    + e.remainingMicros());
+                    + (row.locked - row.released - row.refunded));
         }
-        transfer(c, opId, escrowAccount(e.escrowId()), e.payer(), amount, "refund", e.escrowId(), now);
-        try (PreparedStatement ps = c.prepareStatement("UPDATE escrow SET refunded = refunded + ? WHERE id = ?")) {
-            ps.setLong(1, amount);
-            ps.setString(2, e.escrowId());
-            ps.executeUpdate();
-        }
+        transfer(c, opId, escrowAccount(row.id), row.payer, amount, "refund", row.id, now);
+        row.refunded += amount;
+        state.changed(row);
     }
 
     void close(Connection c, String escrowId, String status) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("UPDATE escrow SET status = ? WHERE id = ?")) {
-            ps.setString(1, status);
-            ps.setString(2, escrowId);
-            ps.executeUpdate();
+        LedgerState.Escrow row = state.escrow(c, escrowId);
+        if (row != null) {
+            row.status = status;
+            state.changed(row);
         }
     }
 
@@ -323,16 +247,7 @@ public final class LedgerBook {
     }
 
     public EscrowState read(Connection c, String escrowId) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT payer, payee, locked, released, refunded, status FROM escrow WHERE id = ?")) {
-            ps.setString(1, escrowId);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return null;
-                }
-                return new EscrowState(escrowId, rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4),
-                        rs.getLong(5), rs.getString(6));
-            }
-        }
+        LedgerState.Escrow row = state.escrow(c, escrowId);
+        return row == null ? null : row.view();
     }
 }
