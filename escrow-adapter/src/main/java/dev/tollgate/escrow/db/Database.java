@@ -32,6 +32,7 @@ public final class Database implements AutoCloseable {
     private final java.util.concurrent.ConcurrentHashMap<Class<?>, Object> shared =
             new java.util.concurrent.ConcurrentHashMap<>();
     private long serial;
+    private volatile Runnable readBarrier = () -> { };
     private volatile dev.tollgate.metering.NonBlockingThreads guard = dev.tollgate.metering.NonBlockingThreads.none();
 
     /** How much a committed transaction survives. */
@@ -96,7 +97,19 @@ public final class Database implements AutoCloseable {
     /** Runs {@code work} in one transaction; any exception rolls everything back. */
     public <T> T transaction(Work<T> work) {
         guard.check("database");
+        if (!Thread.holdsLock(this)) {
+            readBarrier.run();
+        }
         return inTransaction(work);
+    }
+
+    /**
+     * Sets what a transaction waits for before it starts (not when nested in another): the settlement journal's
+     * writer catching up with what was handed to it, so that every reader sees the records journaled before it
+     * asked. The barrier must return at once on the writer's own thread.
+     */
+    public void readBarrier(Runnable barrier) {
+        this.readBarrier = barrier;
     }
 
     private synchronized <T> T inTransaction(Work<T> work) {

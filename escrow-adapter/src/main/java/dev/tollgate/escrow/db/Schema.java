@@ -33,6 +33,9 @@ final class Schema {
             // One effect per ledger operation id.
             s.execute("CREATE TABLE IF NOT EXISTS ledger_op (op_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
                     + "escrow_id TEXT, outcome TEXT NOT NULL, code TEXT)");
+            // The last usage log entry whose effects are in this database (the journal's watermark).
+            s.execute("CREATE TABLE IF NOT EXISTS journal_log (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                    + "applied_seq INTEGER NOT NULL)");
             // Settlement journal: usage is deduplicated by request id forever.
             s.execute("CREATE TABLE IF NOT EXISTS usage (request_id TEXT PRIMARY KEY, account TEXT NOT NULL, "
                     + "worker TEXT NOT NULL, upstream TEXT NOT NULL, model TEXT NOT NULL, route TEXT NOT NULL, "

@@ -40,6 +40,17 @@ public final class AvailableFunds {
         }
     }
 
+    /**
+     * Counts a reservation made by an earlier process whose write is being replayed from the usage log (whether
+     * or not the balance covers it: the write decides, as it did for the original).
+     */
+    public void reserveReplayed(String account, long amount) {
+        Funds f = of(account);
+        synchronized (f) {
+            f.pending += amount;
+        }
+    }
+
     /** Gives back a reservation that will never be applied. */
     public void unreserve(String account, long amount) {
         Funds f = of(account);

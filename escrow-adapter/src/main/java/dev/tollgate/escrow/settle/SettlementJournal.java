@@ -1,5 +1,6 @@
 package dev.tollgate.escrow.settle;
 
+import dev.tollgate.escrow.db.AppendLog;
 import dev.tollgate.escrow.db.Database;
 import dev.tollgate.metering.UsageRecord;
 import dev.tollgate.metering.agent.UsageListener;
@@ -11,26 +12,45 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.jctools.queues.MpscUnboundedXaddArrayQueue;
 
 /**
- * The group commit: each batch the metering thread hands over becomes one transaction holding the ledger intents
- * admitted since the last one (locks, dev credits, progress checkpoints), then the batch's usage records with the
- * settlement they imply, then (embedded ledger) the operations due. If the batch fails, the intents are committed
- * alone and the records one by one; a record that fails alone is quarantined (kept verbatim, counted) so the
- * others keep their durability.
+ * The journal, in two steps. On the metering thread ({@link #onUsage}) each batch, with the ledger intents admitted
+ * before it, is appended to the usage log ({@link AppendLog}: memory-mapped, durable against the death of the
+ * process once the append returns, a few microseconds per record) and handed to the journal's writer thread; the
+ * metering thread then lets the responses' ends go. The writer commits what was handed over in group commits
+ * ({@link #apply}): the intents (locks, dev credits, per-call charges, progress checkpoints), the usage records with
+ * the settlement they imply, the embedded ledger's operations due, and the log position they cover (the
+ * watermark), in one SQLite transaction. At start-up the entries past the watermark are applied again
+ * ({@link #replay}) before anything else, so a record the process died holding is journaled once.
+ *
+ * <p>If a group commit fails, its entries are applied one by one, each with its watermark; a record that fails
+ * alone is quarantined (kept verbatim, counted) so the others keep their durability. If the log cannot be
+ * written (no space left), the batch is committed to SQLite before the metering thread goes on, as a journal
+ * without a log would, and a record that cannot be journaled then ends its response with an error.
+ *
+ * <p>Readers see their writes: every database transaction started on another thread first waits for the writer
+ * to commit what was handed over before it started ({@link Database#readBarrier}).
  *
  * <p>Threading: {@link #onUsage} on the metering thread (and, for tests and shutdown, on a caller: it is
- * synchronized); {@link #quarantined} and the counters from any thread.
+ * synchronized); {@link #apply} on the writer thread (and at start-up, before the writer starts);
+ * {@link #quarantined} and the counters from any thread.
  */
 final class SettlementJournal implements UsageListener {
     private static final Logger LOG = Logger.getLogger(SettlementJournal.class.getName());
+    private static final int MAX_RECORDS_PER_COMMIT = 4096;
 
     /** Writes one intent or one usage record inside the journal's transaction. */
     @FunctionalInterface
     interface Step<T> {
         void write(Connection c, T item, long now) throws SQLException;
+    }
+
+    /** What one {@link #onUsage} handed over: entries numbered from {@code firstSeq} in the log (-1: not logged). */
+    private record Batch(List<Object> intents, List<UsageRecord> records, long firstSeq, long ticket) {
     }
 
     private final Database db;
@@ -40,13 +60,24 @@ final class SettlementJournal implements UsageListener {
     private final boolean remoteBackend;
     private final Step<Object> intentStep;
     private final Step<UsageRecord> recordStep;
-    private final List<Object> carried = new ArrayList<>();
+    private final AppendLog log;
+    private final AppendLog.EntryWriter<UsageRecord> usageWriter;
+    private final MpscUnboundedXaddArrayQueue<Batch> handedOver = new MpscUnboundedXaddArrayQueue<>(256);
+    private final AtomicLong tickets = new AtomicLong();
+    private final Object applying = new Object();
+    private final Object appliedMonitor = new Object();
+    private volatile long appliedTicket;
+    private volatile boolean closing;
+    private final Thread writer;
+    private long lastTrim;
     private final AtomicLong journaled = new AtomicLong();
     private final AtomicLong quarantinedCount = new AtomicLong();
+    private final AtomicLong intentFailures = new AtomicLong();
     private final Set<String> quarantinedIds = ConcurrentHashMap.newKeySet();
 
     SettlementJournal(Database db, Clock clock, LedgerIntents intents, Settler settler, boolean remoteBackend,
-                      Step<Object> intentStep, Step<UsageRecord> recordStep) {
+                      Step<Object> intentStep, Step<UsageRecord> recordStep, AppendLog log,
+                      StreamBudgetPolicy streamBudget) {
         this.db = db;
         this.clock = clock;
         this.intents = intents;
@@ -54,6 +85,11 @@ final class SettlementJournal implements UsageListener {
         this.remoteBackend = remoteBackend;
         this.intentStep = intentStep;
         this.recordStep = recordStep;
+        this.log = log;
+        this.usageWriter = (r, out) -> JournalEntries.writeUsage(r, streamBudget.reservationOf(r.requestId()), out);
+        this.writer = new Thread(this::runWriter, "tollgate-journal");
+        this.writer.setDaemon(true);
+        db.readBarrier(this::awaitHandedOver);
     }
 
     /** At start-up: what the journal already holds. */
@@ -62,46 +98,122 @@ final class SettlementJournal implements UsageListener {
         quarantinedCount.set(quarantinedBefore);
     }
 
+    /** Starts the writer (after {@link #replay}). */
+    void start() {
+        writer.start();
+    }
+
     @Override
     public synchronized void onUsage(List<UsageRecord> batch) {
-        long now = clock.millis();
-        intents.drainTo(carried);
-        if (batch.isEmpty() && carried.isEmpty()) {
+        List<Object> drained = new ArrayList<>();
+        intents.drainTo(drained);
+        if (batch.isEmpty() && drained.isEmpty()) {
             return;
         }
+        long first = -1;
+        if (log != null) {
+            try {
+                for (Object intent : drained) {
+                    long seq = log.append(intent, JournalEntries::writeIntent);
+                    first = first < 0 ? seq : first;
+                }
+                for (UsageRecord r : batch) {
+                    long seq = log.append(r, usageWriter);
+                    first = first < 0 ? seq : first;
+                }
+            } catch (RuntimeException e) {
+                LOG.log(Level.SEVERE, "the usage log cannot be written; committing to the database before the "
+                        + "responses end", e);
+                first = -1;
+            }
+        }
+        // The metering agent reuses its batch list: hand over a copy.
+        Batch b = new Batch(drained, new ArrayList<>(batch), first, tickets.incrementAndGet());
+        handedOver.offer(b);
+        if (!writer.isAlive()) {
+            // Not started (tests) or stopped (shutdown): apply on the caller.
+            applyHandedOver();
+        } else {
+            LockSupport.unpark(writer);
+            if (first < 0) {
+                awaitTicket(b.ticket());
+            }
+        }
+    }
+
+    private void runWriter() {
+        while (!closing || !handedOver.isEmpty()) {
+            try {
+                if (!applyHandedOver()) {
+                    LockSupport.parkNanos(50_000_000L);
+                }
+            } catch (Throwable t) {
+                LOG.log(Level.SEVERE, "journal writer failed; it goes on with the next batch", t);
+            }
+        }
+    }
+
+    /** Applies what is waiting (up to a commit's worth); false when nothing was. */
+    private boolean applyHandedOver() {
+        synchronized (applying) {
+            return applyWaiting();
+        }
+    }
+
+    private boolean applyWaiting() {
+        List<Batch> work = new ArrayList<>();
+        int records = 0;
+        Batch b;
+        while (records < MAX_RECORDS_PER_COMMIT && (b = handedOver.poll()) != null) {
+            work.add(b);
+            records += b.records().size();
+        }
+        if (work.isEmpty()) {
+            return false;
+        }
+        apply(work);
+        long ticket = work.get(work.size() - 1).ticket();
+        if (ticket > 0) {
+            synchronized (appliedMonitor) {
+                appliedTicket = ticket;
+                appliedMonitor.notifyAll();
+            }
+        }
+        return true;
+    }
+
+    /** Commits {@code work} in one transaction, or entry by entry if that fails. */
+    private void apply(List<Batch> work) {
+        long now = clock.millis();
+        long watermark = -1;
+        int records = 0;
+        for (Batch b : work) {
+            watermark = Math.max(watermark, lastSeq(b));
+            records += b.records().size();
+        }
+        long mark = watermark;
         try {
             db.transaction(c -> {
-                writeIntents(c, now);
-                for (UsageRecord r : batch) {
-                    recordStep.write(c, r, now);
+                for (Batch b : work) {
+                    for (Object intent : b.intents()) {
+                        intentStep.write(c, intent, now);
+                    }
+                    for (UsageRecord r : b.records()) {
+                        recordStep.write(c, r, now);
+                    }
                 }
                 settler.runInline(c, now);
-                return null;
-            });
-            carried.clear();
-            journaled.addAndGet(batch.size());
-        } catch (RuntimeException batchFailed) {
-            LOG.log(Level.WARNING, "journal batch of " + batch.size() + " failed; retrying record by record",
-                    batchFailed);
-            db.transaction(c -> {
-                writeIntents(c, now);
-                return null;
-            });
-            carried.clear();
-            for (UsageRecord r : batch) {
-                try {
-                    db.transaction(c -> {
-                        recordStep.write(c, r, now);
-                        settler.runInline(c, now);
-                        return null;
-                    });
-                    journaled.incrementAndGet();
-                } catch (RuntimeException e) {
-                    quarantinedCount.incrementAndGet();
-                    quarantinedIds.add(r.requestId());
-                    LOG.log(Level.SEVERE, "usage record " + r.requestId() + " quarantined", e);
-                    db.transaction(c -> Recovery.quarantine(c, r, e, now));
+                if (mark >= 0) {
+                    Watermark.set(c, mark);
                 }
+                return null;
+            });
+            journaled.addAndGet(records);
+        } catch (RuntimeException batchFailed) {
+            LOG.log(Level.WARNING, "journal commit of " + records + " records failed; retrying entry by entry",
+                    batchFailed);
+            for (Batch b : work) {
+                applyOneByOne(b, now);
             }
         }
         if (remoteBackend) {
@@ -109,11 +221,134 @@ final class SettlementJournal implements UsageListener {
             // the transaction above; its settler only retries owed payments on its own timer.
             settler.wake();
         }
+        if (log != null && watermark - lastTrim >= 4096) {
+            lastTrim = watermark;
+            log.trim(watermark);
+        }
     }
 
-    private void writeIntents(Connection c, long now) throws SQLException {
-        for (Object intent : carried) {
-            intentStep.write(c, intent, now);
+    private static long lastSeq(Batch b) {
+        return b.firstSeq() < 0 ? -1 : b.firstSeq() + b.intents().size() + b.records().size() - 1;
+    }
+
+    private void applyOneByOne(Batch b, long now) {
+        long seq = b.firstSeq();
+        for (Object intent : b.intents()) {
+            long mark = seq;
+            try {
+                db.transaction(c -> {
+                    intentStep.write(c, intent, now);
+                    if (mark >= 0) {
+                        Watermark.set(c, mark);
+                    }
+                    return null;
+                });
+            } catch (RuntimeException e) {
+                intentFailures.incrementAndGet();
+                LOG.log(Level.SEVERE, "ledger intent " + intent + " could not be written; skipped", e);
+            }
+            seq = seq < 0 ? -1 : seq + 1;
+        }
+        for (UsageRecord r : b.records()) {
+            long mark = seq;
+            try {
+                db.transaction(c -> {
+                    recordStep.write(c, r, now);
+                    settler.runInline(c, now);
+                    if (mark >= 0) {
+                        Watermark.set(c, mark);
+                    }
+                    return null;
+                });
+                journaled.incrementAndGet();
+            } catch (RuntimeException e) {
+                quarantinedCount.incrementAndGet();
+                quarantinedIds.add(r.requestId());
+                LOG.log(Level.SEVERE, "usage record " + r.requestId() + " quarantined", e);
+                db.transaction(c -> {
+                    Recovery.quarantine(c, r, e, now);
+                    if (mark >= 0) {
+                        Watermark.set(c, mark);
+                    }
+                    return null;
+                });
+            }
+            seq = seq < 0 ? -1 : seq + 1;
+        }
+    }
+
+    /**
+     * At start-up, before the writer starts: applies the log's entries past the watermark (what the process died
+     * holding), in order, in group commits. {@code beforeApply} sees each entry first (to restore the in-memory
+     * reservations they were admitted against).
+     */
+    int replay(java.util.function.Consumer<Object> beforeApply) {
+        if (log == null) {
+            return 0;
+        }
+        long after = db.transaction(Watermark::get);
+        List<Batch> work = new ArrayList<>();
+        int[] count = {0};
+        log.replay(after, (seq, payload) -> {
+            Object entry = JournalEntries.read(payload);
+            beforeApply.accept(entry);
+            Batch one = entry instanceof JournalEntries.LoggedUsage u
+                    ? new Batch(List.of(), List.of(u.record()), seq, 0)
+                    : new Batch(List.of(entry), List.of(), seq, 0);
+            work.add(one);
+            count[0]++;
+            if (work.size() >= MAX_RECORDS_PER_COMMIT) {
+                apply(new ArrayList<>(work));
+                work.clear();
+            }
+        });
+        if (!work.isEmpty()) {
+            apply(work);
+        }
+        return count[0];
+    }
+
+    /** Whether the writer has records handed over and not yet committed. */
+    boolean behind() {
+        return appliedTicket < tickets.get();
+    }
+
+    /** The read barrier: waits until the writer committed everything handed over before this call. */
+    void awaitHandedOver() {
+        if (Thread.currentThread() == writer || !writer.isAlive()) {
+            return;
+        }
+        awaitTicket(tickets.get());
+    }
+
+    private void awaitTicket(long ticket) {
+        if (appliedTicket >= ticket) {
+            return;
+        }
+        synchronized (appliedMonitor) {
+            while (appliedTicket < ticket && writer.isAlive()) {
+                try {
+                    appliedMonitor.wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Commits what is still handed over and stops the writer. */
+    void close() {
+        closing = true;
+        LockSupport.unpark(writer);
+        try {
+            writer.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        applyHandedOver();
+        if (log != null) {
+            log.close();
         }
     }
 
@@ -128,5 +363,31 @@ final class SettlementJournal implements UsageListener {
 
     long quarantinedCount() {
         return quarantinedCount.get();
+    }
+
+    /** Ledger intents that could not be written even alone (skipped, logged). */
+    long intentFailures() {
+        return intentFailures.get();
+    }
+
+    /** The last log entry whose effects are in the database. */
+    static final class Watermark {
+        private Watermark() {
+        }
+
+        static long get(Connection c) throws SQLException {
+            try (var ps = c.prepareStatement("SELECT applied_seq FROM journal_log WHERE id = 1");
+                 var rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        }
+
+        static void set(Connection c, long seq) throws SQLException {
+            try (var ps = c.prepareStatement("INSERT INTO journal_log(id, applied_seq) VALUES (1, ?) "
+                    + "ON CONFLICT(id) DO UPDATE SET applied_seq = MAX(applied_seq, excluded.applied_seq)")) {
+                ps.setLong(1, seq);
+                ps.executeUpdate();
+            }
+        }
     }
 }

@@ -225,6 +225,16 @@ final class StreamBudgetPolicy {
         return res;
     }
 
+    /** The reservation a request was admitted against, still in memory (read as its record is logged), or null. */
+    Reservation reservationOf(String requestId) {
+        return reservations.get(requestId);
+    }
+
+    /** At start-up: a reservation read back from the usage log with its record (replayed once). */
+    void restore(String requestId, Reservation res) {
+        reservations.put(requestId, res);
+    }
+
     /** Budgets left draining by a previous process: their in-flight requests died with it, so close them. */
     static void closeOrphans(Connection c, long now) throws SQLException {
         for (Budget b : list(c, "SELECT * FROM budget WHERE state = 'draining'")) {

@@ -73,6 +73,9 @@ class BillingPatternsProxyTest {
                     new LedgerBook(Fees.PURPLE_FLEA), Clock.systemUTC(), 100_000, true);
             assertTrue(other.pay("elsewhere", PAYER, AgentApiNode.OTHER, 19_600_000) instanceof EscrowResult.Done);
             assertEquals(200, chat(n).statusCode(), "admitted and served: its price is owed");
+            // The price is written in the journal's next commit, just after the response: any read of the ledger
+            // waits for that commit (a client sending at once may get one more call in, owed like this one).
+            assertEquals(150_000L, n.node.settlement().statement(PAYER).balanceMicros());
             HttpResponse<String> owes = chat(n);
             assertEquals(402, owes.statusCode());
             JsonNode error = JSON.readTree(owes.body()).get("error");
