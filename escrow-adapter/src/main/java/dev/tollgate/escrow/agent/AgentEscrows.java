@@ -44,6 +44,7 @@ public final class AgentEscrows implements AutoCloseable {
     private final Clock clock;
     private final long defaultHours;
     private final SecureRandom random = new SecureRandom();
+    private final java.util.concurrent.atomic.AtomicLong expired = new java.util.concurrent.atomic.AtomicLong();
     private volatile ClosedListener closedListener = (c, id) -> { };
 
     /** Told, inside the transaction that closes it, the id of an agent escrow this class closed. */
@@ -294,9 +295,17 @@ public final class AgentEscrows implements AutoCloseable {
         }
     }
 
+    /** Escrows settled at their auto-release time since start (by the timer or {@link #sweepNow}). */
+    public long expiredCount() {
+        return expired.get();
+    }
+
     /** Settles due escrows inside the caller's transaction; returns how many. */
     int sweepDue(Connection c) throws SQLException {
         List<String[]> due = AgentEscrowRows.due(c, clock.millis());
+        if (!due.isEmpty()) {
+            db.whenDone(() -> expired.addAndGet(due.size()), null);
+        }
         for (String[] d : due) {
             ledger.expire(c, d[0], d[1].equals("release"));
             AgentEscrowRows.markClosed(c, d[0]);

@@ -55,6 +55,11 @@ final class JournalSettlement {
         }
     }
 
+    /** After the commit's records: the settlement rows still in memory go to the table. */
+    void writeRows(Connection c, long now) throws SQLException {
+        perRequest.pending().write(c, now);
+    }
+
     void settle(Connection c, UsageRecord r, long now) throws SQLException {
         String worker = workerOfUpstream.apply(r.upstream());
         if (!UsageJournal.insert(c, r, worker)) {
@@ -84,7 +89,7 @@ final class JournalSettlement {
             periods.onUsage(c, r, worker, policy, now);
             return;
         }
-        SettlementRows.Row row = SettlementRows.find(c, r.requestId());
+        SettlementRows.Row row = perRequest.pending().find(c, r.requestId());
         if (row != null && row.policy().equals(PerRequestPolicy.NAME)) {
             perRequest.onUsage(c, row, r, cfg.policyOf(row.account()), now);
         }

@@ -28,14 +28,21 @@ final class PerRequestPolicy {
     private final LedgerIntents intents;
     private final Arrears arrears;
     private final Clock clock;
+    private final PendingSettlements pending;
 
     PerRequestPolicy(SettlementConfig cfg, EmbeddedLedger ledger, LedgerIntents intents, Arrears arrears,
-                     Clock clock) {
+                     Clock clock, PendingSettlements pending) {
         this.cfg = cfg;
         this.ledger = ledger;
         this.intents = intents;
         this.arrears = arrears;
         this.clock = clock;
+        this.pending = pending;
+    }
+
+    /** The rows of this commit's locks, until its records are settled. */
+    PendingSettlements pending() {
+        return pending;
     }
 
     /** Decides in memory; a granted request's lock is written in the journal's next commit. */
@@ -66,9 +73,9 @@ final class PerRequestPolicy {
                 true);
         // A lock the ledger refused (the balance changed outside this process) leaves the request unlocked: its
         // cost is then paid straight from the balance, or owed.
-        SettlementRows.insert(c, lock.requestId(), lock.account(), lock.worker(), NAME, escrowId,
+        pending.add(new SettlementRows.Row(lock.requestId(), lock.account(), lock.worker(), NAME, escrowId,
                 r instanceof EscrowResult.Done ? "locked" : "unlocked",
-                r instanceof EscrowResult.Done ? lock.amountMicros() : 0, now);
+                r instanceof EscrowResult.Done ? lock.amountMicros() : 0, 0, 0, 0, 0, null, 0));
     }
 
     /** Writes the settlement intents for a journaled usage record. */
@@ -78,8 +85,11 @@ final class PerRequestPolicy {
                 : price.microsFor(r.promptTokens(), r.completionTokens(), 1, Outcomes.computeMillis(r));
         long bonus = Outcomes.throughputBonus(r, p, cost);
         if (p.quality().gate() && cost > 0) {
-            SettlementRows.update(c, row.requestId(), "state = ?, cost = ?, deadline_ms = ?",
-                    "awaiting_score", cost, now + p.quality().deadlineMillis());
+            long deadline = now + p.quality().deadlineMillis();
+            pending.update(c, row.requestId(), x -> new SettlementRows.Row(x.requestId(), x.account(), x.worker(),
+                    x.policy(), x.escrowId(), "awaiting_score", x.reserved(), cost, x.released(), x.refunded(),
+                    x.bonus(), x.score(), deadline), "state = ?, cost = ?, deadline_ms = ?", "awaiting_score", cost,
+                    deadline);
         } else {
             settle(c, row, cost, now);
         }
@@ -122,7 +132,11 @@ final class PerRequestPolicy {
         if (state == null) {
             state = released > 0 || pay > fromHold ? "settled" : "refunded";
         }
-        SettlementRows.update(c, row.requestId(), "state = ?, cost = ?, released = ?, refunded = ?", state, pay,
-                released, refunded);
+        String finalState = state;
+        long paid = released;
+        long returned = refunded;
+        pending.update(c, row.requestId(), x -> new SettlementRows.Row(x.requestId(), x.account(), x.worker(),
+                x.policy(), x.escrowId(), finalState, x.reserved(), pay, paid, returned, x.bonus(), x.score(),
+                x.deadlineMs()), "state = ?, cost = ?, released = ?, refunded = ?", state, pay, released, refunded);
     }
 }

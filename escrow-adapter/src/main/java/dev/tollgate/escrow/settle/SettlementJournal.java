@@ -21,8 +21,8 @@ import org.jctools.queues.MpscUnboundedXaddArrayQueue;
  * The journal, in two steps. On the metering thread ({@link #onUsage}) each batch, with the ledger intents admitted
  * before it, is appended to the usage log ({@link AppendLog}: memory-mapped, durable against the death of the
  * process once the append returns, a few microseconds per record) and handed to the journal's writer thread; the
- * metering thread then lets the responses' ends go. The writer commits what was handed over in group commits
- * ({@link #apply}): the intents (locks, dev credits, per-call charges, progress checkpoints), the usage records with
+ * metering thread then lets the responses' ends go. The writer lets records gather for a few milliseconds
+ * ({@link #LINGER_NANOS}) and commits them in group commits ({@link #apply}): the intents (locks, dev credits, per-call charges, progress checkpoints), the usage records with
  * the settlement they imply, the embedded ledger's operations due, and the log position they cover (the
  * watermark), in one SQLite transaction. At start-up the entries past the watermark are applied again
  * ({@link #replay}) before anything else, so a record the process died holding is journaled once.
@@ -42,6 +42,12 @@ import org.jctools.queues.MpscUnboundedXaddArrayQueue;
 final class SettlementJournal implements UsageListener {
     private static final Logger LOG = Logger.getLogger(SettlementJournal.class.getName());
     private static final int MAX_RECORDS_PER_COMMIT = 4096;
+    /**
+     * How long the writer lets records gather before a commit. The log already made them durable and nothing on a
+     * request's path waits for the commit, so commits can be few and large; a reader waiting for the writer (the
+     * read barrier) cuts the wait short.
+     */
+    static final long LINGER_NANOS = 5_000_000L;
 
     /** Writes one intent or one usage record inside the journal's transaction. */
     @FunctionalInterface
@@ -50,7 +56,8 @@ final class SettlementJournal implements UsageListener {
     }
 
     /** What one {@link #onUsage} handed over: entries numbered from {@code firstSeq} in the log (-1: not logged). */
-    private record Batch(List<Object> intents, List<UsageRecord> records, long firstSeq, long ticket) {
+    private record Batch(List<Object> intents, List<UsageRecord> records, long firstSeq, long ticket,
+                         long handedAtNanos) {
     }
 
     private final Database db;
@@ -60,6 +67,7 @@ final class SettlementJournal implements UsageListener {
     private final boolean remoteBackend;
     private final Step<Object> intentStep;
     private final Step<UsageRecord> recordStep;
+    private final Step<Void> afterRecords;
     private final AppendLog log;
     private final AppendLog.EntryWriter<UsageRecord> usageWriter;
     private final MpscUnboundedXaddArrayQueue<Batch> handedOver = new MpscUnboundedXaddArrayQueue<>(256);
@@ -68,6 +76,8 @@ final class SettlementJournal implements UsageListener {
     private final Object appliedMonitor = new Object();
     private volatile long appliedTicket;
     private volatile boolean closing;
+    private volatile boolean urgent;
+    private final AtomicLong waitingRecords = new AtomicLong();
     private final Thread writer;
     private long lastTrim;
     private final AtomicLong journaled = new AtomicLong();
@@ -76,8 +86,8 @@ final class SettlementJournal implements UsageListener {
     private final Set<String> quarantinedIds = ConcurrentHashMap.newKeySet();
 
     SettlementJournal(Database db, Clock clock, LedgerIntents intents, Settler settler, boolean remoteBackend,
-                      Step<Object> intentStep, Step<UsageRecord> recordStep, AppendLog log,
-                      StreamBudgetPolicy streamBudget) {
+                      Step<Object> intentStep, Step<UsageRecord> recordStep, Step<Void> afterRecords,
+                      AppendLog log, StreamBudgetPolicy streamBudget) {
         this.db = db;
         this.clock = clock;
         this.intents = intents;
@@ -85,6 +95,7 @@ final class SettlementJournal implements UsageListener {
         this.remoteBackend = remoteBackend;
         this.intentStep = intentStep;
         this.recordStep = recordStep;
+        this.afterRecords = afterRecords;
         this.log = log;
         this.usageWriter = (r, out) -> JournalEntries.writeUsage(r, streamBudget.reservationOf(r.requestId()), out);
         this.writer = new Thread(this::runWriter, "tollgate-journal");
@@ -128,25 +139,36 @@ final class SettlementJournal implements UsageListener {
             }
         }
         // The metering agent reuses its batch list: hand over a copy.
-        Batch b = new Batch(drained, new ArrayList<>(batch), first, tickets.incrementAndGet());
+        Batch b = new Batch(drained, new ArrayList<>(batch), first, tickets.incrementAndGet(), System.nanoTime());
+        long before = waitingRecords.getAndAdd(batch.size() + drained.size());
         handedOver.offer(b);
         if (!writer.isAlive()) {
             // Not started (tests) or stopped (shutdown): apply on the caller.
             applyHandedOver();
-        } else {
+        } else if (first < 0) {
+            awaitTicket(b.ticket());
+        } else if (before == 0 || before + batch.size() >= MAX_RECORDS_PER_COMMIT) {
+            // The first batch of a commit starts the writer's linger; a full commit's worth ends it.
             LockSupport.unpark(writer);
-            if (first < 0) {
-                awaitTicket(b.ticket());
-            }
         }
     }
 
     private void runWriter() {
         while (!closing || !handedOver.isEmpty()) {
             try {
-                if (!applyHandedOver()) {
+                Batch head = handedOver.peek();
+                if (head == null) {
                     LockSupport.parkNanos(50_000_000L);
+                    continue;
                 }
+                long lingered = System.nanoTime() - head.handedAtNanos();
+                if (lingered < LINGER_NANOS && !urgent && !closing
+                        && waitingRecords.get() < MAX_RECORDS_PER_COMMIT) {
+                    LockSupport.parkNanos(LINGER_NANOS - lingered);
+                    continue;
+                }
+                urgent = false;
+                applyHandedOver();
             } catch (Throwable t) {
                 LOG.log(Level.SEVERE, "journal writer failed; it goes on with the next batch", t);
             }
@@ -167,6 +189,7 @@ final class SettlementJournal implements UsageListener {
         while (records < MAX_RECORDS_PER_COMMIT && (b = handedOver.poll()) != null) {
             work.add(b);
             records += b.records().size();
+            waitingRecords.addAndGet(-(b.records().size() + b.intents().size()));
         }
         if (work.isEmpty()) {
             return false;
@@ -202,6 +225,7 @@ final class SettlementJournal implements UsageListener {
                         recordStep.write(c, r, now);
                     }
                 }
+                afterRecords.write(c, null, now);
                 settler.runInline(c, now);
                 if (mark >= 0) {
                     Watermark.set(c, mark);
@@ -238,6 +262,7 @@ final class SettlementJournal implements UsageListener {
             try {
                 db.transaction(c -> {
                     intentStep.write(c, intent, now);
+                    afterRecords.write(c, null, now);
                     if (mark >= 0) {
                         Watermark.set(c, mark);
                     }
@@ -254,6 +279,7 @@ final class SettlementJournal implements UsageListener {
             try {
                 db.transaction(c -> {
                     recordStep.write(c, r, now);
+                    afterRecords.write(c, null, now);
                     settler.runInline(c, now);
                     if (mark >= 0) {
                         Watermark.set(c, mark);
@@ -293,8 +319,8 @@ final class SettlementJournal implements UsageListener {
             Object entry = JournalEntries.read(payload);
             beforeApply.accept(entry);
             Batch one = entry instanceof JournalEntries.LoggedUsage u
-                    ? new Batch(List.of(), List.of(u.record()), seq, 0)
-                    : new Batch(List.of(entry), List.of(), seq, 0);
+                    ? new Batch(List.of(), List.of(u.record()), seq, 0, 0)
+                    : new Batch(List.of(entry), List.of(), seq, 0, 0);
             work.add(one);
             count[0]++;
             if (work.size() >= MAX_RECORDS_PER_COMMIT) {
@@ -325,6 +351,8 @@ final class SettlementJournal implements UsageListener {
         if (appliedTicket >= ticket) {
             return;
         }
+        urgent = true;
+        LockSupport.unpark(writer);
         synchronized (appliedMonitor) {
             while (appliedTicket < ticket && writer.isAlive()) {
                 try {

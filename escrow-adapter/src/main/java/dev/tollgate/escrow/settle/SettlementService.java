@@ -73,7 +73,7 @@ public final class SettlementService implements AutoCloseable {
         this.port = port;
         this.ledger = ledger;
         this.clock = clock;
-        this.perRequest = new PerRequestPolicy(cfg, ledger, intents, arrears, clock);
+        this.perRequest = new PerRequestPolicy(cfg, ledger, intents, arrears, clock, new PendingSettlements(db));
         this.streamBudget = new StreamBudgetPolicy(cfg, db, port, clock);
         this.postPaid = !port.capabilities().partialRelease();
         this.postPay = new PostPayPolicy(cfg, Math.max(cfg.minLockMicros(), port.capabilities().minimumLockMicros()));
@@ -95,7 +95,8 @@ public final class SettlementService implements AutoCloseable {
         this.journalSettlement = new JournalSettlement(cfg, ledger, perRequest, streamBudget, postPay, perCall,
                 periods, postPaid, workerOfUpstream);
         this.journal = new SettlementJournal(db, clock, intents, settler, port != ledger,
-                journalSettlement::applyIntent, journalSettlement::settle, UsageLogs.open(cfg, db), streamBudget);
+                journalSettlement::applyIntent, journalSettlement::settle,
+                (c, none, now) -> journalSettlement.writeRows(c, now), UsageLogs.open(cfg, db), streamBudget);
     }
 
     /**

@@ -55,7 +55,8 @@ class AgentEscrowsTest {
         service.close();
         clock.advance(1);
         AgentEscrows b = open().agentEscrows();
-        assertEquals(2, b.sweepNow().get());
+        b.sweepNow().get();
+        assertEquals(2, b.expiredCount(), "both, by this sweep or the timer's");
         AgentEscrow s = b.submit(c -> b.read(c, PAYEE, sub.id())).get();
         assertEquals("expired", s.status());
         assertEquals(4_000_000, s.releasedMicros(), "auto-release pays the payee");
