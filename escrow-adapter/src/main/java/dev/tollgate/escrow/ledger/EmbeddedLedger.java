@@ -81,7 +81,21 @@ public final class EmbeddedLedger implements EscrowPort {
      * {@link #funds()} for this lock (by admission); otherwise it is reserved here.
      */
     public EscrowResult lock(Connection c, String opId, LockRequest req, boolean reserved) throws SQLException {
-        EscrowResult r = ops.once(c, opId, "lock", req.escrowId(), tx -> {
+        return lock(c, opId, req, reserved, true);
+    }
+
+    /**
+     * {@link #lock(Connection, String, LockRequest, boolean)} for a lock the settlement journal applies exactly once
+     * (each logged entry commits once, with the log position it covers): the operation id names its transfers but
+     * is not recorded for replays, which spares a write per lock.
+     */
+    public EscrowResult lockJournaled(Connection c, String opId, LockRequest req) throws SQLException {
+        return lock(c, opId, req, true, false);
+    }
+
+    private EscrowResult lock(Connection c, String opId, LockRequest req, boolean reserved, boolean recordOp)
+            throws SQLException {
+        LedgerOps.Effect effect = tx -> {
             if (req.amountMicros() < minimumLockMicros) {
                 return new EscrowResult.Rejected("invalid_amount", "below the minimum lock of " + minimumLockMicros);
             }
@@ -104,7 +118,8 @@ public final class EmbeddedLedger implements EscrowPort {
                 inTx.reservationDone(req.payer(), req.amountMicros());
             }
             return new EscrowResult.Done(req.escrowId(), null);
-        });
+        };
+        EscrowResult r = recordOp ? ops.once(c, opId, "lock", req.escrowId(), effect) : effect.apply(c);
         if (reserved) {
             // Applied or refused, the admission's reservation is settled by this commit.
             inTx.reservationDone(req.payer(), req.amountMicros());
@@ -119,7 +134,21 @@ public final class EmbeddedLedger implements EscrowPort {
 
     /** Releases to a cumulative target inside the caller's transaction. */
     public EscrowResult releaseTo(Connection c, String opId, String escrowId, long target) throws SQLException {
-        return ops.once(c, opId, "release", escrowId, tx -> {
+        return ops.once(c, opId, "release", escrowId, release(opId, escrowId, target));
+    }
+
+    /**
+     * {@link #releaseTo(Connection, String, String, long)} without recording the operation id: a release to a
+     * cumulative target is idempotent by itself (a target already reached changes nothing), and the journal
+     * applies each entry once.
+     */
+    public EscrowResult releaseToJournaled(Connection c, String opId, String escrowId, long target)
+            throws SQLException {
+        return release(opId, escrowId, target).apply(c);
+    }
+
+    private LedgerOps.Effect release(String opId, String escrowId, long target) {
+        return tx -> {
             EscrowState e = book.read(tx, escrowId);
             if (e == null) {
                 return new EscrowResult.Rejected("not_found", escrowId);
@@ -136,7 +165,7 @@ public final class EmbeddedLedger implements EscrowPort {
             }
             book.releaseTo(tx, opId, e, target, clock.millis());
             return new EscrowResult.Done(escrowId, null);
-        });
+        };
     }
 
     @Override
@@ -146,7 +175,20 @@ public final class EmbeddedLedger implements EscrowPort {
 
     /** Refunds what was not released and closes the escrow, inside the caller's transaction. */
     public EscrowResult refundRemainder(Connection c, String opId, String escrowId) throws SQLException {
-        return ops.once(c, opId, "refund", escrowId, tx -> {
+        return ops.once(c, opId, "refund", escrowId, refund(opId, escrowId));
+    }
+
+    /**
+     * {@link #refundRemainder(Connection, String, String)} without recording the operation id: refunding a closed
+     * escrow changes nothing, and the journal applies each entry once. The answer carries the escrow's final state.
+     */
+    public EscrowResult refundRemainderJournaled(Connection c, String opId, String escrowId) throws SQLException {
+        EscrowResult r = refund(opId, escrowId).apply(c);
+        return r instanceof EscrowResult.Done ? new EscrowResult.Done(escrowId, book.read(c, escrowId)) : r;
+    }
+
+    private LedgerOps.Effect refund(String opId, String escrowId) {
+        return tx -> {
             EscrowState e = book.read(tx, escrowId);
             if (e == null) {
                 return new EscrowResult.Rejected("not_found", escrowId);
@@ -155,7 +197,7 @@ public final class EmbeddedLedger implements EscrowPort {
                 book.refundRemainder(tx, opId, e, "closed", clock.millis());
             }
             return new EscrowResult.Done(escrowId, null);
-        });
+        };
     }
 
     /**

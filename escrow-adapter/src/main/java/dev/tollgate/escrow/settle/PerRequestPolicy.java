@@ -68,9 +68,9 @@ final class PerRequestPolicy {
     /** Writes an admitted lock (already reserved in memory) and its settlement row. */
     void applyLock(Connection c, LedgerIntents.Lock lock, long now) throws SQLException {
         String escrowId = escrowId(lock.requestId());
-        EscrowResult r = ledger.lock(c, "lock:" + lock.requestId(), new LockRequest(escrowId, lock.account(),
-                lock.worker(), lock.amountMicros(), lock.expiresAtMillis(), "tollgate op=lock:" + lock.requestId()),
-                true);
+        EscrowResult r = ledger.lockJournaled(c, "lock:" + lock.requestId(), new LockRequest(escrowId,
+                lock.account(), lock.worker(), lock.amountMicros(), lock.expiresAtMillis(),
+                "tollgate op=lock:" + lock.requestId()));
         // A lock the ledger refused (the balance changed outside this process) leaves the request unlocked: its
         // cost is then paid straight from the balance, or owed.
         pending.add(new SettlementRows.Row(lock.requestId(), lock.account(), lock.worker(), NAME, escrowId,
@@ -111,7 +111,7 @@ final class PerRequestPolicy {
         long released = 0;
         String state = null;
         if (fromHold > 0) {
-            EscrowResult r = ledger.releaseTo(c, "release:" + row.requestId(), row.escrowId(), fromHold);
+            EscrowResult r = ledger.releaseToJournaled(c, "release:" + row.requestId(), row.escrowId(), fromHold);
             if (r instanceof EscrowResult.Done) {
                 released = fromHold;
             } else {
@@ -124,7 +124,7 @@ final class PerRequestPolicy {
         }
         long refunded = 0;
         if (row.reserved() > 0) {
-            EscrowResult r = ledger.refundRemainder(c, "refund:" + row.requestId(), row.escrowId());
+            EscrowResult r = ledger.refundRemainderJournaled(c, "refund:" + row.requestId(), row.escrowId());
             if (r instanceof EscrowResult.Done d && d.state() != null) {
                 refunded = d.state().refundedMicros();
             }

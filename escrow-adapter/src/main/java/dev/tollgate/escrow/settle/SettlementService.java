@@ -271,6 +271,11 @@ public final class SettlementService implements AutoCloseable {
         journalWake.run();
     }
 
+    /** Waits until every record and intent handed to the journal so far is committed to the database. */
+    public void awaitJournaled() {
+        journal.awaitHandedOver();
+    }
+
     /** The journal: register on the metering agent. */
     public UsageListener usageListener() {
         return journal;
