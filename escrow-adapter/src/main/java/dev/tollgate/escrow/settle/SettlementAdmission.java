@@ -31,11 +31,14 @@ final class SettlementAdmission {
     private final Set<String> funded;
     private final ExecutorService executor;
     private final Runnable journalWake;
+    private final java.util.function.BooleanSupplier journalBehind;
+    private final Runnable awaitJournal;
 
     SettlementAdmission(SettlementConfig cfg, Database db, EmbeddedLedger ledger, Clock clock,
                         PerRequestPolicy perRequest, StreamBudgetPolicy streamBudget, PerCallPolicy perCall,
                         PeriodPolicy periods, boolean postPaid, LedgerIntents intents, Set<String> funded,
-                        ExecutorService executor, Runnable journalWake) {
+                        ExecutorService executor, Runnable journalWake, java.util.function.BooleanSupplier journalBehind,
+                        Runnable awaitJournal) {
         this.cfg = cfg;
         this.db = db;
         this.ledger = ledger;
@@ -49,6 +52,8 @@ final class SettlementAdmission {
         this.funded = funded;
         this.executor = executor;
         this.journalWake = journalWake;
+        this.journalBehind = journalBehind;
+        this.awaitJournal = awaitJournal;
     }
 
     /** {@link #admit(String, String, String, String, long, long, int)} for one choice. */
@@ -68,6 +73,12 @@ final class SettlementAdmission {
      */
     public CompletableFuture<Admission> admit(String requestId, String account, String worker, String model,
                                               long promptTokenEstimate, long maxTokens, int choices) {
+        return refusedOnlyWhenCaughtUp(() -> decide(requestId, account, worker, model, promptTokenEstimate, maxTokens,
+                choices));
+    }
+
+    private CompletableFuture<Admission> decide(String requestId, String account, String worker, String model,
+                                                long promptTokenEstimate, long maxTokens, int choices) {
         AccountPolicy p = cfg.policyOf(account);
         if (p.kind() == PolicyKind.NONE) {
             return CompletableFuture.completedFuture(Admission.FREE);
@@ -124,14 +135,19 @@ final class SettlementAdmission {
      */
     public CompletableFuture<Admission> admitAmount(String requestId, String account, String worker, String model,
                                                     long micros) {
+        return refusedOnlyWhenCaughtUp(() -> decideAmount(requestId, account, worker, model, micros));
+    }
+
+    private CompletableFuture<Admission> decideAmount(String requestId, String account, String worker, String model,
+                                                      long micros) {
         AccountPolicy p = cfg.policyOf(account);
         if (p.kind() == PolicyKind.NONE || postPaid) {
             // Post-paid backends lock nothing: the token path decides (arrears only).
-            return admit(requestId, account, worker, model, 0, 0, 1);
+            return decide(requestId, account, worker, model, 0, 0, 1);
         }
         fundOnFirstUse(account, p);
         if (cfg.priceOf(model) == null) {
-            return admit(requestId, account, worker, model, 0, 0, 1);
+            return decide(requestId, account, worker, model, 0, 0, 1);
         }
         if (p.kind() == PolicyKind.PER_REQUEST) {
             Admission a = perRequest.admit(requestId, account, worker, model, Math.max(cfg.minLockMicros(), micros));
@@ -145,6 +161,37 @@ final class SettlementAdmission {
             return CompletableFuture.completedFuture(fast);
         }
         return CompletableFuture.supplyAsync(() -> streamBudget.admit(requestId, account, worker, micros, p), executor);
+    }
+
+    /**
+     * A request refused for want of funds while the journal's writer still holds records handed to it (whose
+     * refunds and returned units memory does not count yet) is decided again once the writer caught up, on the
+     * ledger executor: a client that waits for each response before sending the next is never refused for funds
+     * its previous request gave back.
+     */
+    private CompletableFuture<Admission> refusedOnlyWhenCaughtUp(
+            java.util.function.Supplier<CompletableFuture<Admission>> decide) {
+        // Asked before deciding: if the writer had caught up then, the decision saw every record handed over.
+        boolean behind = journalBehind.getAsBoolean();
+        CompletableFuture<Admission> first = decide.get();
+        if (!behind || !first.isDone() || first.isCompletedExceptionally() || first.join().status() != 402) {
+            return first;
+        }
+        return CompletableFuture.runAsync(awaitJournal, executor).thenCompose(caughtUp -> decide.get());
+    }
+
+    /**
+     * An entry read back from the usage log at start-up: the reservations its admission made in the previous
+     * process are counted again in memory, so that it is written exactly as it would have been.
+     */
+    void restore(Object entry) {
+        if (entry instanceof LedgerIntents.Lock lock) {
+            ledger.funds().reserveReplayed(lock.account(), lock.amountMicros());
+        } else if (entry instanceof PerCallPolicy.Charge charge) {
+            ledger.funds().reserveReplayed(charge.account(), charge.micros());
+        } else if (entry instanceof JournalEntries.LoggedUsage u && u.reservation() != null) {
+            streamBudget.restore(u.record().requestId(), u.reservation());
+        }
     }
 
     /** A wildcard policy funds each new account once, on first use, in the next commit. */

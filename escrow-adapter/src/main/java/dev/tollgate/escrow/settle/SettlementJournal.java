@@ -12,19 +12,18 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.jctools.queues.MpscUnboundedXaddArrayQueue;
 
 /**
  * The journal, in two steps. On the metering thread ({@link #onUsage}) each batch, with the ledger intents admitted
  * before it, is appended to the usage log ({@link AppendLog}: memory-mapped, durable against the death of the
  * process once the append returns, a few microseconds per record) and handed to the journal's writer thread; the
- * metering thread then lets the responses' ends go. The writer lets records gather for a few milliseconds
- * ({@link #LINGER_NANOS}) and commits them in group commits ({@link #apply}): the intents (locks, dev credits, per-call charges, progress checkpoints), the usage records with
- * the settlement they imply, the embedded ledger's operations due, and the log position they cover (the
- * watermark), in one SQLite transaction. At start-up the entries past the watermark are applied again
+ * metering thread then lets the responses' ends go. The writer ({@link JournalWriter}) lets records gather for a
+ * few milliseconds and commits them in group commits ({@link #apply}): the intents (locks, dev credits, per-call
+ * charges, progress checkpoints), the usage records with the settlement they imply, the embedded ledger's
+ * operations due, and the log position they cover ({@link JournalWatermark}), in one SQLite transaction. At start-up the entries past the watermark are applied again
  * ({@link #replay}) before anything else, so a record the process died holding is journaled once.
  *
  * <p>If a group commit fails, its entries are applied one by one, each with its watermark; a record that fails
@@ -37,27 +36,15 @@ import org.jctools.queues.MpscUnboundedXaddArrayQueue;
  *
  * <p>Threading: {@link #onUsage} on the metering thread (and, for tests and shutdown, on a caller: it is
  * synchronized); {@link #apply} on the writer thread (and at start-up, before the writer starts);
- * {@link #quarantined} and the counters from any thread.
+ * {@link #quarantined}, {@link #awaitHandedOver} and the counters from any thread.
  */
 final class SettlementJournal implements UsageListener {
     private static final Logger LOG = Logger.getLogger(SettlementJournal.class.getName());
-    private static final int MAX_RECORDS_PER_COMMIT = 4096;
-    /**
-     * How long the writer lets records gather before a commit. The log already made them durable and nothing on a
-     * request's path waits for the commit, so commits can be few and large; a reader waiting for the writer (the
-     * read barrier) cuts the wait short.
-     */
-    static final long LINGER_NANOS = 5_000_000L;
 
     /** Writes one intent or one usage record inside the journal's transaction. */
     @FunctionalInterface
     interface Step<T> {
         void write(Connection c, T item, long now) throws SQLException;
-    }
-
-    /** What one {@link #onUsage} handed over: entries numbered from {@code firstSeq} in the log (-1: not logged). */
-    private record Batch(List<Object> intents, List<UsageRecord> records, long firstSeq, long ticket,
-                         long handedAtNanos) {
     }
 
     private final Database db;
@@ -70,15 +57,7 @@ final class SettlementJournal implements UsageListener {
     private final Step<Void> afterRecords;
     private final AppendLog log;
     private final AppendLog.EntryWriter<UsageRecord> usageWriter;
-    private final MpscUnboundedXaddArrayQueue<Batch> handedOver = new MpscUnboundedXaddArrayQueue<>(256);
-    private final AtomicLong tickets = new AtomicLong();
-    private final Object applying = new Object();
-    private final Object appliedMonitor = new Object();
-    private volatile long appliedTicket;
-    private volatile boolean closing;
-    private volatile boolean urgent;
-    private final AtomicLong waitingRecords = new AtomicLong();
-    private final Thread writer;
+    private final JournalWriter writer;
     private long lastTrim;
     private final AtomicLong journaled = new AtomicLong();
     private final AtomicLong quarantinedCount = new AtomicLong();
@@ -98,9 +77,8 @@ final class SettlementJournal implements UsageListener {
         this.afterRecords = afterRecords;
         this.log = log;
         this.usageWriter = (r, out) -> JournalEntries.writeUsage(r, streamBudget.reservationOf(r.requestId()), out);
-        this.writer = new Thread(this::runWriter, "tollgate-journal");
-        this.writer.setDaemon(true);
-        db.readBarrier(this::awaitHandedOver);
+        this.writer = new JournalWriter(this::apply);
+        db.readBarrier(writer::awaitHandedOver);
     }
 
     /** At start-up: what the journal already holds. */
@@ -138,86 +116,24 @@ final class SettlementJournal implements UsageListener {
                 first = -1;
             }
         }
-        // The metering agent reuses its batch list: hand over a copy.
-        Batch b = new Batch(drained, new ArrayList<>(batch), first, tickets.incrementAndGet(), System.nanoTime());
-        long before = waitingRecords.getAndAdd(batch.size() + drained.size());
-        handedOver.offer(b);
-        if (!writer.isAlive()) {
-            // Not started (tests) or stopped (shutdown): apply on the caller.
-            applyHandedOver();
-        } else if (first < 0) {
-            awaitTicket(b.ticket());
-        } else if (before == 0 || before + batch.size() >= MAX_RECORDS_PER_COMMIT) {
-            // The first batch of a commit starts the writer's linger; a full commit's worth ends it.
-            LockSupport.unpark(writer);
-        }
-    }
-
-    private void runWriter() {
-        while (!closing || !handedOver.isEmpty()) {
-            try {
-                Batch head = handedOver.peek();
-                if (head == null) {
-                    LockSupport.parkNanos(50_000_000L);
-                    continue;
-                }
-                long lingered = System.nanoTime() - head.handedAtNanos();
-                if (lingered < LINGER_NANOS && !urgent && !closing
-                        && waitingRecords.get() < MAX_RECORDS_PER_COMMIT) {
-                    LockSupport.parkNanos(LINGER_NANOS - lingered);
-                    continue;
-                }
-                urgent = false;
-                applyHandedOver();
-            } catch (Throwable t) {
-                LOG.log(Level.SEVERE, "journal writer failed; it goes on with the next batch", t);
-            }
-        }
-    }
-
-    /** Applies what is waiting (up to a commit's worth); false when nothing was. */
-    private boolean applyHandedOver() {
-        synchronized (applying) {
-            return applyWaiting();
-        }
-    }
-
-    private boolean applyWaiting() {
-        List<Batch> work = new ArrayList<>();
-        int records = 0;
-        Batch b;
-        while (records < MAX_RECORDS_PER_COMMIT && (b = handedOver.poll()) != null) {
-            work.add(b);
-            records += b.records().size();
-            waitingRecords.addAndGet(-(b.records().size() + b.intents().size()));
-        }
-        if (work.isEmpty()) {
-            return false;
-        }
-        apply(work);
-        long ticket = work.get(work.size() - 1).ticket();
-        if (ticket > 0) {
-            synchronized (appliedMonitor) {
-                appliedTicket = ticket;
-                appliedMonitor.notifyAll();
-            }
-        }
-        return true;
+        // The metering agent reuses its batch list: hand over a copy. Not logged: committed before going on.
+        writer.handOver(new JournalBatch(drained, new ArrayList<>(batch), first, writer.nextTicket(),
+                System.nanoTime()), first < 0);
     }
 
     /** Commits {@code work} in one transaction, or entry by entry if that fails. */
-    private void apply(List<Batch> work) {
+    private void apply(List<JournalBatch> work) {
         long now = clock.millis();
         long watermark = -1;
         int records = 0;
-        for (Batch b : work) {
-            watermark = Math.max(watermark, lastSeq(b));
+        for (JournalBatch b : work) {
+            watermark = Math.max(watermark, b.lastSeq());
             records += b.records().size();
         }
         long mark = watermark;
         try {
             db.transaction(c -> {
-                for (Batch b : work) {
+                for (JournalBatch b : work) {
                     for (Object intent : b.intents()) {
                         intentStep.write(c, intent, now);
                     }
@@ -228,7 +144,7 @@ final class SettlementJournal implements UsageListener {
                 afterRecords.write(c, null, now);
                 settler.runInline(c, now);
                 if (mark >= 0) {
-                    Watermark.set(c, mark);
+                    JournalWatermark.set(c, mark);
                 }
                 return null;
             });
@@ -236,7 +152,7 @@ final class SettlementJournal implements UsageListener {
         } catch (RuntimeException batchFailed) {
             LOG.log(Level.WARNING, "journal commit of " + records + " records failed; retrying entry by entry",
                     batchFailed);
-            for (Batch b : work) {
+            for (JournalBatch b : work) {
                 applyOneByOne(b, now);
             }
         }
@@ -251,11 +167,7 @@ final class SettlementJournal implements UsageListener {
         }
     }
 
-    private static long lastSeq(Batch b) {
-        return b.firstSeq() < 0 ? -1 : b.firstSeq() + b.intents().size() + b.records().size() - 1;
-    }
-
-    private void applyOneByOne(Batch b, long now) {
+    private void applyOneByOne(JournalBatch b, long now) {
         long seq = b.firstSeq();
         for (Object intent : b.intents()) {
             long mark = seq;
@@ -264,7 +176,7 @@ final class SettlementJournal implements UsageListener {
                     intentStep.write(c, intent, now);
                     afterRecords.write(c, null, now);
                     if (mark >= 0) {
-                        Watermark.set(c, mark);
+                        JournalWatermark.set(c, mark);
                     }
                     return null;
                 });
@@ -282,7 +194,7 @@ final class SettlementJournal implements UsageListener {
                     afterRecords.write(c, null, now);
                     settler.runInline(c, now);
                     if (mark >= 0) {
-                        Watermark.set(c, mark);
+                        JournalWatermark.set(c, mark);
                     }
                     return null;
                 });
@@ -294,7 +206,7 @@ final class SettlementJournal implements UsageListener {
                 db.transaction(c -> {
                     Recovery.quarantine(c, r, e, now);
                     if (mark >= 0) {
-                        Watermark.set(c, mark);
+                        JournalWatermark.set(c, mark);
                     }
                     return null;
                 });
@@ -308,22 +220,22 @@ final class SettlementJournal implements UsageListener {
      * holding), in order, in group commits. {@code beforeApply} sees each entry first (to restore the in-memory
      * reservations they were admitted against).
      */
-    int replay(java.util.function.Consumer<Object> beforeApply) {
+    int replay(Consumer<Object> beforeApply) {
         if (log == null) {
             return 0;
         }
-        long after = db.transaction(Watermark::get);
-        List<Batch> work = new ArrayList<>();
+        long after = db.transaction(JournalWatermark::get);
+        List<JournalBatch> work = new ArrayList<>();
         int[] count = {0};
         log.replay(after, (seq, payload) -> {
             Object entry = JournalEntries.read(payload);
             beforeApply.accept(entry);
-            Batch one = entry instanceof JournalEntries.LoggedUsage u
-                    ? new Batch(List.of(), List.of(u.record()), seq, 0, 0)
-                    : new Batch(List.of(entry), List.of(), seq, 0, 0);
+            JournalBatch one = entry instanceof JournalEntries.LoggedUsage u
+                    ? new JournalBatch(List.of(), List.of(u.record()), seq, 0, 0)
+                    : new JournalBatch(List.of(entry), List.of(), seq, 0, 0);
             work.add(one);
             count[0]++;
-            if (work.size() >= MAX_RECORDS_PER_COMMIT) {
+            if (work.size() >= JournalWriter.MAX_RECORDS_PER_COMMIT) {
                 apply(new ArrayList<>(work));
                 work.clear();
             }
@@ -336,45 +248,17 @@ final class SettlementJournal implements UsageListener {
 
     /** Whether the writer has records handed over and not yet committed. */
     boolean behind() {
-        return appliedTicket < tickets.get();
+        return writer.behind();
     }
 
-    /** The read barrier: waits until the writer committed everything handed over before this call. */
+    /** Waits until the writer committed everything handed over before this call. */
     void awaitHandedOver() {
-        if (Thread.currentThread() == writer || !writer.isAlive()) {
-            return;
-        }
-        awaitTicket(tickets.get());
-    }
-
-    private void awaitTicket(long ticket) {
-        if (appliedTicket >= ticket) {
-            return;
-        }
-        urgent = true;
-        LockSupport.unpark(writer);
-        synchronized (appliedMonitor) {
-            while (appliedTicket < ticket && writer.isAlive()) {
-                try {
-                    appliedMonitor.wait(100);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
-            }
-        }
+        writer.awaitHandedOver();
     }
 
     /** Commits what is still handed over and stops the writer. */
     void close() {
-        closing = true;
-        LockSupport.unpark(writer);
-        try {
-            writer.join(30_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        applyHandedOver();
+        writer.close();
         if (log != null) {
             log.close();
         }
@@ -398,24 +282,4 @@ final class SettlementJournal implements UsageListener {
         return intentFailures.get();
     }
 
-    /** The last log entry whose effects are in the database. */
-    static final class Watermark {
-        private Watermark() {
-        }
-
-        static long get(Connection c) throws SQLException {
-            try (var ps = c.prepareStatement("SELECT applied_seq FROM journal_log WHERE id = 1");
-                 var rs = ps.executeQuery()) {
-                return rs.next() ? rs.getLong(1) : 0;
-            }
-        }
-
-        static void set(Connection c, long seq) throws SQLException {
-            try (var ps = c.prepareStatement("INSERT INTO journal_log(id, applied_seq) VALUES (1, ?) "
-                    + "ON CONFLICT(id) DO UPDATE SET applied_seq = MAX(applied_seq, excluded.applied_seq)")) {
-                ps.setLong(1, seq);
-                ps.executeUpdate();
-            }
-        }
-    }
 }

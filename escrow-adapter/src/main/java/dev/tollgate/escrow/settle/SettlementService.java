@@ -90,13 +90,14 @@ public final class SettlementService implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        this.admission = new SettlementAdmission(cfg, db, ledger, clock, perRequest, streamBudget, perCall, periods,
-                postPaid, intents, funded, executor, () -> journalWake.run());
         this.journalSettlement = new JournalSettlement(cfg, ledger, perRequest, streamBudget, postPay, perCall,
                 periods, postPaid, workerOfUpstream);
         this.journal = new SettlementJournal(db, clock, intents, settler, port != ledger,
                 journalSettlement::applyIntent, journalSettlement::settle,
                 (c, none, now) -> journalSettlement.writeRows(c, now), UsageLogs.open(cfg, db), streamBudget);
+        this.admission = new SettlementAdmission(cfg, db, ledger, clock, perRequest, streamBudget, perCall, periods,
+                postPaid, intents, funded, executor, () -> journalWake.run(), journal::behind,
+                journal::awaitHandedOver);
     }
 
     /**
@@ -125,7 +126,7 @@ public final class SettlementService implements AutoCloseable {
                 s.funded.add(account);
             }
         });
-        int replayed = s.journal.replay(s::beforeReplay);
+        int replayed = s.journal.replay(s.admission::restore);
         if (replayed > 0) {
             LOG.info("journaled " + replayed + " usage log entries the previous process had not committed");
         }
@@ -146,20 +147,6 @@ public final class SettlementService implements AutoCloseable {
         s.settler.start();
         s.agentEscrows.start(1_000);
         return s;
-    }
-
-    /**
-     * An entry read back from the usage log at start-up: the reservations its admission made in the previous
-     * process are restored in memory, so that it is written exactly as it would have been.
-     */
-    private void beforeReplay(Object entry) {
-        if (entry instanceof LedgerIntents.Lock lock) {
-            ledger.funds().reserveReplayed(lock.account(), lock.amountMicros());
-        } else if (entry instanceof PerCallPolicy.Charge charge) {
-            ledger.funds().reserveReplayed(charge.account(), charge.micros());
-        } else if (entry instanceof JournalEntries.LoggedUsage u && u.reservation() != null) {
-            streamBudget.restore(u.record().requestId(), u.reservation());
-        }
     }
 
     public SettlementConfig config() {
@@ -196,8 +183,7 @@ public final class SettlementService implements AutoCloseable {
      */
     public CompletableFuture<Admission> admit(String requestId, String account, String worker, String model,
                                               long promptTokenEstimate, long maxTokens, int choices) {
-        return refusedOnlyWhenCaughtUp(() -> admission.admit(requestId, account, worker, model, promptTokenEstimate,
-                maxTokens, choices));
+        return admission.admit(requestId, account, worker, model, promptTokenEstimate, maxTokens, choices);
     }
 
     /**
@@ -206,24 +192,7 @@ public final class SettlementService implements AutoCloseable {
      */
     public CompletableFuture<Admission> admitAmount(String requestId, String account, String worker, String model,
                                                     long micros) {
-        return refusedOnlyWhenCaughtUp(() -> admission.admitAmount(requestId, account, worker, model, micros));
-    }
-
-    /**
-     * A request refused for want of funds while the journal's writer still holds records handed to it (whose
-     * refunds and returned units memory does not count yet) is decided again once the writer caught up, on the
-     * ledger executor: a client that waits for each response before sending the next is never refused for funds
-     * its previous request gave back.
-     */
-    private CompletableFuture<Admission> refusedOnlyWhenCaughtUp(
-            java.util.function.Supplier<CompletableFuture<Admission>> decide) {
-        // Asked before deciding: if the writer had caught up then, the decision saw every record handed over.
-        boolean behind = journal.behind();
-        CompletableFuture<Admission> first = decide.get();
-        if (!behind || !first.isDone() || first.isCompletedExceptionally() || first.join().status() != 402) {
-            return first;
-        }
-        return CompletableFuture.runAsync(journal::awaitHandedOver, executor).thenCompose(caughtUp -> decide.get());
+        return admission.admitAmount(requestId, account, worker, model, micros);
     }
 
     /**

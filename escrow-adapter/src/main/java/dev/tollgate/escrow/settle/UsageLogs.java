@@ -16,7 +16,7 @@ final class UsageLogs {
      * flushed to the device as well.
      */
     static AppendLog open(SettlementConfig cfg, Database db) {
-        long watermark = db.transaction(SettlementJournal.Watermark::get);
+        long watermark = db.transaction(JournalWatermark::get);
         return AppendLog.open(cfg.dataDir().resolve("usage-log"), SEGMENT_BYTES,
                 cfg.durability() == Database.Durability.POWER, watermark);
     }

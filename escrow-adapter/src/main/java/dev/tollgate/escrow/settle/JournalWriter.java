@@ -1,0 +1,161 @@
+package dev.tollgate.escrow.settle;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.concurrent.locks.LockSupport;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.jctools.queues.MpscUnboundedXaddArrayQueue;
+
+/**
+ * The journal's writer thread and its hand-off: batches wait in a queue until the first of them has lingered
+ * {@link #LINGER_NANOS} (or a commit's worth is waiting, or a reader needs them), then go to the database in one
+ * commit. Every hand-off has a ticket number; {@link #awaitHandedOver} waits until the writer committed every
+ * ticket issued before the call (the database's read barrier), and cuts the linger short.
+ *
+ * <p>Threading: {@link #handOver} from one thread at a time (the journal's metering-thread side, synchronized);
+ * {@link #awaitHandedOver}, {@link #behind} from any thread; the commits run on the writer thread, or on the
+ * caller of {@link #handOver} when the writer is not running (before start, after close).
+ */
+final class JournalWriter {
+    private static final Logger LOG = Logger.getLogger(JournalWriter.class.getName());
+    static final int MAX_RECORDS_PER_COMMIT = 4096;
+    /**
+     * How long the writer lets records gather before a commit. The usage log already made them durable and nothing
+     * on a request's path waits for the commit, so commits can be few and large.
+     */
+    static final long LINGER_NANOS = 5_000_000L;
+
+    private final Consumer<List<JournalBatch>> commit;
+    private final MpscUnboundedXaddArrayQueue<JournalBatch> handedOver = new MpscUnboundedXaddArrayQueue<>(256);
+    private final AtomicLong tickets = new AtomicLong();
+    private final AtomicLong waitingEntries = new AtomicLong();
+    private final Object committing = new Object();
+    private final Object committed = new Object();
+    private final Thread thread;
+    private volatile long committedTicket;
+    private volatile boolean closing;
+    private volatile boolean urgent;
+
+    JournalWriter(Consumer<List<JournalBatch>> commit) {
+        this.commit = commit;
+        this.thread = new Thread(this::run, "tollgate-journal");
+        this.thread.setDaemon(true);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    /** The next ticket number. */
+    long nextTicket() {
+        return tickets.incrementAndGet();
+    }
+
+    /**
+     * Queues {@code b} (whose ticket came from {@link #nextTicket}); with {@code wait}, returns once it is committed.
+     */
+    void handOver(JournalBatch b, boolean wait) {
+        long before = waitingEntries.getAndAdd(b.entries());
+        handedOver.offer(b);
+        if (!thread.isAlive()) {
+            commitWaiting();
+        } else if (wait) {
+            awaitTicket(b.ticket());
+        } else if (before == 0 || before + b.entries() >= MAX_RECORDS_PER_COMMIT) {
+            // The first batch of a commit starts the writer's linger; a full commit's worth ends it.
+            LockSupport.unpark(thread);
+        }
+    }
+
+    private void run() {
+        while (!closing || !handedOver.isEmpty()) {
+            try {
+                JournalBatch head = handedOver.peek();
+                if (head == null) {
+                    LockSupport.parkNanos(50_000_000L);
+                    continue;
+                }
+                long lingered = System.nanoTime() - head.handedAtNanos();
+                if (lingered < LINGER_NANOS && !urgent && !closing
+                        && waitingEntries.get() < MAX_RECORDS_PER_COMMIT) {
+                    LockSupport.parkNanos(LINGER_NANOS - lingered);
+                    continue;
+                }
+                urgent = false;
+                commitWaiting();
+            } catch (Throwable t) {
+                LOG.log(Level.SEVERE, "journal writer failed; it goes on with the next batch", t);
+            }
+        }
+    }
+
+    /** Commits what is waiting, up to a commit's worth. */
+    private void commitWaiting() {
+        synchronized (committing) {
+            List<JournalBatch> work = new ArrayList<>();
+            int records = 0;
+            JournalBatch b;
+            while (records < MAX_RECORDS_PER_COMMIT && (b = handedOver.poll()) != null) {
+                work.add(b);
+                records += b.records().size();
+                waitingEntries.addAndGet(-b.entries());
+            }
+            if (work.isEmpty()) {
+                return;
+            }
+            commit.accept(work);
+            synchronized (committed) {
+                committedTicket = work.get(work.size() - 1).ticket();
+                committed.notifyAll();
+            }
+        }
+    }
+
+    /** Whether batches were handed over and not yet committed. */
+    boolean behind() {
+        return committedTicket < tickets.get();
+    }
+
+    /** Waits until every batch handed over before this call is committed (at once on the writer thread). */
+    void awaitHandedOver() {
+        if (Thread.currentThread() == thread || !thread.isAlive()) {
+            return;
+        }
+        awaitTicket(tickets.get());
+    }
+
+    private void awaitTicket(long ticket) {
+        if (committedTicket >= ticket) {
+            return;
+        }
+        urgent = true;
+        LockSupport.unpark(thread);
+        synchronized (committed) {
+            while (committedTicket < ticket && thread.isAlive()) {
+                try {
+                    committed.wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Commits what is still handed over and stops the thread. */
+    void close() {
+        closing = true;
+        LockSupport.unpark(thread);
+        try {
+            thread.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        while (!handedOver.isEmpty()) {
+            commitWaiting();
+        }
+    }
+}
