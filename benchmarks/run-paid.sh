@@ -65,7 +65,7 @@ run() { # target conns seconds -> wrk output
 echo "warming up (JIT)..." >&2
 for t in "${targets[@]}"; do
   IFS=: read -r _ port _ _ <<<"$t"
-  run "$port" 8 15 >/dev/null; run "$port" 1 5 >/dev/null
+  run "$port" 8 20 >/dev/null; run "$port" 1 5 >/dev/null
 done
 run $sim_port 8 5 >/dev/null
 tick=$(getconf CLK_TCK)
