@@ -213,7 +213,11 @@ final class Exchange implements UpstreamEvents {
         // its usage record is in the journal: a client that saw the whole response was metered, even if the
         // process dies right after.
         tail.hold(relay, forward != LastHttpContent.EMPTY_LAST_CONTENT ? forward : null);
-        client.flush();
+        if (eventStream) {
+            // Events before [DONE] go now (time to first token); a JSON body's head and first parts go with its
+            // end, in one write, once the record is journaled.
+            client.flush();
+        }
         leg.release(upstreamKeepAlive);
         submitThen(ExchangeUsage.endOutcome(status, meter, eventStream), now,
                 () -> tail.deliver(finished, eventStream, this::end));
@@ -227,10 +231,13 @@ final class Exchange implements UpstreamEvents {
 
     @Override
     public void onUpstreamReadComplete() {
-        client.flush();
         if (upstreamDone || finished) {
+            if (finished || eventStream || meter == null) {
+                client.flush();
+            }
             return;
         }
+        client.flush();
         if (checkpoint != null) {
             checkpoint.onRead();
         }

@@ -5,11 +5,13 @@ import dev.tollgate.proxy.http.OpenAiError;
 import dev.tollgate.proxy.upstream.Upstream;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
@@ -22,13 +24,21 @@ import io.netty.handler.codec.http.HttpVersion;
  * <p>Threading: stateless.
  */
 final class ExchangeHeads {
+    /**
+     * Heads built here copy headers the HTTP decoders already checked, and add Tollgate's own: they are not
+     * checked a second time (a copy per request, on every request).
+     */
+    private static final HttpHeadersFactory CHECKED = DefaultHttpHeadersFactory.headersFactory().withValidation(false);
+    private static final HttpHeadersFactory CHECKED_TRAILERS =
+            DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
+
     private ExchangeHeads() {
     }
 
     /** The upstream request for {@code request} with {@code body} (owned by the result). */
     static FullHttpRequest upstreamRequest(FullHttpRequest request, ByteBuf body, Upstream upstream, boolean metered) {
         DefaultFullHttpRequest up = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, request.method(),
-                upstream.upstreamUri(request.uri()), body);
+                upstream.upstreamUri(request.uri()), body, CHECKED, CHECKED_TRAILERS);
         HttpHeaders h = up.headers();
         h.set(request.headers());
         HopByHopHeaders.strip(h);
@@ -55,7 +65,7 @@ final class ExchangeHeads {
     static HttpResponse clientResponse(HttpResponse head, HttpRequest request, String requestId, boolean relayed) {
         boolean http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
         HttpResponse toClient = new DefaultHttpResponse(http10 ? HttpVersion.HTTP_1_0 : HttpVersion.HTTP_1_1,
-                head.status());
+                head.status(), CHECKED);
         HttpHeaders h = toClient.headers();
         h.set(head.headers());
         HopByHopHeaders.strip(h);

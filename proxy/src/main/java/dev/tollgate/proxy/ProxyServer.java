@@ -1,6 +1,7 @@
 package dev.tollgate.proxy;
 
 import dev.tollgate.proxy.config.HostPort;
+import dev.tollgate.proxy.upstream.Transports;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -9,7 +10,6 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.ssl.SslContext;
@@ -34,9 +34,11 @@ public final class ProxyServer implements AutoCloseable {
     public static ProxyServer bind(HostPort address, EventLoopGroup boss, EventLoopGroup workers,
                                    ProxyServices services, SslContext tls) throws InterruptedException {
         var limits = services.limits();
+        // The listener's loop must run the workers' transport (its accepted channels are registered on them).
+        EventLoopGroup acceptor = Transports.isEpoll(boss) == Transports.isEpoll(workers) ? boss : workers;
         ServerBootstrap b = new ServerBootstrap()
-                .group(boss, workers)
-                .channel(NioServerSocketChannel.class)
+                .group(acceptor, workers)
+                .channel(Transports.serverChannel(workers))
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,

@@ -79,6 +79,10 @@ public final class RequestPath {
         }
         int q = target.indexOf('?');
         String raw = q < 0 ? target : target.substring(0, q);
+        if (alreadyCanonical(raw)) {
+            // The common case (/v1/chat/completions): decoding and re-encoding would give back the same bytes.
+            return new RequestPath(raw, target);
+        }
         String query = q < 0 ? null : target.substring(q + 1);
         String decoded = decode(raw);
         List<String> segments = new ArrayList<>();
@@ -112,6 +116,37 @@ public final class RequestPath {
             encoded.append('?').append(query);
         }
         return new RequestPath(canonical.toString(), encoded.toString());
+    }
+
+    /**
+     * Whether {@code raw} (starting with {@code /}) is its own canonical form and encoding: only unreserved
+     * characters (letters, digits, {@code - . _ ~}) between single slashes, no {@code .} or {@code ..} segment,
+     * no trailing slash (except the root itself).
+     */
+    private static boolean alreadyCanonical(String raw) {
+        int n = raw.length();
+        if (n == 1) {
+            return true;
+        }
+        if (raw.charAt(n - 1) == '/') {
+            return false;
+        }
+        int segStart = 1;
+        for (int i = 1; i <= n; i++) {
+            char c = i < n ? raw.charAt(i) : '/';
+            if (c == '/') {
+                int len = i - segStart;
+                if (len == 0 || (len == 1 && raw.charAt(segStart) == '.')
+                        || (len == 2 && raw.charAt(segStart) == '.' && raw.charAt(segStart + 1) == '.')) {
+                    return false;
+                }
+                segStart = i + 1;
+            } else if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.'
+                    || c == '_' || c == '~')) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static Refused invalid(String why) {

@@ -24,6 +24,7 @@ import dev.tollgate.proxy.config.ProxyConfig;
 import dev.tollgate.proxy.http.ApiKeys;
 import dev.tollgate.proxy.http.RequestIds;
 import dev.tollgate.proxy.upstream.UpstreamConnector;
+import dev.tollgate.proxy.upstream.Transports;
 import dev.tollgate.proxy.upstream.UpstreamGroup;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -87,7 +88,8 @@ public final class TollgateNode implements AutoCloseable {
         ProxyConfig cfg = ConfigLoader.validate(config);
         ProxyConfig.Limits limits = cfg.limits();
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        EventLoopGroup workers = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
+        // Client and upstream connections: native epoll where it loads (the admin listener stays on boss, NIO).
+        EventLoopGroup workers = new MultiThreadIoEventLoopGroup(Transports.ioHandlerFactory());
         // Metrics label only the models the operator named (priced or listed); clients choose the rest.
         Set<String> labelledModels = new HashSet<>(SettlementConfigReader.pricedModels(cfg.settlement()));
         labelledModels.addAll(cfg.metricsModels());

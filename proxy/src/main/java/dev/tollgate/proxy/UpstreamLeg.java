@@ -6,7 +6,6 @@ import dev.tollgate.proxy.upstream.UpstreamRelayHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.FullHttpRequest;
 import java.util.function.BooleanSupplier;
@@ -63,11 +62,8 @@ final class UpstreamLeg {
         }
         FullHttpRequest up = ExchangeHeads.upstreamRequest(request, body, upstream, metered != null);
         long sentNanos = System.nanoTime();
-        ch.writeAndFlush(up).addListener((ChannelFutureListener) wf -> {
-            if (!wf.isSuccess()) {
-                wf.channel().close();
-            }
-        });
+        // A failed write reaches UpstreamRelayHandler.exceptionCaught, which closes the connection.
+        ch.writeAndFlush(up, ch.voidPromise());
         ch.read();
         return sentNanos;
     }

@@ -26,6 +26,14 @@ class RequestPathTest {
             "/a%20b/%25/%3F|/a b/%/?|/a%20b/%25/%3F",
             "/caf%C3%A9|/café|/caf%C3%A9",
             "/v1/responses/resp_1:x@y|/v1/responses/resp_1:x@y|/v1/responses/resp_1:x@y",
+            // Already canonical, and the edges of that: dots inside a segment, '...' (a name, not a step up), a
+            // query kept as sent, a single trailing '.' or '..' segment, a trailing slash.
+            "/v1/models/llama-3.1_8b~x|/v1/models/llama-3.1_8b~x|/v1/models/llama-3.1_8b~x",
+            "/v1/...|/v1/...|/v1/...",
+            "/v1/chat/completions?a=%2F#x|/v1/chat/completions|/v1/chat/completions?a=%2F#x",
+            "/v1/models/.|/v1/models|/v1/models",
+            "/v1/x/..|/v1|/v1",
+            "/v1/models/|/v1/models|/v1/models",
     })
     void canonicalPathAndWhatIsSentUpstream(String target, String path, String upstream) throws Exception {
         RequestPath p = RequestPath.of(HttpMethod.POST, target);

@@ -56,10 +56,15 @@ public final class ApiKeys {
     }
 
     private static byte[] sha256(String s) {
+        // One digest per thread: looking the algorithm up per request costs more than hashing a key.
+        return SHA256.get().digest(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
         try {
-            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-    }
+    });
 }

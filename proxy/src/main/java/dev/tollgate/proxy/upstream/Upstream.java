@@ -36,6 +36,10 @@ public final class Upstream {
         this.basePath = p;
         this.name = cfg.name() != null ? cfg.name() : host + ":" + port;
         String key = cfg.resolvedApiKey();
+        if (key != null && key.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+            // Upstream heads are not re-checked per request (ExchangeHeads): refuse a key that would break one.
+            throw new IllegalArgumentException("upstream " + cfg.name() + ": api_key contains control characters");
+        }
         this.authorization = key == null ? null : "Bearer " + key;
         this.continuousUsage = cfg.wantsContinuousUsage();
         this.worker = cfg.worker() != null ? cfg.worker() : this.name;
