@@ -1,7 +1,5 @@
 package dev.tollgate.metering.json;
 
-import dev.tollgate.metering.ByteSearch;
-
 /**
  * Reads the few things metering needs from one OpenAI-style JSON payload (a stream chunk or a whole body),
  * in one pass over the bytes, without building a tree and without allocating:
@@ -169,23 +167,18 @@ public final class ChunkScanner extends JsonCursor {
         int prevComma = -1;
         while (true) {
             int memberStart = i;
-            int name;
-            int s = i + 1;
-            long w;
-            int n;
-            if (s + 8 <= end && c == '"' && (n = ByteSearch.quoteIn(w = ByteSearch.word(b, s))) < 8
-                    && ByteSearch.backslashIn(w) > n) {
-                // A name shorter than eight bytes (most are), read here without a call.
-                name = MemberNames.shortName(w, n);
-                i = s + n + 1;
-            } else {
-                name = name();
-            }
+            int name = name();
             if (nonWs() != ':') {
                 throw Malformed.INSTANCE;
             }
             i++;
-            member(ctx, name, nonWs(), depth + 1, memberStart, prevComma);
+            byte v = nonWs();
+            if (name == MemberNames.UNKNOWN) {
+                // No context reads a member it does not know.
+                skipValue(depth + 1);
+            } else {
+                member(ctx, name, v, depth + 1, memberStart, prevComma);
+            }
             c = nonWs();
             i++;
             if (c == '}') {

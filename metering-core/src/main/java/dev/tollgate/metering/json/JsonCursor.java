@@ -158,9 +158,18 @@ abstract class JsonCursor {
             throw Malformed.INSTANCE;
         }
         byte c = nonWs();
+        if (c == '"') {
+            i = JsonSkip.string(b, i + 1, end);
+        } else if (c == '{' || c == '[') {
+            i = JsonSkip.container(b, i, end, depth);
+        } else {
+            skipScalar(c);
+        }
+    }
+
+    /** Reads past a number, {@code null}, {@code true} or {@code false} starting with {@code c}. */
+    private void skipScalar(byte c) {
         switch (c) {
-            case '"' -> i = JsonSkip.string(b, i + 1, end);
-            case '{', '[' -> i = JsonSkip.container(b, i, end, depth);
             case 'n' -> literal('u', 'l', 'l', 4);
             case 't' -> literal('r', 'u', 'e', 4);
             case 'f' -> {

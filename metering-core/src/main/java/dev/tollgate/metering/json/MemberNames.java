@@ -5,7 +5,8 @@ import dev.tollgate.metering.ByteSearch;
 /**
  * The member names {@link ChunkScanner} acts on, recognised in place without a byte-by-byte compare: a name
  * shorter than eight bytes is found with its closing quote in one eight-byte word and compared as one masked
- * {@code long}; a longer one is compared by length, then its first eight bytes, then the rest. A name written
+ * {@code long}; one shorter than sixteen bytes in two words, compared as two; a longer one is compared by
+ * length, then a word at a time. A name written
  * with escapes never matches (none of these names holds a backslash, so its raw bytes cannot equal one).
  *
  * <p>Threading: stateless.
@@ -43,6 +44,20 @@ final class MemberNames {
     private static final long W_CHOICES = first8("choices");
     private static final long W_MESSAGE = first8("message");
     private static final long W_CONTENT = first8("content");
+    private static final long W_RESPONSE = first8("response");
+    private static final long W_FUNCTION = first8("function");
+    private static final long W_REASONING = first8("reasoning");
+    private static final long W2_REASONING = first8("g");
+    private static final long W_ARGUMENTS = first8("arguments");
+    private static final long W2_ARGUMENTS = first8("s");
+    private static final long W_TOOL_CALLS = first8("tool_calls");
+    private static final long W2_TOOL_CALLS = first8("ls");
+    private static final long W_INPUT_TOKENS = first8("input_tokens");
+    private static final long W2_INPUT_TOKENS = first8("kens");
+    private static final long W_PROMPT_TOKENS = first8("prompt_tokens");
+    private static final long W2_PROMPT_TOKENS = first8("okens");
+    private static final long W_OUTPUT_TOKENS = first8("output_tokens");
+    private static final long W2_OUTPUT_TOKENS = first8("okens");
     private static final byte[] N_RESPONSE = JsonText.ascii("response");
     private static final byte[] N_FUNCTION = JsonText.ascii("function");
     private static final byte[] N_REASONING = JsonText.ascii("reasoning");
@@ -76,12 +91,50 @@ final class MemberNames {
         if (s + 8 <= end) {
             long w = ByteSearch.word(b, s);
             int n = ByteSearch.quoteIn(w);
-            if (n < 8 && ByteSearch.backslashIn(w) > n) {
-                return ((long) shortName(w, n) << 32) | (s + n + 1);
+            if (n < 8) {
+                if (ByteSearch.backslashIn(w) > n) {
+                    return ((long) shortName(w, n) << 32) | (s + n + 1);
+                }
+            } else if (s + 16 <= end && ByteSearch.backslashIn(w) == 8) {
+                long w2 = ByteSearch.word(b, s + 8);
+                n = ByteSearch.quoteIn(w2);
+                if (n < 8 && ByteSearch.backslashIn(w2) > n) {
+                    return ((long) mediumName(w, w2, n) << 32) | (s + 8 + n + 1);
+                }
             }
         }
+        return readSlow(b, s, end);
+    }
+
+    /** {@link #read} for a name of 16 bytes or more, with escapes, or near {@code end}. */
+    private static long readSlow(byte[] b, int s, int end) {
         int after = JsonSkip.string(b, s, end);
         return ((long) name(b, s, after - 1 - s) << 32) | after;
+    }
+
+    /** The id of the name of {@code 8 + n} bytes: all of {@code w}, then the low {@code n} (0..7) of {@code w2}. */
+    private static int mediumName(long w, long w2, int n) {
+        long v = w2 & ((1L << (n << 3)) - 1);
+        switch (n) {
+            case 0:
+                return w == W_RESPONSE ? RESPONSE : w == W_FUNCTION ? FUNCTION : UNKNOWN;
+            case 1:
+                if (w == W_REASONING && v == W2_REASONING) {
+                    return REASONING;
+                }
+                return w == W_ARGUMENTS && v == W2_ARGUMENTS ? ARGUMENTS : UNKNOWN;
+            case 2:
+                return w == W_TOOL_CALLS && v == W2_TOOL_CALLS ? TOOL_CALLS : UNKNOWN;
+            case 4:
+                return w == W_INPUT_TOKENS && v == W2_INPUT_TOKENS ? INPUT_TOKENS : UNKNOWN;
+            case 5:
+                if (w == W_PROMPT_TOKENS && v == W2_PROMPT_TOKENS) {
+                    return PROMPT_TOKENS;
+                }
+                return w == W_OUTPUT_TOKENS && v == W2_OUTPUT_TOKENS ? OUTPUT_TOKENS : UNKNOWN;
+            default:
+                return UNKNOWN;
+        }
     }
 
     /** The id of the name made of the low {@code n} (0..7) bytes of {@code w}. */
