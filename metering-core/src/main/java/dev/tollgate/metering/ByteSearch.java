@@ -52,6 +52,22 @@ public final class ByteSearch {
     /** Index of the first {@code \n} or {@code \r} in {@code b[from, to)}, or {@code to}. */
     public static int lineEnd(byte[] b, int from, int to) {
         int i = from;
+        // Sixteen bytes a round while far from the end: one branch for both words.
+        while (i + 16 <= to) {
+            long w = (long) LONGS.get(b, i);
+            long m = (w - BELOW_SO) & ~w & HIGHS;
+            long w2 = (long) LONGS.get(b, i + 8);
+            long m2 = (w2 - BELOW_SO) & ~w2 & HIGHS;
+            if ((m | m2) == 0) {
+                i += 16;
+                continue;
+            }
+            int k = m != 0 ? i + (Long.numberOfTrailingZeros(m) >>> 3) : i + 8 + (Long.numberOfTrailingZeros(m2) >>> 3);
+            if (b[k] == '\n' || b[k] == '\r') {
+                return k;
+            }
+            i = k + 1;
+        }
         while (i + 8 <= to) {
             long w = (long) LONGS.get(b, i);
             // One test for both: bytes below 0x0E. A tab or other control byte is a false hit, checked here.

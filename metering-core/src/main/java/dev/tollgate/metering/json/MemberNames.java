@@ -5,8 +5,8 @@ import dev.tollgate.metering.ByteSearch;
 /**
  * The member names {@link ChunkScanner} acts on, recognised in place without a byte-by-byte compare: a name
  * shorter than eight bytes is found with its closing quote in one eight-byte word and compared as one masked
- * {@code long}; one shorter than sixteen bytes in two words, compared as two; a longer one is compared by
- * length, then a word at a time. A name written
+ * {@code long}; one shorter than sixteen bytes in two words, compared as two; the 17-byte ones in three; any
+ * other (and any near the end of the buffer) by length, then byte by byte. A name written
  * with escapes never matches (none of these names holds a backslash, so its raw bytes cannot equal one).
  *
  * <p>Threading: stateless.
@@ -58,6 +58,12 @@ final class MemberNames {
     private static final long W2_PROMPT_TOKENS = first8("okens");
     private static final long W_OUTPUT_TOKENS = first8("output_tokens");
     private static final long W2_OUTPUT_TOKENS = first8("okens");
+    private static final long W_COMPLETION_TOKENS = first8("completion_tokens");
+    private static final long W2_COMPLETION_TOKENS = first8("on_token");
+    private static final long W3_COMPLETION_TOKENS = first8("s");
+    private static final long W_REASONING_CONTENT = first8("reasoning_content");
+    private static final long W2_REASONING_CONTENT = first8("g_conten");
+    private static final long W3_REASONING_CONTENT = first8("t");
     private static final byte[] N_RESPONSE = JsonText.ascii("response");
     private static final byte[] N_FUNCTION = JsonText.ascii("function");
     private static final byte[] N_REASONING = JsonText.ascii("reasoning");
@@ -98,8 +104,16 @@ final class MemberNames {
             } else if (s + 16 <= end && ByteSearch.backslashIn(w) == 8) {
                 long w2 = ByteSearch.word(b, s + 8);
                 n = ByteSearch.quoteIn(w2);
-                if (n < 8 && ByteSearch.backslashIn(w2) > n) {
-                    return ((long) mediumName(w, w2, n) << 32) | (s + 8 + n + 1);
+                if (n < 8) {
+                    if (ByteSearch.backslashIn(w2) > n) {
+                        return ((long) mediumName(w, w2, n) << 32) | (s + 8 + n + 1);
+                    }
+                } else if (s + 24 <= end && ByteSearch.backslashIn(w2) == 8) {
+                    long w3 = ByteSearch.word(b, s + 16);
+                    n = ByteSearch.quoteIn(w3);
+                    if (n == 1 && ByteSearch.backslashIn(w3) > n) {
+                        return ((long) longName(w, w2, w3) << 32) | (s + 16 + n + 1);
+                    }
                 }
             }
         }
@@ -110,6 +124,16 @@ final class MemberNames {
     private static long readSlow(byte[] b, int s, int end) {
         int after = JsonSkip.string(b, s, end);
         return ((long) name(b, s, after - 1 - s) << 32) | after;
+    }
+
+    /** The id of the 17-byte name made of {@code w}, {@code w2} and the low byte of {@code w3}. */
+    private static int longName(long w, long w2, long w3) {
+        long v = w3 & 0xFF;
+        if (w == W_COMPLETION_TOKENS && w2 == W2_COMPLETION_TOKENS && v == W3_COMPLETION_TOKENS) {
+            return COMPLETION_TOKENS;
+        }
+        return w == W_REASONING_CONTENT && w2 == W2_REASONING_CONTENT && v == W3_REASONING_CONTENT
+                ? REASONING_CONTENT : UNKNOWN;
     }
 
     /** The id of the name of {@code 8 + n} bytes: all of {@code w}, then the low {@code n} (0..7) of {@code w2}. */
@@ -193,17 +217,8 @@ final class MemberNames {
         };
     }
 
-    /**
-     * {@code b[s, s+name.length)} holds {@code name}, which is at least eight bytes long: compared a word at a
-     * time, the last word ending at the name's last byte (overlapping the one before it).
-     */
+    /** {@code b[s, s+name.length)} holds {@code name} (the rare path: plain bytes, no word reads). */
     private static boolean is(byte[] b, int s, byte[] name) {
-        int last = name.length - 8;
-        for (int k = 0; k < last; k += 8) {
-            if (ByteSearch.word(b, s + k) != ByteSearch.word(name, k)) {
-                return false;
-            }
-        }
-        return ByteSearch.word(b, s + last) == ByteSearch.word(name, last);
+        return JsonText.sameBytes(b, s, name.length, name);
     }
 }
