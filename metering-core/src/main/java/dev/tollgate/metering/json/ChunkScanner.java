@@ -17,8 +17,9 @@ package dev.tollgate.metering.json;
  *       string {@code delta} of a streamed event and {@code output[].content[].text} /
  *       {@code output[].arguments} of a whole body), unescaped into a {@link TextSink}.</li>
  * </ul>
- * Unknown members, nulls and nesting are skipped. Malformed input makes {@link #scan} return false; it never
- * throws.
+ * Unknown members, nulls and nesting are jumped over without being tokenised ({@link JsonSkip}): an ignored
+ * object or array is checked for balanced brackets, closed strings and depth, not for the rest of the grammar.
+ * Malformed input makes {@link #scan} return false; it never throws.
  *
  * <p>Threading: not thread-safe; reuse one instance per stream.
  */
