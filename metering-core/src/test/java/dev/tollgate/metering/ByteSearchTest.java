@@ -18,7 +18,8 @@ class ByteSearchTest {
     @Test
     void agreesWithAByteByByteScan() {
         Random r = new Random(7);
-        byte[] alphabet = {'a', '\n', '\r', '"', '\\', (byte) 0x80, (byte) 0xff, 0, 0x0a - 1, 0x0d + 1, '"' + 1};
+        byte[] alphabet = {'a', '\n', '\r', '"', '\\', (byte) 0x80, (byte) 0xff, 0, 0x0a - 1, 0x0d + 1, '"' + 1,
+            '[', ']', '{', '}', '|', 0x0b, 0x0c, 0x01, 0x0d - 1, (byte) ('[' | 0x80), (byte) ('}' | 0x80)};
         for (int round = 0; round < 20_000; round++) {
             byte[] b = new byte[r.nextInt(40)];
             for (int k = 0; k < b.length; k++) {
@@ -28,6 +29,10 @@ class ByteSearchTest {
             int to = from + (b.length - from == 0 ? 0 : r.nextInt(b.length - from + 1));
             assertEquals(naive(b, from, to, (byte) '\n', (byte) '\r'), ByteSearch.lineEnd(b, from, to));
             assertEquals(naive(b, from, to, (byte) '"', (byte) '\\'), ByteSearch.quoteOrEscape(b, from, to));
+            assertEquals(naive(b, from, to, (byte) '"', (byte) '"'), ByteSearch.quote(b, from, to));
+            assertEquals(Math.min(naive(b, from, to, (byte) '"', (byte) '['),
+                    Math.min(naive(b, from, to, (byte) ']', (byte) '{'), naive(b, from, to, (byte) '}', (byte) '}'))),
+                    ByteSearch.quoteOrBracket(b, from, to));
         }
     }
 }

@@ -1,7 +1,5 @@
 package dev.tollgate.metering.json;
 
-import dev.tollgate.metering.ByteSearch;
-
 /**
  * Reads the few things metering needs from one OpenAI-style JSON payload (a stream chunk or a whole body),
  * in one pass over the bytes, without building a tree and without allocating:
@@ -19,8 +17,9 @@ import dev.tollgate.metering.ByteSearch;
  *       string {@code delta} of a streamed event and {@code output[].content[].text} /
  *       {@code output[].arguments} of a whole body), unescaped into a {@link TextSink}.</li>
  * </ul>
- * Unknown members, nulls and nesting are skipped. Malformed input makes {@link #scan} return false; it never
- * throws.
+ * Unknown members, nulls and nesting are jumped over without being tokenised ({@link JsonSkip}): an ignored
+ * object or array is checked for balanced brackets, closed strings and depth, not for the rest of the grammar.
+ * Malformed input makes {@link #scan} return false; it never throws.
  *
  * <p>Threading: not thread-safe; reuse one instance per stream.
  */
@@ -32,26 +31,6 @@ public final class ChunkScanner extends JsonCursor {
         void append(byte b);
     }
 
-    private static final byte[] K_CHOICES = bytes("choices");
-    private static final byte[] K_USAGE = bytes("usage");
-    private static final byte[] K_ERROR = bytes("error");
-    private static final byte[] K_OBJECT = bytes("object");
-    private static final byte[] K_RESPONSE = bytes("response");
-    private static final byte[] K_PROMPT = bytes("prompt_tokens");
-    private static final byte[] K_COMPLETION = bytes("completion_tokens");
-    private static final byte[] K_INPUT = bytes("input_tokens");
-    private static final byte[] K_OUTPUT = bytes("output_tokens");
-    private static final byte[] K_INDEX = bytes("index");
-    private static final byte[] K_DELTA = bytes("delta");
-    private static final byte[] K_MESSAGE = bytes("message");
-    private static final byte[] K_TEXT = bytes("text");
-    private static final byte[] K_CONTENT = bytes("content");
-    private static final byte[] K_REASONING = bytes("reasoning");
-    private static final byte[] K_REASONING_CONTENT = bytes("reasoning_content");
-    private static final byte[] K_TOOL_CALLS = bytes("tool_calls");
-    private static final byte[] K_FUNCTION = bytes("function");
-    private static final byte[] K_ARGUMENTS = bytes("arguments");
-    private static final byte[] K_OUTPUT_ITEMS = bytes("output");
     private static final byte[] V_ERROR = bytes("error");
     /** Largest usage count believed (10^12 tokens); a larger one is read as absent. */
     public static final long MAX_USAGE_COUNT = 1_000_000_000_000L;
@@ -181,23 +160,28 @@ public final class ChunkScanner extends JsonCursor {
             throw Malformed.INSTANCE;
         }
         i++;
-        ws();
-        if (peek() == '}') {
+        byte c = nonWs();
+        if (c == '}') {
             i++;
             return;
         }
         int prevComma = -1;
         while (true) {
-            ws();
             int memberStart = i;
-            int ks = i + 1;
-            int ke = keyEnd();
-            ws();
-            expect(':');
-            ws();
-            member(ctx, ks, ke, depth + 1, memberStart, prevComma);
-            ws();
-            byte c = next();
+            int name = name();
+            if (nonWs() != ':') {
+                throw Malformed.INSTANCE;
+            }
+            i++;
+            byte v = nonWs();
+            if (name == MemberNames.UNKNOWN) {
+                // No context reads a member it does not know.
+                skipValue(depth + 1);
+            } else {
+                member(ctx, name, v, depth + 1, memberStart, prevComma);
+            }
+            c = nonWs();
+            i++;
             if (c == '}') {
                 return;
             }
@@ -209,21 +193,20 @@ public final class ChunkScanner extends JsonCursor {
                 usageStripEnd = i;
             }
             prevComma = i - 1;
+            c = nonWs();
         }
     }
 
     /** Walks the array starting at {@code i}; object elements are walked as {@code elementCtx}. */
     private int array(int elementCtx, int depth) {
         i++;
-        ws();
-        if (peek() == ']') {
+        if (nonWs() == ']') {
             i++;
             return 0;
         }
         int n = 0;
         while (true) {
-            ws();
-            if (peek() == '{') {
+            if (nonWs() == '{') {
                 if (elementCtx == CHOICE) {
                     inFirstChoice = n == 0;
                 }
@@ -232,8 +215,8 @@ public final class ChunkScanner extends JsonCursor {
                 skipValue(depth);
             }
             n++;
-            ws();
-            byte c = next();
+            byte c = nonWs();
+            i++;
             if (c == ']') {
                 return n;
             }
@@ -243,104 +226,123 @@ public final class ChunkScanner extends JsonCursor {
         }
     }
 
-    private void member(int ctx, int ks, int ke, int depth, int memberStart, int prevComma) {
-        byte v = peek();
+    /**
+     * Reads the value (first byte {@code v}) of member {@code name} (a {@link MemberNames} id) of an object in
+     * context {@code ctx}. One small method per context, so that the hot ones are compiled into their callers.
+     */
+    private void member(int ctx, int name, byte v, int depth, int memberStart, int prevComma) {
         switch (ctx) {
-            case ROOT -> {
-                if (key(ks, ke, K_CHOICES) && v == '[') {
-                    choicesPresent = true;
-                    choicesCount = array(CHOICE, depth);
-                } else if (key(ks, ke, K_USAGE) && v == '{') {
-                    usagePresent = true;
-                    object(USAGE, depth);
-                    usageStripStart = prevComma >= 0 ? prevComma : memberStart;
-                    usageStripEnd = i;
-                } else if (key(ks, ke, K_ERROR)) {
-                    error |= v != 'n';
-                    skipValue(depth);
-                } else if (key(ks, ke, K_OBJECT) && v == '"') {
-                    int vs = i + 1;
-                    error |= key(vs, stringEnd(), V_ERROR);
-                } else if (key(ks, ke, K_RESPONSE) && v == '{') {
-                    object(RESPONSE, depth);
-                } else if (key(ks, ke, K_DELTA) && v == '"') {
-                    text();
-                } else if (key(ks, ke, K_OUTPUT_ITEMS) && v == '[') {
-                    array(OUTPUT_ITEM, depth);
-                } else {
-                    skipValue(depth);
-                }
+            case ROOT -> rootMember(name, v, depth, memberStart, prevComma);
+            case CHOICE -> choiceMember(name, v, depth);
+            case MESSAGE -> messageMember(name, v, depth);
+            case USAGE, RESPONSE_USAGE -> usageMember(name, depth);
+            default -> nestedMember(ctx, name, v, depth);
+        }
+    }
+
+    private void rootMember(int name, byte v, int depth, int memberStart, int prevComma) {
+        if (name == MemberNames.CHOICES && v == '[') {
+            choicesPresent = true;
+            choicesCount = array(CHOICE, depth);
+        } else if (name == MemberNames.USAGE && v == '{') {
+            usagePresent = true;
+            object(USAGE, depth);
+            usageStripStart = prevComma >= 0 ? prevComma : memberStart;
+            usageStripEnd = i;
+        } else if (name == MemberNames.ERROR) {
+            error |= v != 'n';
+            skipValue(depth);
+        } else if (name == MemberNames.OBJECT && v == '"') {
+            int vs = i + 1;
+            error |= key(vs, stringEnd(), V_ERROR);
+        } else if (name == MemberNames.RESPONSE && v == '{') {
+            object(RESPONSE, depth);
+        } else if (name == MemberNames.DELTA && v == '"') {
+            text();
+        } else if (name == MemberNames.OUTPUT && v == '[') {
+            array(OUTPUT_ITEM, depth);
+        } else {
+            skipValue(depth);
+        }
+    }
+
+    private void choiceMember(int name, byte v, int depth) {
+        if (name == MemberNames.INDEX && inFirstChoice) {
+            firstChoiceIndex = (int) Math.max(0, Math.min(number(), 1 << 20));
+        } else if ((name == MemberNames.DELTA || name == MemberNames.MESSAGE) && v == '{') {
+            object(MESSAGE, depth);
+        } else if (name == MemberNames.TEXT) {
+            text();
+        } else {
+            skipValue(depth);
+        }
+    }
+
+    private void messageMember(int name, byte v, int depth) {
+        if (name == MemberNames.CONTENT || name == MemberNames.REASONING
+                || name == MemberNames.REASONING_CONTENT) {
+            text();
+        } else if (name == MemberNames.TOOL_CALLS && v == '[') {
+            array(TOOL_CALL, depth);
+        } else {
+            skipValue(depth);
+        }
+    }
+
+    private void usageMember(int name, int depth) {
+        // A whole Responses API body has input_tokens/output_tokens in its top-level usage.
+        boolean prompt = name == MemberNames.PROMPT_TOKENS || name == MemberNames.INPUT_TOKENS;
+        boolean completion = name == MemberNames.COMPLETION_TOKENS || name == MemberNames.OUTPUT_TOKENS;
+        if (prompt || completion) {
+            long n = usageCount(depth);
+            if (prompt) {
+                promptTokens = n;
+            } else {
+                completionTokens = n;
             }
-            case CHOICE -> {
-                if (key(ks, ke, K_INDEX) && inFirstChoice) {
-                    firstChoiceIndex = (int) Math.max(0, Math.min(number(), 1 << 20));
-                } else if ((key(ks, ke, K_DELTA) || key(ks, ke, K_MESSAGE)) && v == '{') {
-                    object(MESSAGE, depth);
-                } else if (key(ks, ke, K_TEXT)) {
-                    text();
-                } else {
-                    skipValue(depth);
-                }
-            }
-            case MESSAGE -> {
-                if (key(ks, ke, K_CONTENT) || key(ks, ke, K_REASONING) || key(ks, ke, K_REASONING_CONTENT)) {
-                    text();
-                } else if (key(ks, ke, K_TOOL_CALLS) && v == '[') {
-                    array(TOOL_CALL, depth);
-                } else {
-                    skipValue(depth);
-                }
-            }
+        } else {
+            skipValue(depth);
+        }
+    }
+
+    /** Members of the contexts that chat streams do not reach (tool calls, the Responses API). */
+    private void nestedMember(int ctx, int name, byte v, int depth) {
+        switch (ctx) {
             case TOOL_CALL -> {
-                if (key(ks, ke, K_FUNCTION) && v == '{') {
+                if (name == MemberNames.FUNCTION && v == '{') {
                     object(FUNCTION, depth);
                 } else {
                     skipValue(depth);
                 }
             }
             case FUNCTION -> {
-                if (key(ks, ke, K_ARGUMENTS)) {
+                if (name == MemberNames.ARGUMENTS) {
                     text();
                 } else {
                     skipValue(depth);
                 }
             }
             case RESPONSE -> {
-                if (key(ks, ke, K_USAGE) && v == '{') {
+                if (name == MemberNames.USAGE && v == '{') {
                     usagePresent = true;
                     object(RESPONSE_USAGE, depth);
                 } else {
-                    error |= key(ks, ke, K_ERROR) && v != 'n';
+                    error |= name == MemberNames.ERROR && v != 'n';
                     skipValue(depth);
                 }
             }
             case OUTPUT_ITEM -> {
-                if (key(ks, ke, K_CONTENT) && v == '[') {
+                if (name == MemberNames.CONTENT && v == '[') {
                     array(OUTPUT_PART, depth);
-                } else if (key(ks, ke, K_ARGUMENTS)) {
+                } else if (name == MemberNames.ARGUMENTS) {
                     text();
                 } else {
                     skipValue(depth);
                 }
             }
             case OUTPUT_PART -> {
-                if (key(ks, ke, K_TEXT)) {
+                if (name == MemberNames.TEXT) {
                     text();
-                } else {
-                    skipValue(depth);
-                }
-            }
-            case USAGE, RESPONSE_USAGE -> {
-                // A whole Responses API body has input_tokens/output_tokens in its top-level usage.
-                boolean prompt = key(ks, ke, K_PROMPT) || key(ks, ke, K_INPUT);
-                boolean completion = key(ks, ke, K_COMPLETION) || key(ks, ke, K_OUTPUT);
-                if (prompt || completion) {
-                    long n = usageCount(depth);
-                    if (prompt) {
-                        promptTokens = n;
-                    } else {
-                        completionTokens = n;
-                    }
                 } else {
                     skipValue(depth);
                 }
@@ -356,30 +358,36 @@ public final class ChunkScanner extends JsonCursor {
      * never 0 and never the part of it that looked like a number.
      */
     private long usageCount(int depth) {
-        if (peek() < '0' || peek() > '9') {
+        byte c = peek();
+        if (c < '0' || c > '9') {
             skipValue(depth);
             return -1;
         }
         int start = i;
+        int p = i;
         long v = 0;
-        while (i < end && b[i] >= '0' && b[i] <= '9') {
-            if (i - start < USAGE_DIGITS) {
-                v = v * 10 + (b[i] - '0');
+        while (p < end && (c = b[p]) >= '0' && c <= '9') {
+            if (p - start < USAGE_DIGITS) {
+                v = v * 10 + (c - '0');
             }
-            i++;
+            p++;
         }
-        int digits = i - start;
-        boolean plain = i == end || (b[i] != '.' && b[i] != 'e' && b[i] != 'E');
-        if (!plain) {
-            while (i < end && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] == '+' || b[i] == '-'
-                    || (b[i] >= '0' && b[i] <= '9'))) {
-                i++;
-            }
+        i = p;
+        if (p < end && (c == '.' || c == 'e' || c == 'E')) {
+            readPastFractionAndExponent();
             return -1;
         }
+        int digits = p - start;
         if (digits > USAGE_DIGITS || v > MAX_USAGE_COUNT || (digits > 1 && b[start] == '0')) {
             return -1;
         }
         return v;
+    }
+
+    private void readPastFractionAndExponent() {
+        while (i < end && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] == '+' || b[i] == '-'
+                || (b[i] >= '0' && b[i] <= '9'))) {
+            i++;
+        }
     }
 }

@@ -127,119 +127,89 @@ abstract class JsonCursor {
         return neg ? -v : v;
     }
 
-    /** Reads a key string; returns the index of its closing quote. Keys with escapes never match. */
-    final int keyEnd() {
+    /**
+     * Reads the member name opening at {@code i} (which must be a quote) and moves past it.
+     *
+     * @return its {@link MemberNames} id ({@link MemberNames#UNKNOWN} for any other name)
+     */
+    final int name() {
         if (peek() != '"') {
             throw Malformed.INSTANCE;
         }
-        i++;
-        return stringBody();
+        long r = MemberNames.read(b, i + 1, end);
+        i = (int) r;
+        return (int) (r >>> 32);
     }
 
+    /** Reads past the string value opening at {@code i}; returns the index of its closing quote. */
     final int stringEnd() {
-        i++;
-        return stringBody();
+        i = JsonSkip.string(b, i + 1, end);
+        return i - 1;
     }
 
-    final int stringBody() {
-        int escapedAt = -1;
-        while (true) {
-            i = ByteSearch.quoteOrEscape(b, i, end);
-            if (i >= end) {
-                throw Malformed.INSTANCE;
-            }
-            byte c = b[i];
-            if (c == '"') {
-                int close = i;
-                i++;
-                return escapedAt >= 0 ? -1 : close;
-            }
-            if (c == '\\') {
-                escapedAt = i;
-                i += 2;
-                continue;
-            }
-            i++;
-        }
-    }
-
+    /** {@code b[start, close)} holds exactly the bytes of {@code name}. */
     final boolean key(int start, int close, byte[] name) {
-        return close >= 0 && JsonText.sameBytes(b, start, close - start, name);
+        return JsonText.sameBytes(b, start, close - start, name);
     }
 
+    /** Reads past any value; a string, object or array is jumped over by {@link JsonSkip}. */
     final void skipValue(int depth) {
         if (depth > MAX_DEPTH) {
             throw Malformed.INSTANCE;
         }
-        ws();
-        byte c = peek();
-        switch (c) {
-            case '"' -> stringEnd();
-            case '{' -> {
-                i++;
-                ws();
-                if (peek() == '}') {
-                    i++;
-                    return;
-                }
-                while (true) {
-                    ws();
-                    keyEnd();
-                    ws();
-                    expect(':');
-                    skipValue(depth + 1);
-                    ws();
-                    byte d = next();
-                    if (d == '}') {
-                        return;
-                    }
-                    if (d != ',') {
-                        throw Malformed.INSTANCE;
-                    }
-                }
-            }
-            case '[' -> {
-                i++;
-                ws();
-                if (peek() == ']') {
-                    i++;
-                    return;
-                }
-                while (true) {
-                    skipValue(depth + 1);
-                    ws();
-                    byte d = next();
-                    if (d == ']') {
-                        return;
-                    }
-                    if (d != ',') {
-                        throw Malformed.INSTANCE;
-                    }
-                }
-            }
-            case 't' -> literal("true");
-            case 'f' -> literal("false");
-            case 'n' -> literal("null");
-            default -> {
-                if (c == '-' || (c >= '0' && c <= '9')) {
-                    number();
-                } else {
-                    throw Malformed.INSTANCE;
-                }
-            }
+        byte c = nonWs();
+        if (c == '"') {
+            i = JsonSkip.string(b, i + 1, end);
+        } else if (c == '{' || c == '[') {
+            i = JsonSkip.container(b, i, end, depth);
+        } else {
+            skipScalar(c);
         }
     }
 
-    final void literal(String word) {
-        if (i + word.length() > end) {
+    /** Reads past a number, {@code null}, {@code true} or {@code false} starting with {@code c}. */
+    private void skipScalar(byte c) {
+        switch (c) {
+            case 'n' -> literal('u', 'l', 'l', 4);
+            case 't' -> literal('r', 'u', 'e', 4);
+            case 'f' -> {
+                literal('a', 'l', 's', 5);
+                if (b[i - 1] != 'e') {
+                    throw Malformed.INSTANCE;
+                }
+            }
+            default -> skipNumber();
+        }
+    }
+
+    /**
+     * Reads past a literal whose bytes after the first are {@code c1 c2 c3} then, for {@code false}, one more
+     * (checked by the caller at {@code b[i-1]}); {@code len} is the literal's length.
+     */
+    private void literal(char c1, char c2, char c3, int len) {
+        if (i + len > end || b[i + 1] != c1 || b[i + 2] != c2 || b[i + 3] != c3) {
             throw Malformed.INSTANCE;
         }
-        for (int k = 0; k < word.length(); k++) {
-            if (b[i + k] != word.charAt(k)) {
-                throw Malformed.INSTANCE;
+        i += len;
+    }
+
+    /** Reads past a number: an optional minus, at least one digit, then digits, '.', 'e', 'E', '+' or '-'. */
+    private void skipNumber() {
+        if (b[i] == '-') {
+            i++;
+        }
+        if (i >= end || b[i] < '0' || b[i] > '9') {
+            throw Malformed.INSTANCE;
+        }
+        i++;
+        while (i < end) {
+            byte c = b[i];
+            if ((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
+                i++;
+            } else {
+                return;
             }
         }
-        i += word.length();
     }
 
     final void ws() {
@@ -251,6 +221,18 @@ abstract class JsonCursor {
                 return;
             }
         }
+    }
+
+    /** Reads past whitespace and returns the byte there, without consuming it; throws at the end. */
+    final byte nonWs() {
+        if (i < end) {
+            byte c = b[i];
+            if (c > ' ') {
+                return c;
+            }
+        }
+        ws();
+        return peek();
     }
 
     final byte peek() {

@@ -26,6 +26,8 @@ public final class SseEventParser {
     private boolean lineCarried;
     private boolean lineOverflow;
     private byte[] data = new byte[1024];
+    /** The event's data is {@code data[dataStart, dataLen)}: 0 unless the line buffer was taken as data. */
+    private int dataStart;
     private int dataLen;
     private int dataLines;
     private String eventType;
@@ -53,6 +55,7 @@ public final class SseEventParser {
         lineLen = 0;
         lineCarried = false;
         lineOverflow = false;
+        dataStart = 0;
         dataLen = 0;
         dataLines = 0;
         eventType = null;
@@ -157,7 +160,12 @@ public final class SseEventParser {
             return;
         }
         int colon = -1;
-        for (int k = off; k < off + len; k++) {
+        if (len >= 5 && b[off + 4] == ':' && b[off] == 'd' && b[off + 1] == 'a' && b[off + 2] == 't'
+                && b[off + 3] == 'a') {
+            // The line nearly every event is: "data:" found without a loop.
+            colon = off + 4;
+        }
+        for (int k = off; colon < 0 && k < off + len; k++) {
             if (b[k] == ':') {
                 colon = k;
                 break;
@@ -175,11 +183,19 @@ public final class SseEventParser {
                 viewArr = b;
                 viewOff = valueStart;
                 viewLen = valueLen;
+            } else if (dataLines == 0 && !inCallerArray) {
+                // The line buffer holds this line (it was carried across slices): take it as the event's data
+                // instead of copying it, and the data buffer becomes the line buffer. No copy, no allocation.
+                line = data;
+                data = b;
+                dataStart = valueStart;
+                dataLen = valueStart + valueLen;
             } else {
                 if (viewArr != null) {
                     copyView();
                 }
                 if (dataLines > 0) {
+                    compactData();
                     appendData((byte) '\n');
                 }
                 appendData(b, valueStart, valueLen);
@@ -198,10 +214,12 @@ public final class SseEventParser {
             if (viewArr != null) {
                 listener.onEvent(viewArr, viewOff, viewLen, eventType, start, eventEnd, payloadStart);
             } else {
-                listener.onEvent(data, 0, dataLen, eventType, start, eventEnd, dataLines == 1 ? payloadStart : -1);
+                listener.onEvent(data, dataStart, dataLen - dataStart, eventType, start, eventEnd,
+                        dataLines == 1 ? payloadStart : -1);
             }
         }
         viewArr = null;
+        dataStart = 0;
         dataLen = 0;
         dataLines = 0;
         eventType = null;
@@ -213,8 +231,18 @@ public final class SseEventParser {
     private void copyView() {
         byte[] a = viewArr;
         viewArr = null;
+        dataStart = 0;
         dataLen = 0;
         appendData(a, viewOff, viewLen);
+    }
+
+    /** Moves the data taken from the line buffer to the start of the data buffer, before more is appended. */
+    private void compactData() {
+        if (dataStart > 0) {
+            System.arraycopy(data, dataStart, data, 0, dataLen - dataStart);
+            dataLen -= dataStart;
+            dataStart = 0;
+        }
     }
 
     private static boolean nameIs(byte[] b, int from, int to, byte[] name) {
@@ -274,6 +302,7 @@ public final class SseEventParser {
     private void markOversized() {
         oversized = true;
         viewArr = null;
+        dataStart = 0;
         dataLen = 0;
         lineLen = 0;
     }
