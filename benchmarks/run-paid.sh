@@ -104,8 +104,10 @@ def group(name):
     if name.startswith(("multiThreadIoEv", "nioEventLoop", "epollEventLoop")):
         return "loops"
     if name.startswith("tollgate-meteri"):
-        return "metering+journal"
-    if name.startswith(("tollgate-wal", "tollgate-settl", "tollgate-ledge", "tollgate-journ")):
+        return "metering"
+    if name.startswith("tollgate-journ"):
+        return "journal"
+    if name.startswith(("tollgate-wal", "tollgate-settl", "tollgate-ledge")):
         return "settle/wal"
     if name.startswith(("C1_Compiler", "C2_Compiler")):
         return "jit"
@@ -126,7 +128,7 @@ if proxied:
         before = t0.get(name, [])
         delta = sum(ticks) - sum(before[:len(ticks)])
         groups[group(name)] = groups.get(group(name), 0) + max(delta, 0)
-order = ["loops", "metering+journal", "settle/wal", "jit", "gc", "other"]
+order = ["loops", "metering", "journal", "settle/wal", "jit", "gc", "other"]
 split = " / ".join(f"{us(groups.get(g, 0)):.0f}" for g in order) if proxied else ""
 # The proxy's JIT compiler threads are reported apart: on a short run they are still warming up, not serving.
 jit = groups.get("jit", 0)
@@ -138,7 +140,7 @@ PY
 }
 echo "policy: $policy, $secs s per run, $(nproc) cores, $([ "$pin" = 1 ] && echo "pinned: Tollgate on cpu 1, simulator and wrk on cpu 0" || echo "not pinned")"
 echo
-echo "| target | connections | req/s | p50 ms | p99 ms | proxy CPU us/req | simulator CPU us/req | proxy/simulator CPU (without JIT threads) | proxy us/req: loops / metering+journal / settle+wal / jit / gc / other | ledger commits/s / journaled records/s | non-2xx |"
+echo "| target | connections | req/s | p50 ms | p99 ms | proxy CPU us/req | simulator CPU us/req | proxy/simulator CPU (without JIT threads) | proxy us/req: loops / metering / journal writer / settle+wal / jit / gc / other | ledger commits/s / journaled records/s | non-2xx |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for round in $(seq 1 "$rounds"); do
   for conns in 1 32; do

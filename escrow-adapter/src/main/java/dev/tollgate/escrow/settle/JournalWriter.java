@@ -27,11 +27,17 @@ final class JournalWriter {
      * on a request's path waits for the commit, so commits can be few and large.
      */
     static final long LINGER_NANOS = 5_000_000L;
+    /**
+     * Most entries waiting for a commit. Past it the hand-off waits for the writer, and so do the responses whose
+     * records are handed over: clients are slowed to what the database can take instead of memory growing.
+     */
+    static final int MAX_WAITING_ENTRIES = 8 * MAX_RECORDS_PER_COMMIT;
 
     private final Consumer<List<JournalBatch>> commit;
     private final MpscUnboundedXaddArrayQueue<JournalBatch> handedOver = new MpscUnboundedXaddArrayQueue<>(256);
     private final AtomicLong tickets = new AtomicLong();
     private final AtomicLong waitingEntries = new AtomicLong();
+    private final AtomicLong backPressured = new AtomicLong();
     private final Object committing = new Object();
     private final Object committed = new Object();
     private final Thread thread;
@@ -64,10 +70,39 @@ final class JournalWriter {
             commitWaiting();
         } else if (wait) {
             awaitTicket(b.ticket());
+        } else if (before + b.entries() > MAX_WAITING_ENTRIES) {
+            awaitBacklogBelow(MAX_WAITING_ENTRIES / 2);
         } else if (before == 0 || before + b.entries() >= MAX_RECORDS_PER_COMMIT) {
             // The first batch of a commit starts the writer's linger; a full commit's worth ends it.
             LockSupport.unpark(thread);
         }
+    }
+
+    /** Back-pressure: waits until the writer has brought what waits below {@code entries}. */
+    private void awaitBacklogBelow(long entries) {
+        backPressured.incrementAndGet();
+        urgent = true;
+        LockSupport.unpark(thread);
+        synchronized (committed) {
+            while (waitingEntries.get() >= entries && thread.isAlive()) {
+                try {
+                    committed.wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Entries handed over and not yet committed. */
+    long waitingEntries() {
+        return waitingEntries.get();
+    }
+
+    /** Hand-offs that waited for the writer because too much was waiting ({@link #MAX_WAITING_ENTRIES}). */
+    long backPressuredCount() {
+        return backPressured.get();
     }
 
     private void run() {
@@ -84,7 +119,7 @@ final class JournalWriter {
                     LockSupport.parkNanos(LINGER_NANOS - lingered);
                     continue;
                 }
-                urgent = false;
+                urgent = waitingEntries.get() > MAX_WAITING_ENTRIES / 2;
                 commitWaiting();
             } catch (Throwable t) {
                 LOG.log(Level.SEVERE, "journal writer failed; it goes on with the next batch", t);

@@ -58,7 +58,7 @@ final class SettlementJournal implements UsageListener {
     private final AppendLog log;
     private final AppendLog.EntryWriter<UsageRecord> usageWriter;
     private final JournalWriter writer;
-    private long lastTrim;
+    private long lastTrim = -4096; // The first commit after a start trims what earlier runs left.
     private final AtomicLong journaled = new AtomicLong();
     private final AtomicLong quarantinedCount = new AtomicLong();
     private final AtomicLong intentFailures = new AtomicLong();
@@ -275,6 +275,16 @@ final class SettlementJournal implements UsageListener {
 
     long quarantinedCount() {
         return quarantinedCount.get();
+    }
+
+    /** Entries handed to the writer and not yet committed. */
+    long waitingEntries() {
+        return writer.waitingEntries();
+    }
+
+    /** Hand-offs that waited for the writer (back-pressure). */
+    long backPressuredCount() {
+        return writer.backPressuredCount();
     }
 
     /** Ledger intents that could not be written even alone (skipped, logged). */

@@ -23,6 +23,15 @@ final class SettlementMetrics {
         PrometheusText.counter(out, "tollgate_journal_quarantined_records_total",
                 "Usage records that failed to journal and were quarantined (table usage_quarantine).",
                 journal.quarantinedCount());
+        PrometheusText.gauge(out, "tollgate_journal_waiting_entries",
+                "Usage log entries (records and intents) waiting for the journal's next commit.",
+                journal.waitingEntries());
+        PrometheusText.counter(out, "tollgate_journal_backpressure_total",
+                "Hand-offs that waited for the journal's writer because too many entries were waiting.",
+                journal.backPressuredCount());
+        PrometheusText.counter(out, "tollgate_journal_intents_skipped_total",
+                "Admitted ledger intents that could not be written even alone (logged, skipped).",
+                journal.intentFailures());
         PrometheusText.counter(out, "tollgate_ledger_commits_total",
                 "Ledger transactions committed (each group commit carries many operations).", db.commits());
         PrometheusText.counter(out, "tollgate_quality_scores_late_total",
