@@ -22,7 +22,11 @@ final class JournalWatermark {
         }
     }
 
+    /** Records {@code seq} as applied; -1 (entries that were not logged) changes nothing. */
     static void set(Connection c, long seq) throws SQLException {
+        if (seq < 0) {
+            return;
+        }
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO journal_log(id, applied_seq) VALUES (1, ?) "
                 + "ON CONFLICT(id) DO UPDATE SET applied_seq = MAX(applied_seq, excluded.applied_seq)")) {
             ps.setLong(1, seq);

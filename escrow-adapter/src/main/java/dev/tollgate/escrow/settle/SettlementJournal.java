@@ -143,9 +143,7 @@ final class SettlementJournal implements UsageListener {
                 }
                 afterRecords.write(c, null, now);
                 settler.runInline(c, now);
-                if (mark >= 0) {
-                    JournalWatermark.set(c, mark);
-                }
+                JournalWatermark.set(c, mark);
                 return null;
             });
             journaled.addAndGet(records);
@@ -175,9 +173,7 @@ final class SettlementJournal implements UsageListener {
                 db.transaction(c -> {
                     intentStep.write(c, intent, now);
                     afterRecords.write(c, null, now);
-                    if (mark >= 0) {
-                        JournalWatermark.set(c, mark);
-                    }
+                    JournalWatermark.set(c, mark);
                     return null;
                 });
             } catch (RuntimeException e) {
@@ -193,9 +189,7 @@ final class SettlementJournal implements UsageListener {
                     recordStep.write(c, r, now);
                     afterRecords.write(c, null, now);
                     settler.runInline(c, now);
-                    if (mark >= 0) {
-                        JournalWatermark.set(c, mark);
-                    }
+                    JournalWatermark.set(c, mark);
                     return null;
                 });
                 journaled.incrementAndGet();
@@ -205,9 +199,7 @@ final class SettlementJournal implements UsageListener {
                 LOG.log(Level.SEVERE, "usage record " + r.requestId() + " quarantined", e);
                 db.transaction(c -> {
                     Recovery.quarantine(c, r, e, now);
-                    if (mark >= 0) {
-                        JournalWatermark.set(c, mark);
-                    }
+                    JournalWatermark.set(c, mark);
                     return null;
                 });
             }
