@@ -27,6 +27,9 @@ import java.util.zip.CRC32C;
  * checksum fails and goes on with the next segment; each start of the log opens a new segment, so nothing is ever
  * written after a damaged tail.
  *
+ * <p>One process owns the log (a lock on {@code owner.lock}, released when it closes or dies): another opening it
+ * gets {@link OwnedElsewhere}.
+ *
  * <p>Segments are named by their first entry's number; {@link #trim} deletes those whose every entry a consumer
  * has made durable elsewhere.
  *
@@ -50,6 +53,8 @@ public final class AppendLog implements AutoCloseable {
     }
 
     private final Path dir;
+    private final FileChannel ownerFile;
+    private final java.nio.channels.FileLock owner;
     private final int segmentBytes;
     private final boolean force;
     private final CRC32C crc = new CRC32C();
@@ -57,8 +62,11 @@ public final class AppendLog implements AutoCloseable {
     private long nextSeq;
     private volatile long lastSeq;
 
-    private AppendLog(Path dir, int segmentBytes, boolean force, long nextSeq) {
+    private AppendLog(Path dir, FileChannel ownerFile, java.nio.channels.FileLock owner, int segmentBytes,
+                      boolean force, long nextSeq) {
         this.dir = dir;
+        this.ownerFile = ownerFile;
+        this.owner = owner;
         this.segmentBytes = segmentBytes;
         this.force = force;
         this.nextSeq = nextSeq;
@@ -75,10 +83,39 @@ public final class AppendLog implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the usage log directory " + dir, e);
         }
+        FileChannel ownerFile = null;
+        java.nio.channels.FileLock owner = null;
+        try {
+            ownerFile = FileChannel.open(dir.resolve("owner.lock"), java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.WRITE);
+            owner = ownerFile.tryLock();
+        } catch (IOException | java.nio.channels.OverlappingFileLockException e) {
+            owner = null;
+        }
+        if (owner == null) {
+            closeQuietly(ownerFile);
+            throw new OwnedElsewhere(dir);
+        }
         long[] last = {floorSeq};
-        AppendLog scan = new AppendLog(dir, segmentBytes, force, floorSeq + 1);
-        scan.replay(floorSeq, (seq, payload) -> last[0] = Math.max(last[0], seq));
-        return new AppendLog(dir, segmentBytes, force, last[0] + 1);
+        read(dir, floorSeq, (seq, payload) -> last[0] = Math.max(last[0], seq));
+        return new AppendLog(dir, ownerFile, owner, segmentBytes, force, last[0] + 1);
+    }
+
+    /** The log is another process's (or another open log's in this one): only its owner may append or replay. */
+    public static final class OwnedElsewhere extends IllegalStateException {
+        OwnedElsewhere(Path dir) {
+            super("the usage log in " + dir + " is in use by another process");
+        }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // Nothing held.
+            }
+        }
     }
 
     /** The number of the last entry appended (or found at open). */
@@ -139,7 +176,12 @@ public final class AppendLog implements AutoCloseable {
 
     /** Reads every readable entry numbered after {@code afterSeq}, in order. */
     public void replay(long afterSeq, EntryReader reader) {
-        for (Path file : segments()) {
+        read(dir, afterSeq, reader);
+    }
+
+    /** Reads the log in {@code dir} without owning it (it may be another process's): entries after {@code afterSeq}. */
+    public static void read(Path dir, long afterSeq, EntryReader reader) {
+        for (Path file : segments(dir)) {
             ByteBuffer b;
             try (FileChannel ch = FileChannel.open(file)) {
                 b = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
@@ -169,7 +211,7 @@ public final class AppendLog implements AutoCloseable {
 
     /** Deletes the segments whose entries are all numbered at or below {@code durableSeq}. */
     public synchronized void trim(long durableSeq) {
-        List<Path> all = segments();
+        List<Path> all = segments(dir);
         for (int i = 0; i + 1 < all.size(); i++) {
             if (firstSeq(all.get(i + 1)) <= durableSeq + 1) {
                 try {
@@ -183,7 +225,7 @@ public final class AppendLog implements AutoCloseable {
         }
     }
 
-    private List<Path> segments() {
+    private static List<Path> segments(Path dir) {
         try (Stream<Path> files = Files.list(dir)) {
             List<Path> out = new ArrayList<>(files.filter(p -> p.getFileName().toString().startsWith("usage-")
                     && p.getFileName().toString().endsWith(".log")).sorted().toList());
@@ -204,5 +246,13 @@ public final class AppendLog implements AutoCloseable {
             segment.force();
         }
         segment = null;
+        if (owner != null) {
+            try {
+                owner.release();
+            } catch (IOException ignored) {
+                // Released with the channel below.
+            }
+        }
+        closeQuietly(ownerFile);
     }
 }

@@ -18,7 +18,7 @@ class AppendLogTest {
 
     private static List<String> read(Path dir, long after) {
         List<String> out = new ArrayList<>();
-        AppendLog.open(dir, 1 << 16, false, 0).replay(after, (seq, payload) -> {
+        AppendLog.read(dir, after, (seq, payload) -> {
             byte[] b = new byte[payload.remaining()];
             payload.get(b);
             out.add(seq + ":" + new String(b, StandardCharsets.UTF_8));
@@ -28,7 +28,7 @@ class AppendLogTest {
 
     private static List<Path> segments(Path dir) throws Exception {
         try (Stream<Path> s = Files.list(dir)) {
-            return s.sorted().toList();
+            return s.filter(p -> p.getFileName().toString().startsWith("usage-")).sorted().toList();
         }
     }
 
@@ -111,5 +111,23 @@ class AppendLogTest {
         assertEquals(2, log.append("next", TEXT));
         log.close();
         assertEquals(List.of("1:small", "2:next"), read(dir, 0));
+    }
+
+    @Test
+    void oneProcessOwnsTheLogUntilItClosesIt() throws Exception {
+        Path dir = Files.createTempDirectory("applog-");
+        AppendLog owner = AppendLog.open(dir, 1 << 16, false, 0);
+        owner.append("mine", TEXT);
+        try {
+            AppendLog.open(dir, 1 << 16, false, 0).close();
+            throw new AssertionError("a second owner was let in");
+        } catch (AppendLog.OwnedElsewhere expected) {
+            // Only the owner appends or replays; anyone may read.
+        }
+        assertEquals(List.of("1:mine"), read(dir, 0));
+        owner.close();
+        AppendLog next = AppendLog.open(dir, 1 << 16, false, 0);
+        assertEquals(2, next.append("next owner", TEXT));
+        next.close();
     }
 }
