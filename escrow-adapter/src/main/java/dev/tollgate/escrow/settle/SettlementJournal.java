@@ -32,7 +32,8 @@ import java.util.logging.Logger;
  * without a log would, and a record that cannot be journaled then ends its response with an error.
  *
  * <p>Readers see their writes: every database transaction started on another thread first waits for the writer
- * to commit what was handed over before it started ({@link Database#readBarrier}).
+ * to commit what was handed over before it started ({@link Database#readBarrier}), except on admission's ledger
+ * executor ({@link #skipReadBarrierOnThisThread}).
  *
  * <p>Threading: {@link #onUsage} on the metering thread (and, for tests and shutdown, on a caller: it is
  * synchronized); {@link #apply} on the writer thread (and at start-up, before the writer starts);
@@ -58,6 +59,7 @@ final class SettlementJournal implements UsageListener {
     private final AppendLog log;
     private final AppendLog.EntryWriter<UsageRecord> usageWriter;
     private final JournalWriter writer;
+    private final ThreadLocal<Boolean> barrierFree = new ThreadLocal<>();
     private long lastTrim = -4096; // The first commit after a start trims what earlier runs left.
     private final AtomicLong journaled = new AtomicLong();
     private final AtomicLong quarantinedCount = new AtomicLong();
@@ -78,7 +80,7 @@ final class SettlementJournal implements UsageListener {
         this.log = log;
         this.usageWriter = (r, out) -> JournalEntries.writeUsage(r, streamBudget.reservationOf(r.requestId()), out);
         this.writer = new JournalWriter(this::apply);
-        db.readBarrier(writer::awaitHandedOver);
+        db.readBarrier(this::readBarrier);
     }
 
     /** At start-up: what the journal already holds. */
@@ -241,6 +243,21 @@ final class SettlementJournal implements UsageListener {
     /** Whether the writer has records handed over and not yet committed. */
     boolean behind() {
         return writer.behind();
+    }
+
+    /**
+     * Marks the current thread as one whose transactions do not wait for the writer (admission's ledger executor:
+     * a request waiting for its budget must not also wait for a commit; memory already counts what is pending,
+     * as it did when the commit ran on the metering thread).
+     */
+    void skipReadBarrierOnThisThread() {
+        barrierFree.set(Boolean.TRUE);
+    }
+
+    private void readBarrier() {
+        if (barrierFree.get() == null) {
+            writer.awaitHandedOver();
+        }
     }
 
     /** Waits until the writer committed everything handed over before this call. */

@@ -98,6 +98,7 @@ public final class SettlementService implements AutoCloseable {
         this.admission = new SettlementAdmission(cfg, db, ledger, clock, perRequest, streamBudget, perCall, periods,
                 postPaid, intents, funded, executor, () -> journalWake.run(), journal::behind,
                 journal::awaitHandedOver);
+        executor.execute(journal::skipReadBarrierOnThisThread);
     }
 
     /**
