@@ -22,11 +22,13 @@ import org.jctools.queues.MpscUnboundedXaddArrayQueue;
 final class JournalWriter {
     private static final Logger LOG = Logger.getLogger(JournalWriter.class.getName());
     /**
-     * Most records per commit. A commit holds the database (and a core) for its whole length, and admission's
+     * Records per commit while little waits. A commit holds the database (and a core) for its whole length, and admission's
      * slower paths (opening a budget escrow) wait for the database: commits of a few thousand stream-budget records
      * put hundreds of milliseconds on streams' time to first token in the quick load run; 64 took that to a few.
      */
     static final int MAX_RECORDS_PER_COMMIT = 64;
+    /** Most records per commit while a backlog is being worked off (a quarter of what waits, up to this). */
+    static final int LARGEST_COMMIT = 4096;
     /**
      * How long the writer lets records gather before a commit. The usage log already made them durable and nothing
      * on a request's path waits for the commit, so a commit need not follow every record.
@@ -137,8 +139,11 @@ final class JournalWriter {
         synchronized (committing) {
             List<JournalBatch> work = new ArrayList<>();
             int records = 0;
+            // Small commits while little waits (a commit holds the database); larger ones when a backlog builds,
+            // so that the writer's fixed work per commit is shared and it catches up.
+            long limit = Math.min(LARGEST_COMMIT, Math.max(MAX_RECORDS_PER_COMMIT, waitingEntries.get() / 4));
             JournalBatch b;
-            while (records < MAX_RECORDS_PER_COMMIT && (b = handedOver.poll()) != null) {
+            while (records < limit && (b = handedOver.poll()) != null) {
                 work.add(b);
                 records += b.records().size();
                 waitingEntries.addAndGet(-b.entries());
