@@ -22,11 +22,16 @@ start_pair() {
   sim_pid=$!
   start_tollgate proxy "$jar" "$proxy_port" "$admin_port" "$policy" "$budget" || return 1
   proxy_pid=$tollgate_pid
+  answers "http://127.0.0.1:$sim_port/v1/models" "the simulator" "$work/sim.log"
+}
+
+# answers URL WHAT LOG: waits (up to 20 s) until URL answers; otherwise says WHAT did not start.
+answers() {
   for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$sim_port/v1/models" >/dev/null 2>&1 && return 0
+    curl -sf "$1" >/dev/null 2>&1 && return 0
     sleep 0.2
   done
-  echo "the simulator did not start; see $work/sim.log" >&2
+  echo "$2 did not start; see $3" >&2
   return 1
 }
 
@@ -51,10 +56,5 @@ YAML
   "${proxy_pin[@]}" java -Xmx1g -Dio.netty.leakDetection.level=disabled ${PROXY_JAVA_OPTS:-} -jar "$jar" serve \
     --config "$work/$name.yaml" >"$work/$name.log" 2>&1 &
   tollgate_pid=$!
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  echo "Tollgate ($name) did not start; see $work/$name.log" >&2
-  return 1
+  answers "http://127.0.0.1:$admin/readyz" "Tollgate ($name)" "$work/$name.log"
 }

@@ -219,14 +219,6 @@ public final class LedgerBook {
         state.changed(row);
     }
 
-    void close(Connection c, String escrowId, String status) throws SQLException {
-        LedgerState.Escrow row = state.escrow(c, escrowId);
-        if (row != null) {
-            row.status = status;
-            state.changed(row);
-        }
-    }
-
     /**
      * A payment straight from the payer's balance (bonuses, cost beyond a hold), with the pair's fee on it;
      * false when not covered.

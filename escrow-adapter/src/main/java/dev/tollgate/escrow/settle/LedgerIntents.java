@@ -1,6 +1,5 @@
 package dev.tollgate.escrow.settle;
 
-import java.util.ArrayList;
 import java.util.List;
 import org.jctools.queues.MpscUnboundedXaddArrayQueue;
 
@@ -40,9 +39,5 @@ final class LedgerIntents {
     /** Moves every queued intent to {@code out}, in order. */
     void drainTo(List<Object> out) {
         queue.drain(out::add);
-    }
-
-    static List<Object> newBatch() {
-        return new ArrayList<>();
     }
 }
