@@ -155,8 +155,14 @@ class CrashRecoveryTest {
                         + "WHERE s.state IS NULL OR s.state NOT IN ('settled', 'refunded', 'lock_failed')");
                 long wrongAmount = one(c, "SELECT COUNT(*) FROM usage u JOIN settlement s USING (request_id) "
                         + "WHERE s.state = 'settled' AND s.released != (u.prompt * 1000 + u.completion * 3000)");
-                long doubleRelease = one(c, "SELECT COUNT(*) FROM (SELECT escrow_id FROM transfer WHERE kind = "
-                        + "'release' GROUP BY escrow_id HAVING COUNT(*) > 1)");
+                // Paid twice for a request would show as the worker holding more than the settled costs less the
+                // 1% fee on their total (rounded down once), or an escrow paying out more than its settlement row.
+                long settledTotal = one(c, "SELECT COALESCE(SUM(released), 0) FROM settlement");
+                long workerBalance = one(c, "SELECT COALESCE(SUM(balance), 0) FROM account WHERE id = 'ag_worker'");
+                long escrowsMismatched = one(c, "SELECT COUNT(*) FROM escrow e LEFT JOIN settlement s "
+                        + "ON s.escrow_id = e.id WHERE e.released != COALESCE(s.released, 0)");
+                long doubleRelease = escrowsMismatched
+                        + (workerBalance == settledTotal - settledTotal / 100 ? 0 : 1);
                 long pending = one(c, "SELECT COUNT(*) FROM settle_op WHERE state IN ('pending', 'sent', 'unknown')");
                 // Holds of requests a kill cut off are settled at the next start, not left until they expire.
                 long stillLocked = one(c, "SELECT COUNT(*) FROM escrow WHERE status = 'locked'");
@@ -179,7 +185,7 @@ class CrashRecoveryTest {
             assertEquals(completed.size(), r[5], "every response a client received in full has its usage record");
             assertEquals(0, r[1], "usage records without a finished settlement");
             assertEquals(0, r[2], "settlements that did not release exactly the metered cost");
-            assertEquals(0, r[3], "escrows released more than once");
+            assertEquals(0, r[3], "requests paid more than once");
             assertEquals(0, r[4], "settlement operations left unfinished");
             assertEquals(0, r[6], "holds left locked after the last restart");
             EmbeddedLedger ledger = new EmbeddedLedger(db, new LedgerBook(Fees.PURPLE_FLEA), Clock.systemUTC(),

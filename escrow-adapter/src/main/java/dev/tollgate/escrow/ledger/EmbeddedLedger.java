@@ -87,7 +87,8 @@ public final class EmbeddedLedger implements EscrowPort {
     /**
      * {@link #lock(Connection, String, LockRequest, boolean)} for a lock the settlement journal applies exactly once
      * (each logged entry commits once, with the log position it covers): the operation id names its transfers but
-     * is not recorded for replays, which spares a write per lock.
+     * is not recorded for replays, which spares a write per lock; and the escrow id, minted by this node, is checked
+     * against the escrows in memory only, which spares a read.
      */
     public EscrowResult lockJournaled(Connection c, String opId, LockRequest req) throws SQLException {
         return lock(c, opId, req, true, false);
@@ -99,7 +100,9 @@ public final class EmbeddedLedger implements EscrowPort {
             if (req.amountMicros() < minimumLockMicros) {
                 return new EscrowResult.Rejected("invalid_amount", "below the minimum lock of " + minimumLockMicros);
             }
-            if (book.read(tx, req.escrowId()) != null) {
+            // A journaled lock's id is minted by this node, unique across restarts: only memory is asked; an id
+            // already in the table would fail the commit at the escrow's insert rather than be overwritten.
+            if ((recordOp ? book.read(tx, req.escrowId()) : book.readKnown(tx, req.escrowId())) != null) {
                 return new EscrowResult.Rejected("exists", "escrow id in use: " + req.escrowId());
             }
             if (!reserved && !inTx.reserve(req.payer(), req.amountMicros())) {

@@ -238,6 +238,12 @@ public final class LedgerBook {
         return true;
     }
 
+    /** An escrow held in memory, or null, without reading the database (for ids minted by this node). */
+    EscrowState readKnown(Connection c, String escrowId) throws SQLException {
+        LedgerState.Escrow row = state.knownEscrow(c, escrowId);
+        return row == null ? null : row.view();
+    }
+
     public EscrowState read(Connection c, String escrowId) throws SQLException {
         LedgerState.Escrow row = state.escrow(c, escrowId);
         return row == null ? null : row.view();

@@ -26,8 +26,9 @@ final class LedgerQueries {
         long held = one(c, "SELECT COALESCE(SUM(locked - released - refunded), 0) FROM escrow WHERE payer = ? "
                 + "AND status = 'locked'", agent);
         long released = one(c, "SELECT COALESCE(SUM(released), 0) FROM escrow WHERE payer = ?", agent);
-        long refunded = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'refund'",
-                agent);
+        // Every refund returns what an escrow held to its payer; a hold opened and emptied in one commit has no
+        // transfers of its own (NetTransfers), so refunds are read from the escrow rows.
+        long refunded = one(c, "SELECT COALESCE(SUM(refunded), 0) FROM escrow WHERE payer = ?", agent);
         long earned = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind IN "
                 + "('release', 'bonus', 'tip', 'per_call', 'excess')", agent);
         long bonusEarned = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'bonus'",
@@ -41,8 +42,8 @@ final class LedgerQueries {
         long escrowFees = one(c, "SELECT COALESCE(SUM(fee), 0) FROM escrow WHERE payer = ?", agent);
         long directFees = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE debit = ? AND kind IN "
                 + "('fee', 'referral')", agent);
-        long referral = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'referral'",
-                agent);
+        long referral = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind IN "
+                + "('referral', 'escrow_referral')", agent);
         long credited = one(c, "SELECT COALESCE(SUM(amount), 0) FROM transfer WHERE credit = ? AND kind = 'credit'",
                 agent);
         // The fees of per-call and owed payments are debited from the payer like a bonus's: not bonuses, so not

@@ -27,7 +27,8 @@ import java.util.Set;
  * and missing accounts are forgotten at commit, so memory holds open escrows and agents, not history.
  *
  * <p>A hold opened and emptied within one transaction (a short request locked and settled in the same group commit)
- * leaves no hold account row: its balance would be zero; its transfers and its escrow row are written as ever.
+ * leaves no hold account row (its balance would be zero) and no transfer of its own: its escrow row keeps the
+ * request's amounts, and its transfers are netted into per-transaction sums ({@link NetTransfers}).
  *
  * <p>Threading: under the database's transaction lock only (one instance per {@link Database}, see {@link #of}).
  */
@@ -261,68 +262,55 @@ final class LedgerState {
         transfers.add(new Transfer(opId, debit, credit, amount, kind, escrowId, now));
     }
 
+    /** An escrow this writer holds in memory, or null: no database read (see {@link #escrow}). */
+    Escrow knownEscrow(Connection c, String id) throws SQLException {
+        begin(c);
+        return escrows.get(id);
+    }
+
     /**
      * Writes the rows this transaction changed and its transfers: just before it commits, or earlier for a query
      * of the same transaction that reads the ledger's tables with SQL.
+     *
+     * <p>An escrow opened and closed within the transaction, none of whose rows were written yet (a short request
+     * locked and settled in one group commit), is written as its escrow row (locked, released, refunded, fee and
+     * referral: the request's detail) while its hold is netted out of the transfers: the lock into the hold and the
+     * refund out of it cancel, and what left the hold is written as moved straight from the payer, summed over the
+     * transaction per debit x credit x kind ({@link NetTransfers}). Every balance still equals the sum of its
+     * transfers.
      */
     Void write(Connection c) throws SQLException {
         for (Account a : unwrittenAccounts) {
             if (!a.exists || (!a.stored && a.balance == 0 && a.id.startsWith("escrow:"))) {
                 continue;
             }
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO account(id, balance, referrer) VALUES (?, ?, ?) "
-                    + "ON CONFLICT(id) DO UPDATE SET balance = excluded.balance, referrer = excluded.referrer")) {
-                ps.setString(1, a.id);
-                ps.setLong(2, a.balance);
-                ps.setString(3, a.referrer);
-                ps.executeUpdate();
-            }
+            LedgerRows.upsertAccount(c, a);
         }
+        NetTransfers net = new NetTransfers();
         for (Escrow e : unwrittenEscrows) {
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO escrow(id, payer, payee, locked, released, "
-                    + "refunded, fee, referral, status, expires_at_ms, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                    + "?, ?) ON CONFLICT(id) DO UPDATE SET released = excluded.released, refunded = excluded.refunded, "
-                    + "fee = excluded.fee, referral = excluded.referral, status = excluded.status")) {
-                ps.setString(1, e.id);
-                ps.setString(2, e.payer);
-                ps.setString(3, e.payee);
-                ps.setLong(4, e.locked);
-                ps.setLong(5, e.released);
-                ps.setLong(6, e.refunded);
-                ps.setLong(7, e.fee);
-                ps.setLong(8, e.referral);
-                ps.setString(9, e.status);
-                ps.setLong(10, e.expiresAt);
-                ps.setLong(11, e.createdAt);
-                ps.executeUpdate();
+            if (e.stored) {
+                LedgerRows.updateEscrow(c, e);
+            } else {
+                // A plain insert: a journaled lock does not read the table first (its id is minted by this node),
+                // so an id already taken fails the commit here instead of overwriting that escrow.
+                LedgerRows.insertEscrow(c, e);
+                if (!e.open()) {
+                    net.hold(e.id, e.payer);
+                }
             }
         }
         for (FeePair p : unwrittenPairs) {
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO fee_pair(payer, payee, paid, fee, "
-                    + "fee_with_referrer, referral) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(payer, payee) DO UPDATE SET "
-                    + "paid = excluded.paid, fee = excluded.fee, fee_with_referrer = excluded.fee_with_referrer, "
-                    + "referral = excluded.referral")) {
-                ps.setString(1, p.payer);
-                ps.setString(2, p.payee);
-                ps.setLong(3, p.paid);
-                ps.setLong(4, p.fee);
-                ps.setLong(5, p.feeWithReferrer);
-                ps.setLong(6, p.referral);
-                ps.executeUpdate();
-            }
+            LedgerRows.upsertPair(c, p);
         }
         for (Transfer t : transfers) {
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO transfer(op_id, debit, credit, amount, kind, "
-                    + "escrow_id, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
-                ps.setString(1, t.opId());
-                ps.setString(2, t.debit());
-                ps.setString(3, t.credit());
-                ps.setLong(4, t.amount());
-                ps.setString(5, t.kind());
-                ps.setString(6, t.escrowId());
-                ps.setLong(7, t.atMillis());
-                ps.executeUpdate();
+            if (!net.absorb(t.debit(), t.credit(), t.amount(), t.kind(), t.escrowId(), t.atMillis())) {
+                LedgerRows.insertTransfer(c, t.opId(), t.debit(), t.credit(), t.amount(), t.kind(), t.escrowId(),
+                        t.atMillis());
             }
+        }
+        for (NetTransfers.Sum sum : net.sums()) {
+            LedgerRows.insertTransfer(c, sum.opId(), sum.debit(), sum.credit(), sum.amount(), sum.kind(), null,
+                    sum.atMillis());
         }
         for (Account a : unwrittenAccounts) {
             a.stored = a.exists && (a.stored || a.balance != 0 || !a.id.startsWith("escrow:"));
