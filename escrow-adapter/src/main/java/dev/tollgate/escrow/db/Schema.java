@@ -25,7 +25,11 @@ final class Schema {
                     + "fee INTEGER NOT NULL, referral INTEGER NOT NULL, status TEXT NOT NULL, "
                     + "expires_at_ms INTEGER NOT NULL, created_at_ms INTEGER NOT NULL, "
                     + "CHECK (released + refunded <= locked))");
-            s.execute("CREATE INDEX IF NOT EXISTS escrow_open ON escrow(status, expires_at_ms)");
+            // Only open escrows are looked up by expiry: a closed one (most are inserted closed, a short request's
+            // hold locked and settled in one commit) costs no index entry. Databases of earlier versions indexed
+            // every escrow by status.
+            s.execute("DROP INDEX IF EXISTS escrow_open");
+            s.execute("CREATE INDEX IF NOT EXISTS escrow_locked ON escrow(expires_at_ms) WHERE status = 'locked'");
             // Fees per payer x payee on the cumulative amount paid, rounded once; the remainder carries.
             s.execute("CREATE TABLE IF NOT EXISTS fee_pair (payer TEXT NOT NULL, payee TEXT NOT NULL, "
                     + "paid INTEGER NOT NULL, fee INTEGER NOT NULL, fee_with_referrer INTEGER NOT NULL, "
