@@ -149,6 +149,7 @@ final class PostPayPolicy {
             ps.setString(4, why);
             ps.setString(5, op.opId());
             ps.executeUpdate();
+            SettleOps.madePending();
         }
         try (PreparedStatement ps = c.prepareStatement("UPDATE postpay SET paid = ? WHERE payer = ? AND worker = ?")) {
             ps.setLong(1, owed[0]);

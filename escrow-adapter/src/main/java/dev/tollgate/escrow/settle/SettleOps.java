@@ -6,6 +6,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The settlement operations table: what must be done to an escrow, written before it is done. States:
@@ -23,7 +24,24 @@ final class SettleOps {
               String state, int attempts) {
     }
 
+    /** Writes that made an operation pending, in any database of the process (see {@link #madePendingCount}). */
+    private static final AtomicLong MADE_PENDING = new AtomicLong();
+
     private SettleOps() {
+    }
+
+    /**
+     * How many writes have made an operation pending so far, process-wide: when it has not moved since a look at
+     * the due operations, no new one can be due but those whose retry time comes later (the settler's timer runs
+     * those). A write in another database of the process only costs that database's next look.
+     */
+    static long madePendingCount() {
+        return MADE_PENDING.get();
+    }
+
+    /** Counts a write that made an operation pending (for an update outside this class). */
+    static void madePending() {
+        MADE_PENDING.incrementAndGet();
     }
 
     static void insert(Connection c, String opId, String requestId, String escrowId, Kind kind, long target,
@@ -41,6 +59,7 @@ final class SettleOps {
             ps.setLong(8, now);
             ps.setLong(9, now);
             ps.executeUpdate();
+            MADE_PENDING.incrementAndGet();
         }
     }
 
@@ -124,6 +143,7 @@ final class SettleOps {
             ps.setString(2, error);
             ps.setString(3, opId);
             ps.executeUpdate();
+            MADE_PENDING.incrementAndGet();
         }
     }
 

@@ -87,6 +87,9 @@ final class Settler implements Runnable {
         return rejected.get();
     }
 
+    // The journal writer's last look at the due operations (SettleOps.madePendingCount then); its thread only.
+    private long inlineLookedAt = -1;
+
     void wake() {
         synchronized (signal) {
             woken = true;
@@ -156,6 +159,11 @@ final class Settler implements Runnable {
         if (inlineLedger == null) {
             return;
         }
+        long madePending = SettleOps.madePendingCount();
+        if (madePending == inlineLookedAt) {
+            return; // Nothing was made pending since the last look: no query (most commits carry no operation).
+        }
+        inlineLookedAt = madePending;
         for (int round = 0; round < 16; round++) {
             List<SettleOps.Op> due = SettleOps.due(c, now, 256);
             for (SettleOps.Op op : due) {
