@@ -1,11 +1,7 @@
 package dev.tollgate.bench.jmh;
 
+import dev.tollgate.bench.journal.PaidRecords;
 import dev.tollgate.escrow.db.Database;
-import dev.tollgate.escrow.pricing.Fees;
-import dev.tollgate.escrow.pricing.Micros;
-import dev.tollgate.escrow.pricing.Price;
-import dev.tollgate.escrow.settle.AccountPolicy;
-import dev.tollgate.escrow.settle.PolicyKind;
 import dev.tollgate.escrow.settle.SettlementConfig;
 import dev.tollgate.escrow.settle.SettlementService;
 import dev.tollgate.metering.Outcome;
@@ -16,7 +12,6 @@ import java.nio.file.Files;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -65,12 +60,7 @@ public class JournalBenchmark {
     public void open() throws Exception {
         service = SettlementService.open(SettlementConfig.disabled(Files.createTempDirectory("journal-bench-")),
                 Clock.systemUTC(), null, up -> up);
-        AccountPolicy policy = new AccountPolicy(PolicyKind.PER_REQUEST, null, Micros.parse("1000000"), true, 256, 0,
-                0, 0, 0, false, 0, 0, AccountPolicy.Quality.OFF);
-        paid = SettlementService.open(new SettlementConfig(Files.createTempDirectory("journal-bench-paid-"),
-                "embedded", null, null, Fees.PURPLE_FLEA, 100_000, 3_600_000L, true, false,
-                Map.of("*", Price.of("0.15", "0.60", null, null)), Map.of("acct", policy),
-                Database.Durability.valueOf(durability)), Clock.systemUTC(), null, up -> "worker");
+        paid = PaidRecords.open(Database.Durability.valueOf(durability));
     }
 
     @TearDown(Level.Trial)
@@ -82,14 +72,8 @@ public class JournalBenchmark {
     @Benchmark
     @OperationsPerInvocation(BATCH)
     public void paidBatch() {
-        List<UsageRecord> batch = new ArrayList<>(BATCH);
-        for (int i = 0; i < BATCH; i++) {
-            String id = "req-" + (seq++);
-            paid.admit(id, "acct", "worker", "model", 64, 256, 1);
-            batch.add(new UsageRecord(id, "acct", "up", "model", Route.CHAT_COMPLETIONS, true, 42, 128,
-                    UsageSource.UPSTREAM, 256, 0, 80_000_000, 900_000_000, 820_000_000, 899_000_000,
-                    Outcome.COMPLETED, 200));
-        }
+        List<UsageRecord> batch = PaidRecords.admitted(paid, seq, BATCH);
+        seq += BATCH;
         paid.usageListener().onUsage(batch);
         paid.awaitJournaled(); // Counted once committed, not once logged.
     }

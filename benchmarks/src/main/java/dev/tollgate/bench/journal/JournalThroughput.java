@@ -1,23 +1,11 @@
 package dev.tollgate.bench.journal;
 
 import dev.tollgate.escrow.db.Database;
-import dev.tollgate.escrow.pricing.Fees;
-import dev.tollgate.escrow.pricing.Micros;
-import dev.tollgate.escrow.pricing.Price;
-import dev.tollgate.escrow.settle.AccountPolicy;
-import dev.tollgate.escrow.settle.PolicyKind;
-import dev.tollgate.escrow.settle.SettlementConfig;
 import dev.tollgate.escrow.settle.SettlementService;
-import dev.tollgate.metering.Outcome;
-import dev.tollgate.metering.Route;
 import dev.tollgate.metering.UsageRecord;
-import dev.tollgate.metering.UsageSource;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadInfo;
 import java.lang.management.ThreadMXBean;
-import java.nio.file.Files;
-import java.time.Clock;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,26 +32,15 @@ public final class JournalThroughput {
     public static void main(String[] args) throws Exception {
         int records = args.length > 0 ? Integer.parseInt(args[0]) : 51_200;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
-        AccountPolicy policy = new AccountPolicy(PolicyKind.PER_REQUEST, null, Micros.parse("1000000"), true, 256, 0,
-                0, 0, 0, false, 0, 0, AccountPolicy.Quality.OFF);
-        SettlementService paid = SettlementService.open(new SettlementConfig(
-                Files.createTempDirectory("journal-throughput-"), "embedded", null, null, Fees.PURPLE_FLEA, 100_000,
-                3_600_000L, true, false, Map.of("*", Price.of("0.15", "0.60", null, null)), Map.of("acct", policy),
-                Database.Durability.PROCESS), Clock.systemUTC(), null, up -> "worker");
+        SettlementService paid = PaidRecords.open(Database.Durability.PROCESS);
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         long seq = 0;
         for (int round = 1; round <= rounds; round++) {
             Map<String, Long> cpuBefore = cpuByThread(mx);
             long start = System.nanoTime();
             for (int sent = 0; sent < records; sent += BATCH) {
-                List<UsageRecord> batch = new ArrayList<>(BATCH);
-                for (int i = 0; i < BATCH; i++) {
-                    String id = "req-" + (seq++);
-                    paid.admit(id, "acct", "worker", "model", 64, 256, 1);
-                    batch.add(new UsageRecord(id, "acct", "up", "model", Route.CHAT_COMPLETIONS, true, 42, 128,
-                            UsageSource.UPSTREAM, 256, 0, 80_000_000, 900_000_000, 820_000_000, 899_000_000,
-                            Outcome.COMPLETED, 200));
-                }
+                List<UsageRecord> batch = PaidRecords.admitted(paid, seq, BATCH);
+                seq += BATCH;
                 paid.usageListener().onUsage(batch);
             }
             paid.statement("acct"); // A read: waits until the writer committed everything handed over.
