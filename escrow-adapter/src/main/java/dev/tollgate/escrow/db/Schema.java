@@ -59,6 +59,9 @@ final class Schema {
                     + "seq INTEGER NOT NULL, error TEXT)");
             s.execute("CREATE INDEX IF NOT EXISTS settle_op_due ON settle_op(state, next_at_ms)");
             s.execute("CREATE INDEX IF NOT EXISTS settle_op_escrow ON settle_op(escrow_id, state)");
+            // The quality gate's deadline sweep (every 200 ms) reads the requests waiting for a score, not the table.
+            s.execute("CREATE INDEX IF NOT EXISTS settlement_awaiting_score ON settlement(deadline_ms) "
+                    + "WHERE state = 'awaiting_score'");
             // Finished operations move here (same columns) so the live table stays the size of the work in flight.
             s.execute("CREATE TABLE IF NOT EXISTS settle_op_archive AS SELECT * FROM settle_op WHERE 0");
             s.execute("CREATE INDEX IF NOT EXISTS settle_op_archive_created ON settle_op_archive(created_ms)");
