@@ -262,7 +262,10 @@ final class Exchange implements UpstreamEvents {
         tail.deliver(finished, response.eventStream(), this::end);
     }
 
-    /** Submits the usage record; {@code then} runs on this loop once it is journaled. */
+    /**
+     * Submits the usage record; {@code then} runs on this loop once it is in the usage log: as a task queued from this
+     * loop when the record was appended here, or handed back by the metering thread.
+     */
     private void submitThen(Outcome outcome, long endNanos, Runnable then) {
         recordSubmitted = true;
         submitRecord(outcome, endNanos, () -> client.executor().execute(then));

@@ -1,0 +1,72 @@
+package dev.tollgate.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tollgate.escrow.db.AppendLog;
+import dev.tollgate.escrow.settle.SettlementView;
+import dev.tollgate.metering.UsageRecord;
+import dev.tollgate.proxy.http.OpenAiError;
+import dev.tollgate.simulator.SimulatorConfig;
+import dev.tollgate.testing.PaidSetup;
+import dev.tollgate.testing.ProxyFixture;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The promise a paid response's end carries, whichever thread appended its record (the event loop ending the
+ * response, or the metering thread when the loop cannot append without waiting): a client that has the whole
+ * response finds the request's record in the usage log at that moment, and the record settles once.
+ */
+class ResponseEndLoggedTest {
+    static final String JSON_BODY =
+            "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}],\"max_tokens\":16}";
+    static final String STREAM_BODY =
+            "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}],\"max_tokens\":16,"
+                    + "\"stream\":true}";
+
+    /** The raw payloads of every entry in the node's usage log, read as another process would. */
+    static List<String> logged(ProxyFixture fx) {
+        List<String> out = new ArrayList<>();
+        AppendLog.read(fx.dataDir.resolve("usage-log"), -1, (seq, payload) -> {
+            byte[] b = new byte[payload.remaining()];
+            payload.get(b);
+            out.add(new String(b, StandardCharsets.ISO_8859_1));
+        });
+        return out;
+    }
+
+    @Test
+    void everyPaidResponseReceivedInFullHasItsRecordInTheUsageLogAlreadyAndSettlesOnce() throws Exception {
+        try (ProxyFixture fx = ProxyFixture.start(SimulatorConfig.defaults(), PaidSetup::apply)) {
+            List<String> ids = new ArrayList<>();
+            for (int i = 0; i < 40; i++) {
+                boolean stream = i % 4 == 3;
+                HttpResponse<byte[]> r = fx.post(fx.proxyOrigin(), "/v1/chat/completions",
+                        stream ? STREAM_BODY : JSON_BODY, "authorization", "Bearer " + PaidSetup.PAY_KEY);
+                assertEquals(200, r.statusCode());
+                String body = new String(r.body(), StandardCharsets.UTF_8);
+                assertTrue(stream ? body.endsWith("data: [DONE]\n\n") : body.endsWith("}"), "received in full: " + body);
+                String id = r.headers().firstValue(OpenAiError.REQUEST_ID_HEADER).orElseThrow();
+                // Read right after the response, before anything else happens: "received in full" implies "logged".
+                assertTrue(logged(fx).stream().anyMatch(e -> e.contains(id)), "request " + id + " is in the usage log");
+                ids.add(id);
+            }
+            fx.node.settlement().awaitJournaled();
+            for (String id : ids) {
+                UsageRecord rec = fx.record(id);
+                assertNotNull(fx.node.settlement().usage(id), "journaled");
+                SettlementView v = fx.node.settlement().settlement(id).orElseThrow();
+                assertEquals("settled", v.state());
+                long cost = PaidSetup.cost(rec.promptTokens(), rec.completionTokens());
+                assertEquals(cost, v.costMicros());
+                assertEquals(cost, v.releasedMicros(), "the metered cost released once");
+                assertEquals(v.reservedMicros() - cost, v.refundedMicros(), "the rest of the hold refunded");
+            }
+        }
+    }
+}
