@@ -338,7 +338,12 @@ final class SettlementJournal implements UsageListener {
     void close() {
         writer.close();
         if (log != null) {
-            log.close();
+            appending.lock();
+            try {
+                log.close(); // What an appender logged after the writer stopped is committed at the next start.
+            } finally {
+                appending.unlock();
+            }
         }
     }
 
