@@ -15,12 +15,16 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 /**
  * The promise a paid response's end carries, whichever thread appended its record (the event loop ending the
  * response, or the metering thread when the loop cannot append without waiting): a client that has the whole
- * response finds the request's record in the usage log at that moment, and the record settles once.
+ * response finds the request's record in the usage log at that moment, and the record settles once; and a paid
+ * response's end does not wait for the metering thread when its loop can append the record itself.
  */
 class ResponseEndLoggedTest {
     static final String JSON_BODY =
@@ -68,5 +72,59 @@ class ResponseEndLoggedTest {
                 assertEquals(v.reservedMicros() - cost, v.refundedMicros(), "the rest of the hold refunded");
             }
         }
+    }
+
+    @Test
+    void paidResponsesEndWhileTheMeteringThreadIsHeldUp() throws Exception {
+        try (ProxyFixture fx = ProxyFixture.start(SimulatorConfig.defaults(), PaidSetup::apply)) {
+            CountDownLatch held = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            AtomicBoolean armed = new AtomicBoolean();
+            try {
+                // The first response opens the usage log's first segment (the metering thread does that).
+                assertEquals(200, pay(fx, JSON_BODY).statusCode());
+                // A listener that holds the metering thread at its next turn (an admission asks it to run).
+                fx.node.metering().addListener(batch -> {
+                    if (armed.getAndSet(false)) {
+                        held.countDown();
+                        try {
+                            release.await(60, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                });
+                armed.set(true);
+                List<String> ids = new ArrayList<>();
+                ids.add(requestId(pay(fx, JSON_BODY)));
+                assertTrue(held.await(10, TimeUnit.SECONDS), "the metering thread is held");
+                for (int i = 0; i < 6; i++) {
+                    // Each answer must arrive (the client gives up after 30 s; the thread is held for 60).
+                    HttpResponse<byte[]> r = pay(fx, i % 2 == 0 ? JSON_BODY : STREAM_BODY);
+                    assertEquals(200, r.statusCode());
+                    String id = requestId(r);
+                    assertTrue(logged(fx).stream().anyMatch(e -> e.contains(id)), "in the usage log already");
+                    ids.add(id);
+                }
+                release.countDown();
+                fx.node.settlement().awaitJournaled();
+                for (String id : ids) {
+                    UsageRecord rec = fx.record(id);
+                    SettlementView v = fx.node.settlement().settlement(id).orElseThrow();
+                    assertEquals("settled", v.state());
+                    assertEquals(PaidSetup.cost(rec.promptTokens(), rec.completionTokens()), v.releasedMicros());
+                }
+            } finally {
+                release.countDown();
+            }
+        }
+    }
+
+    static HttpResponse<byte[]> pay(ProxyFixture fx, String body) throws Exception {
+        return fx.post(fx.proxyOrigin(), "/v1/chat/completions", body, "authorization", "Bearer " + PaidSetup.PAY_KEY);
+    }
+
+    static String requestId(HttpResponse<byte[]> r) {
+        return r.headers().firstValue(OpenAiError.REQUEST_ID_HEADER).orElseThrow();
     }
 }
