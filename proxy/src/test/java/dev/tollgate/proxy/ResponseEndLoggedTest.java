@@ -27,11 +27,10 @@ import org.junit.jupiter.api.Test;
  * response's end does not wait for the metering thread when its loop can append the record itself.
  */
 class ResponseEndLoggedTest {
-    static final String JSON_BODY =
-            "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}],\"max_tokens\":16}";
-    static final String STREAM_BODY =
-            "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}],\"max_tokens\":16,"
-                    + "\"stream\":true}";
+    static final String CHAT = "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":"
+            + "\"hello there\"}],\"max_tokens\":16";
+    static final String JSON_BODY = CHAT + "}";
+    static final String STREAM_BODY = CHAT + ",\"stream\":true}";
 
     /** The raw payloads of every entry in the node's usage log, read as another process would. */
     static List<String> logged(ProxyFixture fx) {
@@ -54,7 +53,8 @@ class ResponseEndLoggedTest {
                         stream ? STREAM_BODY : JSON_BODY, "authorization", "Bearer " + PaidSetup.PAY_KEY);
                 assertEquals(200, r.statusCode());
                 String body = new String(r.body(), StandardCharsets.UTF_8);
-                assertTrue(stream ? body.endsWith("data: [DONE]\n\n") : body.endsWith("}"), "received in full: " + body);
+                assertTrue(stream ? body.endsWith("data: [DONE]\n\n") : body.endsWith("}"),
+                        "received in full: " + body);
                 String id = r.headers().firstValue(OpenAiError.REQUEST_ID_HEADER).orElseThrow();
                 // Read right after the response, before anything else happens: "received in full" implies "logged".
                 assertTrue(logged(fx).stream().anyMatch(e -> e.contains(id)), "request " + id + " is in the usage log");

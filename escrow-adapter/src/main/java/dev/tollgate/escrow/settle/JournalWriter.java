@@ -93,7 +93,9 @@ final class JournalWriter {
     void offer(JournalBatch b) {
         long before = waitingEntries.getAndAdd(b.entries());
         handedOver.offer(b);
-        if (before == 0 || before + b.entries() >= MAX_RECORDS_PER_COMMIT) {
+        // Only the first batch and the one that makes a commit's worth wake the writer: event loops offer one record
+        // at a time, and a writer with a commit's worth waiting does not park (it looks before it parks).
+        if (before == 0 || before < MAX_RECORDS_PER_COMMIT && before + b.entries() >= MAX_RECORDS_PER_COMMIT) {
             LockSupport.unpark(thread);
         }
     }

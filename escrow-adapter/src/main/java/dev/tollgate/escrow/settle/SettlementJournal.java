@@ -41,7 +41,8 @@ import java.util.logging.Logger;
  *
  * <p>Threading: {@link #onUsage} on the metering thread (and, for tests and shutdown, on a caller) and
  * {@link #appendHere} on any thread, serialized by one lock ({@code appendHere} never waits for it); {@link #apply}
- * on the writer thread (and at start-up, before the writer starts); {@link #quarantined}, {@link #awaitHandedOver} and the counters from any thread.
+ * on the writer thread (and at start-up, before the writer starts); {@link #quarantined}, {@link #awaitHandedOver}
+ * and the counters from any thread.
  */
 final class SettlementJournal implements UsageListener {
     private static final Logger LOG = Logger.getLogger(SettlementJournal.class.getName());

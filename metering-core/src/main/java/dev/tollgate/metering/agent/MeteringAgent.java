@@ -29,8 +29,8 @@ import org.jctools.queues.MpscArrayQueue;
  * <p>A record the submitter already gave the listeners itself ({@link #submitHandled}) is only aggregated here.
  *
  * <p>Threading: {@link #submit}, {@link #submitHandled}, {@link #streamStarted}, {@link #streamEnded} are called
- * from any thread and never block; {@link #awaitAggregated} blocks its caller. Readers ({@link #find}, {@link #totals}, {@link #writePrometheus}) may run on any thread.
- * Listeners run on the metering thread only.
+ * from any thread and never block; {@link #awaitAggregated} blocks its caller. Readers ({@link #find},
+ * {@link #totals}, {@link #writePrometheus}) may run on any thread. Listeners run on the metering thread only.
  */
 public final class MeteringAgent implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(MeteringAgent.class.getName());
