@@ -43,6 +43,8 @@ final class AccountView {
         VIEWS.execute(() -> {
             FullHttpResponse r;
             try {
+                // A response's end no longer waits for the metering thread: let it aggregate what ended before.
+                services.metering().awaitAggregated(1_000);
                 r = answer(services, account, method, path, requestId, alloc);
             } catch (RuntimeException e) {
                 r = OpenAiError.response(alloc, HttpResponseStatus.SERVICE_UNAVAILABLE, requestId,

@@ -3,22 +3,14 @@ package dev.tollgate.proxy;
 import dev.tollgate.metering.Outcome;
 import dev.tollgate.metering.Route;
 import dev.tollgate.metering.StreamMeter;
-import dev.tollgate.metering.sse.SseEventParser;
 import dev.tollgate.proxy.http.OpenAiError;
 import dev.tollgate.proxy.upstream.UpstreamEvents;
-import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpContent;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -26,9 +18,10 @@ import java.util.logging.Logger;
 /**
  * One request relayed to an upstream and its response relayed back, with metering.
  *
- * <p>The response is never buffered: each upstream read is forwarded as it arrives, the upstream is read
- * again only while the client is writable, and the metering tap reads bytes without moving them. A metered
- * event stream goes through an {@link SseRelay}, which holds back at most the one SSE event in progress.
+ * <p>The exchange's life: admission, the upstream connection, failures on either side, the usage record's hand-off
+ * and the end. The response itself is relayed by an {@link ExchangeResponse}: never buffered, each upstream read
+ * forwarded as it arrives, the upstream read again only while the client is writable; a metered event stream goes
+ * through an {@link SseRelay}, which holds back at most the one SSE event in progress.
  *
  * <p>Threading: confined to the client channel's event loop; the upstream connection uses the same loop.
  */
@@ -52,20 +45,11 @@ final class Exchange implements UpstreamEvents {
     private final UpstreamLeg leg;
     private final ClientBackpressure backpressure;
     private final UpstreamFailure failure;
+    private final ExchangeResponse response;
 
     private long requestSentNanos = -1;
-    private long upstreamEndNanos = -1;
-    private int status;
-    private boolean responseStarted;
-    private boolean eventStream;
-    private boolean upstreamKeepAlive;
-    private boolean upstreamDone;
     private boolean finished;
     private boolean recordSubmitted;
-    private boolean closeAfterResponse;
-    private SseRelay relay;
-    private HttpContent reading;
-    private boolean streamCounted;
 
     Exchange(ProxyServices services, ClientConnectionHandler owner, ChannelHandlerContext client, String requestId,
              String account, FullHttpRequest request, MeteredRequest metered, byte[] originalBody,
@@ -94,6 +78,8 @@ final class Exchange implements UpstreamEvents {
         this.failure = new UpstreamFailure(client, metered != null, responsesApi, () -> finished,
                 (st, message, o) -> respondLocally(st, message, "upstream_error", null, o),
                 (o, then) -> submitThen(o, System.nanoTime(), then), this::end, this::finish);
+        this.response = new ExchangeResponse(client, services, request, requestId, meter, tail, leg, backpressure,
+                checkpoint, (o, endNanos) -> submitThen(o, endNanos, this::deliverEnd), this::finish);
     }
 
     /** Picks an upstream, asks the admission gate, then connects. Takes ownership of the request. */
@@ -132,143 +118,35 @@ final class Exchange implements UpstreamEvents {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (msg instanceof HttpResponse head) {
-            onResponseHead(head);
-        }
-        if (msg instanceof HttpContent content) {
-            onContent(content);
-        } else if (!(msg instanceof HttpResponse)) {
-            ReferenceCountUtil.release(msg);
-        }
-    }
-
-    private void onResponseHead(HttpResponse head) {
-        long now = System.nanoTime();
-        status = head.status().code();
-        upstreamKeepAlive = HttpUtil.isKeepAlive(head);
-        if (status == 100) {
-            return;
-        }
-        String ct = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
-        eventStream = ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
-        if (meter != null) {
-            meter.onResponseStart(status, eventStream, now);
-            // Metered streams are relayed event by event: injected usage can be hidden, and the terminating
-            // [DONE] can wait until the usage record is journaled.
-            if (eventStream) {
-                relay = new SseRelay(meter, client.alloc(), SseEventParser.DEFAULT_MAX_EVENT_BYTES, this::toClient);
-            }
-            if (eventStream && !streamCounted) {
-                streamCounted = true;
-                services.metering().streamStarted();
-            }
-        }
-        HttpResponse toClient = ExchangeHeads.clientResponse(head, request, requestId, relay != null);
-        // HTTP/1.0 has no chunked encoding: a body of unknown length ends with the connection.
-        closeAfterResponse = ExchangeHeads.closeDelimited(toClient);
-        responseStarted = true;
-        client.write(toClient, client.voidPromise());
-    }
-
-    private void onContent(HttpContent content) {
-        if (status == 100) {
-            content.release();
-            return;
-        }
-        ByteBuf data = content.content();
-        boolean last = content instanceof LastHttpContent;
-        long now = System.nanoTime();
-        HttpContent forward = content;
-        if (meter != null) {
-            if (relay != null) {
-                // The relay owns the bytes from here on and writes what the client may see.
-                reading = last ? null : content;
-                relay.onData(data, now);
-                reading = null;
-                forward = null;
-                if (last) {
-                    relay.onEnd();
-                    forward = LastHttpContent.EMPTY_LAST_CONTENT;
-                }
-            } else {
-                MeterTap.feed(meter, data, now, null);
-            }
-        }
-        if (!last) {
-            if (forward != null) {
-                client.write(forward, client.voidPromise());
-            }
-            return;
-        }
-        upstreamEndNanos = now;
-        upstreamDone = true;
-        if (meter == null) {
-            client.writeAndFlush(forward).addListener((ChannelFutureListener) f ->
-                    finish(f.isSuccess() ? Outcome.COMPLETED : Outcome.CLIENT_DISCONNECTED));
-            leg.release(upstreamKeepAlive);
-            return;
-        }
-        meter.onBodyEnd(now);
-        // The end of the response (the [DONE] event, or a JSON body's last bytes) reaches the client only once
-        // its usage record is in the journal: a client that saw the whole response was metered, even if the
-        // process dies right after.
-        tail.hold(relay, forward != LastHttpContent.EMPTY_LAST_CONTENT ? forward : null);
-        if (eventStream) {
-            // Events before [DONE] go now (time to first token); a JSON body's head and first parts go with its
-            // end, in one write, once the record is journaled.
-            client.flush();
-        }
-        leg.release(upstreamKeepAlive);
-        submitThen(ExchangeUsage.endOutcome(status, meter, eventStream), now,
-                () -> tail.deliver(finished, eventStream, this::end));
-    }
-
-    /** Writes bytes the relay lets through; the upstream's own content object when it is forwarded whole. */
-    private void toClient(ByteBuf buf) {
-        HttpContent c = reading;
-        client.write(c != null && c.content() == buf ? c : new DefaultHttpContent(buf), client.voidPromise());
+        response.onMessage(msg);
     }
 
     @Override
     public void onUpstreamReadComplete() {
-        if (upstreamDone || finished) {
-            if (finished || eventStream || meter == null) {
-                client.flush();
-            }
-            return;
-        }
-        client.flush();
-        if (checkpoint != null) {
-            checkpoint.onRead();
-        }
-        if (backpressure.mayRead()) {
-            leg.read();
-        }
+        response.onReadComplete(finished);
     }
 
     /** The client's write buffer drained below the low-water mark (or rose above the high one). */
     void onClientWritabilityChanged() {
-        if (!upstreamDone && leg.connected() && backpressure.resume()) {
-            leg.read();
-        }
+        response.onClientWritabilityChanged();
     }
 
     @Override
     public void onUpstreamClosed() {
-        if (upstreamDone || finished) {
+        if (response.upstreamDone() || finished) {
             return;
         }
-        upstreamEnded();
+        response.upstreamEnded();
         failAfterUpstream("The upstream closed the connection before the response was complete.",
                 Outcome.STREAM_ERROR, HttpResponseStatus.BAD_GATEWAY);
     }
 
     @Override
     public void onUpstreamIdle() {
-        if (upstreamDone || finished || backpressure.awaiting()) {
+        if (response.upstreamDone() || finished || backpressure.awaiting()) {
             return;
         }
-        upstreamEnded();
+        response.upstreamEnded();
         leg.close();
         failAfterUpstream("The upstream sent nothing for longer than the idle timeout.", Outcome.UPSTREAM_TIMEOUT,
                 HttpResponseStatus.GATEWAY_TIMEOUT);
@@ -279,19 +157,10 @@ final class Exchange implements UpstreamEvents {
         LOG.log(Level.FINE, "upstream failure in " + requestId, cause);
     }
 
-    /** The upstream's part of the response ends now (cut off or complete as far as it goes). */
-    private void upstreamEnded() {
-        upstreamDone = true;
-        upstreamEndNanos = System.nanoTime();
-        if (meter != null) {
-            meter.onBodyEnd(upstreamEndNanos);
-        }
-    }
-
     private void failAfterUpstream(String message, Outcome outcome, HttpResponseStatus statusBeforeHead) {
         releaseHeld();
         leg.release(false);
-        failure.fail(responseStarted, eventStream, message, outcome, statusBeforeHead);
+        failure.fail(response.started(), response.eventStream(), message, outcome, statusBeforeHead);
     }
 
     // ---- client side ----------------------------------------------------------------------------------
@@ -307,7 +176,7 @@ final class Exchange implements UpstreamEvents {
      * is waiting for the upstream, whose own idle timeout applies.
      */
     boolean onClientIdle() {
-        if (finished || !responseStarted || !backpressure.stalled()) {
+        if (finished || !response.started() || !backpressure.stalled()) {
             return false;
         }
         abandon(Outcome.CLIENT_STALLED);
@@ -319,8 +188,8 @@ final class Exchange implements UpstreamEvents {
         if (finished) {
             return;
         }
-        if (!upstreamDone) {
-            upstreamEnded();
+        if (!response.upstreamDone()) {
+            response.upstreamEnded();
         }
         releaseHeld();
         // Stop the upstream generating tokens nobody will receive.
@@ -333,8 +202,7 @@ final class Exchange implements UpstreamEvents {
      * holds, a held response end, and the client channel's pending writes. Read by the metrics thread.
      */
     long heldBytes() {
-        SseRelay r = relay;
-        return (r == null ? 0 : r.heldBytes()) + tail.heldBytes() + backpressure.pendingBytes();
+        return response.relayHeldBytes() + tail.heldBytes() + backpressure.pendingBytes();
     }
 
     private void answerBeforeUpstream(HttpResponseStatus st, String message, String type, String param,
@@ -345,7 +213,7 @@ final class Exchange implements UpstreamEvents {
 
     /** Answers with an OpenAI-shaped error of this proxy's own (402 carries {@code insufficient_balance}). */
     private void respondLocally(HttpResponseStatus st, String message, String type, String param, Outcome outcome) {
-        status = st.code();
+        response.answeredLocally(st.code());
         FullHttpResponse r = OpenAiError.response(client.alloc(), st, requestId, message, type, param,
                 st.code() == 402 ? "insufficient_balance" : null);
         client.writeAndFlush(r).addListener((ChannelFutureListener) f ->
@@ -353,9 +221,7 @@ final class Exchange implements UpstreamEvents {
     }
 
     private void releaseHeld() {
-        if (relay != null) {
-            relay.release();
-        }
+        response.releaseHeld();
     }
 
     /** Ends the exchange once: records usage (unless already recorded) and lets the connection go on. */
@@ -381,17 +247,25 @@ final class Exchange implements UpstreamEvents {
         releaseHeld();
         tail.release();
         request.release();
-        if (closeAfterResponse) {
+        if (response.closeAfterResponse()) {
             // A close-delimited (HTTP/1.0) body ends with the connection.
             client.close();
         }
-        if (streamCounted) {
+        if (response.streamCounted()) {
             services.metering().streamEnded();
         }
-        owner.exchangeEnded(this, clientGone || closeAfterResponse);
+        owner.exchangeEnded(this, clientGone || response.closeAfterResponse());
     }
 
-    /** Submits the usage record; {@code then} runs on this loop once it is journaled. */
+    /** The usage record of a complete response is in the usage log: the response's held end goes to the client. */
+    private void deliverEnd() {
+        tail.deliver(finished, response.eventStream(), this::end);
+    }
+
+    /**
+     * Submits the usage record; {@code then} runs on this loop once it is in the usage log: as a task queued from this
+     * loop when the record was appended here, or handed back by the metering thread.
+     */
     private void submitThen(Outcome outcome, long endNanos, Runnable then) {
         recordSubmitted = true;
         submitRecord(outcome, endNanos, () -> client.executor().execute(then));
@@ -399,7 +273,8 @@ final class Exchange implements UpstreamEvents {
 
     /** Hands the usage record over ({@code afterJournal}, if any, runs once it is journaled). */
     private void submitRecord(Outcome outcome, long endNanos, Runnable afterJournal) {
-        record.submit(outcome, status, upstreams.upstream(), requestSentNanos, upstreamEndNanos, endNanos,
+        record.submit(outcome, response.status(), upstreams.upstream(), requestSentNanos, response.upstreamEndNanos(),
+                endNanos,
                 afterJournal);
     }
 }

@@ -33,8 +33,9 @@ import java.util.zip.CRC32C;
  * <p>Segments are named by their first entry's number; {@link #trim} deletes those whose every entry a consumer
  * has made durable elsewhere.
  *
- * <p>Threading: {@link #append} from one thread at a time (the metering thread); {@link #trim} and
- * {@link #lastSeq} from any thread; {@link #replay} before appending.
+ * <p>Threading: {@link #append} and {@link #roomInSegment} from one thread at a time (the journal serializes its
+ * appenders with a lock: the metering thread, and an event loop appending its own record); {@link #trim},
+ * {@link #forcesEachAppend} and {@link #lastSeq} from any thread; {@link #replay} before appending.
  */
 public final class AppendLog implements AutoCloseable {
     private static final int HEADER = 16;
@@ -116,6 +117,19 @@ public final class AppendLog implements AutoCloseable {
                 // Nothing held.
             }
         }
+    }
+
+    /** Whether each append is also flushed to the device (an fsync per append: {@code durability: power}). */
+    public boolean forcesEachAppend() {
+        return force;
+    }
+
+    /**
+     * Bytes an append can still write to the current segment without opening the next one (0 before the first
+     * append): an append larger than this creates and maps a new segment file.
+     */
+    public int roomInSegment() {
+        return segment == null ? 0 : Math.max(0, segment.remaining() - HEADER);
     }
 
     /** The number of the last entry appended (or found at open). */

@@ -15,7 +15,8 @@ import org.jctools.queues.MpscUnboundedXaddArrayQueue;
  * commit. Every hand-off has a ticket number; {@link #awaitHandedOver} waits until the writer committed every
  * ticket issued before the call (the database's read barrier), and cuts the linger short.
  *
- * <p>Threading: {@link #handOver} from one thread at a time (the journal's metering-thread side, synchronized);
+ * <p>Threading: {@link #handOver} and {@link #offer} from one thread at a time (the journal's appenders, under its
+ * lock);
  * {@link #awaitHandedOver}, {@link #behind} from any thread; the commits run on the writer thread, or on the
  * caller of {@link #handOver} when the writer is not running (before start, after close).
  */
@@ -83,6 +84,28 @@ final class JournalWriter {
             // The first batch of a commit starts the writer's linger; a full commit's worth ends it.
             LockSupport.unpark(thread);
         }
+    }
+
+    /**
+     * Queues {@code b} (whose ticket came from {@link #nextTicket}) and returns at once, whatever waits: for a caller
+     * that must not wait (an event loop), which checks {@link #hasRoom} first. Only while the writer runs.
+     */
+    void offer(JournalBatch b) {
+        long before = waitingEntries.getAndAdd(b.entries());
+        handedOver.offer(b);
+        // Only the first batch and the one that makes a commit's worth wake the writer: event loops offer one record
+        // at a time, and a writer with a commit's worth waiting does not park (it looks before it parks).
+        if (before == 0 || before < MAX_RECORDS_PER_COMMIT && before + b.entries() >= MAX_RECORDS_PER_COMMIT) {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    /**
+     * Whether the writer runs and what waits for it is well below the back-pressure bound (half of
+     * {@link #MAX_WAITING_ENTRIES}), so that a hand-off need not wait.
+     */
+    boolean hasRoom() {
+        return thread.isAlive() && !closing && waitingEntries.get() < MAX_WAITING_ENTRIES / 2;
     }
 
     /** Back-pressure: waits until the writer has brought what waits below {@code entries}. */

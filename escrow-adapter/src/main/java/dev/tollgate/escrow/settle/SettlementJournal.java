@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -35,12 +36,21 @@ import java.util.logging.Logger;
  * to commit what was handed over before it started ({@link Database#readBarrier}), except on admission's ledger
  * executor ({@link #skipReadBarrierOnThisThread}).
  *
- * <p>Threading: {@link #onUsage} on the metering thread (and, for tests and shutdown, on a caller: it is
- * synchronized); {@link #apply} on the writer thread (and at start-up, before the writer starts);
- * {@link #quarantined}, {@link #awaitHandedOver} and the counters from any thread.
+ * <p>A record can also be appended by the thread that ends its response ({@link #appendHere}, an event loop), when
+ * that needs no waiting: its response then ends without a round trip through the metering thread.
+ *
+ * <p>Threading: {@link #onUsage} on the metering thread (and, for tests and shutdown, on a caller) and
+ * {@link #appendHere} on any thread, serialized by one lock ({@code appendHere} never waits for it); {@link #apply}
+ * on the writer thread (and at start-up, before the writer starts); {@link #quarantined}, {@link #awaitHandedOver}
+ * and the counters from any thread.
  */
 final class SettlementJournal implements UsageListener {
     private static final Logger LOG = Logger.getLogger(SettlementJournal.class.getName());
+    /**
+     * Bytes a segment must still have for {@link #appendHere}: a record with its intents takes a few hundred, so a
+     * segment is all but never opened on an event loop.
+     */
+    private static final int ROOM_FOR_APPENDS_HERE = 64 * 1024;
 
     /** Writes one intent or one usage record inside the journal's transaction. */
     @FunctionalInterface
@@ -60,6 +70,12 @@ final class SettlementJournal implements UsageListener {
     private final AppendLog.EntryWriter<UsageRecord> usageWriter;
     private final JournalWriter writer;
     private final ThreadLocal<Boolean> barrierFree = new ThreadLocal<>();
+    /**
+     * Held while appending to the log and handing over to the writer, so that log order, hand-over order and ticket
+     * order are one order (the writer's watermark covers a prefix of the log). The metering thread takes it; a caller
+     * of {@link #appendHere} only tries it.
+     */
+    private final ReentrantLock appending = new ReentrantLock();
     private long lastTrim = -4096; // The first commit after a start trims what earlier runs left.
     private final AtomicLong journaled = new AtomicLong();
     private final AtomicLong quarantinedCount = new AtomicLong();
@@ -94,8 +110,62 @@ final class SettlementJournal implements UsageListener {
         writer.start();
     }
 
+    /**
+     * Appends {@code r}, after the ledger intents admitted before it, to the usage log on the caller's thread and hands
+     * them to the writer, if that needs no waiting and no file to be created: the end of a response can then go out
+     * at once, on its own event loop, instead of waiting for the metering thread to append the record and hand the
+     * end back. Returns false, having done nothing with {@code r}, when it cannot: no log, a log that flushes each
+     * append to the device ({@code durability: power}: an fsync does not belong on an event loop), a writer that is
+     * not running or has a backlog (the hand-off would have to wait), a segment too full for the entry, another
+     * thread appending right now, or a log that cannot be written (the intents then go to the writer unlogged). The
+     * caller then submits the record through the metering agent, whose thread appends it (or commits it before going
+     * on) and lets the response end.
+     */
+    boolean appendHere(UsageRecord r) {
+        if (log == null || log.forcesEachAppend() || !writer.hasRoom() || !appending.tryLock()) {
+            return false;
+        }
+        try {
+            if (log.roomInSegment() < ROOM_FOR_APPENDS_HERE) {
+                return false;
+            }
+            List<Object> drained = new ArrayList<>();
+            intents.drainTo(drained);
+            long first = -1;
+            try {
+                for (Object intent : drained) {
+                    long seq = log.append(intent, JournalEntries::writeIntent);
+                    first = first < 0 ? seq : first;
+                }
+                long seq = log.append(r, usageWriter);
+                first = first < 0 ? seq : first;
+            } catch (RuntimeException e) {
+                LOG.log(Level.SEVERE, "the usage log cannot be written; the record goes through the metering thread",
+                        e);
+                if (!drained.isEmpty()) {
+                    // Before the record, which the caller submits the usual way (committed before its response ends).
+                    writer.offer(new JournalBatch(drained, List.of(), -1, writer.nextTicket(), System.nanoTime()));
+                }
+                return false;
+            }
+            writer.offer(new JournalBatch(drained, List.of(r), first, writer.nextTicket(), System.nanoTime()));
+            return true;
+        } finally {
+            appending.unlock();
+        }
+    }
+
     @Override
-    public synchronized void onUsage(List<UsageRecord> batch) {
+    public void onUsage(List<UsageRecord> batch) {
+        appending.lock();
+        try {
+            appendAndHandOver(batch);
+        } finally {
+            appending.unlock();
+        }
+    }
+
+    private void appendAndHandOver(List<UsageRecord> batch) {
         List<Object> drained = new ArrayList<>();
         intents.drainTo(drained);
         if (batch.isEmpty() && drained.isEmpty()) {
@@ -269,7 +339,12 @@ final class SettlementJournal implements UsageListener {
     void close() {
         writer.close();
         if (log != null) {
-            log.close();
+            appending.lock();
+            try {
+                log.close(); // What an appender logged after the writer stopped is committed at the next start.
+            } finally {
+                appending.unlock();
+            }
         }
     }
 

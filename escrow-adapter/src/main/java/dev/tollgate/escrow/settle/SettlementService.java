@@ -246,6 +246,15 @@ public final class SettlementService implements AutoCloseable {
         journal.awaitHandedOver();
     }
 
+    /**
+     * Puts a usage record in the usage log on the caller's thread when that needs no waiting: true when it is logged
+     * and handed to the journal's writer (give it to the metering agent with {@code submitHandled}); false when it
+     * must go through the metering agent as usual. Never blocks.
+     */
+    public boolean journalHere(UsageRecord r) {
+        return journal.appendHere(r);
+    }
+
     /** The journal: register on the metering agent. */
     public UsageListener usageListener() {
         return journal;

@@ -9,6 +9,8 @@ import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.logging.Level;
@@ -24,9 +26,11 @@ import org.jctools.queues.MpscArrayQueue;
  * <p>A full queue never drops a record: the offer failure is counted and the record takes an unbounded
  * overflow queue that the agent drains too. The producer never spins or blocks.
  *
- * <p>Threading: {@link #submit}, {@link #streamStarted}, {@link #streamEnded} are called from any thread and
- * never block. Readers ({@link #find}, {@link #totals}, {@link #writePrometheus}) may run on any thread.
- * Listeners run on the metering thread only.
+ * <p>A record the submitter already gave the listeners itself ({@link #submitHandled}) is only aggregated here.
+ *
+ * <p>Threading: {@link #submit}, {@link #submitHandled}, {@link #streamStarted}, {@link #streamEnded} are called
+ * from any thread and never block; {@link #awaitAggregated} blocks its caller. Readers ({@link #find},
+ * {@link #totals}, {@link #writePrometheus}) may run on any thread. Listeners run on the metering thread only.
  */
 public final class MeteringAgent implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(MeteringAgent.class.getName());
@@ -42,6 +46,7 @@ public final class MeteringAgent implements AutoCloseable {
     private final MpscArrayQueue<Object> queue;
     private final Queue<Object> overflow = new ConcurrentLinkedQueue<>();
     private final List<Runnable> callbacks = new ArrayList<>();
+    private final List<UsageRecord> handled = new ArrayList<>();
     private final List<UsageListener> listeners = new CopyOnWriteArrayList<>();
     private final UsageAggregates aggregates;
     private final RecentRecords recent = new RecentRecords(100_000);
@@ -93,6 +98,14 @@ public final class MeteringAgent implements AutoCloseable {
     private record Awaited(UsageRecord record, Runnable afterListeners) {
     }
 
+    /** A record the submitter already gave the listeners itself: aggregated here, not passed to them again. */
+    private record Handled(UsageRecord record) {
+    }
+
+    /** A reader waiting until what was submitted before it is aggregated. */
+    private record Barrier(CountDownLatch passed) {
+    }
+
     /** Hands a record to the metering thread; never drops it (a full queue is counted and takes the overflow path). */
     public void submit(UsageRecord record) {
         enqueue(record);
@@ -107,13 +120,48 @@ public final class MeteringAgent implements AutoCloseable {
         enqueue(new Awaited(record, afterListeners));
     }
 
+    /**
+     * A record the listeners already have: the caller handed it to them itself (the settlement journal appends a
+     * record to its usage log on the caller's thread when it can do so without waiting). It is aggregated, counted
+     * and findable like any record, but not passed to the listeners again. The metering thread is not woken for
+     * it: it takes it on its next turn (it never sleeps longer than a millisecond).
+     */
+    public void submitHandled(UsageRecord record) {
+        enqueue(new Handled(record), false);
+    }
+
+    /**
+     * Waits, up to {@code timeoutMillis}, until every record submitted before this call is aggregated, so that a
+     * reader of {@link #totals} or {@link #find} sees what ended before it asked (the end of a response no longer
+     * waits for the metering thread). Blocks: never call it on an event loop. Returns whether they were.
+     */
+    public boolean awaitAggregated(long timeoutMillis) {
+        if (!running || !thread.isAlive()) {
+            return true;
+        }
+        Barrier b = new Barrier(new CountDownLatch(1));
+        enqueue(b, true);
+        try {
+            return b.passed().await(timeoutMillis, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
     private void enqueue(Object item) {
-        submitted.incrementAndGet();
+        enqueue(item, true);
+    }
+
+    private void enqueue(Object item, boolean wake) {
+        if (!(item instanceof Barrier)) {
+            submitted.incrementAndGet();
+        }
         if (!queue.offer(item)) {
             overflowed.incrementAndGet();
             overflow.add(item);
         }
-        if (parked) {
+        if (wake && parked) {
             LockSupport.unpark(thread);
         }
         if (!running && !thread.isAlive()) {
@@ -194,27 +242,32 @@ public final class MeteringAgent implements AutoCloseable {
 
     private int drainOnce(List<UsageRecord> batch) {
         batch.clear();
+        handled.clear();
         callbacks.clear();
         Object polled;
         for (int i = 0; i < DRAIN_LIMIT && (polled = queue.relaxedPoll()) != null; i++) {
             take(polled, batch);
         }
-        while (batch.size() < DRAIN_LIMIT * 2 && (polled = overflow.poll()) != null) {
+        while (batch.size() + handled.size() < DRAIN_LIMIT * 2 && (polled = overflow.poll()) != null) {
             take(polled, batch);
+        }
+        for (UsageRecord rec : handled) {
+            account(rec);
         }
         if (batch.isEmpty()) {
             if (wakeRequested && System.nanoTime() - wakeRequestedNanos >= WAKE_LINGER_NANOS) {
                 wakeRequested = false;
                 notifyListeners(batch);
             }
-            return 0;
+        } else {
+            for (UsageRecord rec : batch) {
+                account(rec);
+            }
+            wakeRequested = false;
+            notifyListeners(batch);
         }
-        for (UsageRecord rec : batch) {
-            account(rec);
-        }
-        wakeRequested = false;
-        notifyListeners(batch);
-        processed.addAndGet(batch.size());
+        int n = batch.size() + handled.size();
+        processed.addAndGet(n);
         for (Runnable cb : callbacks) {
             try {
                 cb.run();
@@ -222,7 +275,7 @@ public final class MeteringAgent implements AutoCloseable {
                 LOG.log(Level.WARNING, "usage callback failed", e);
             }
         }
-        return batch.size();
+        return n + callbacks.size();
     }
 
     private void notifyListeners(List<UsageRecord> batch) {
@@ -240,6 +293,10 @@ public final class MeteringAgent implements AutoCloseable {
         if (item instanceof Awaited a) {
             batch.add(a.record());
             callbacks.add(a.afterListeners());
+        } else if (item instanceof Handled h) {
+            handled.add(h.record());
+        } else if (item instanceof Barrier b) {
+            callbacks.add(b.passed()::countDown);
         } else {
             batch.add((UsageRecord) item);
         }

@@ -62,6 +62,37 @@ class MeteringAgentTest {
     }
 
     @Test
+    void aRecordTheListenersAlreadyHaveIsAggregatedButNotPassedToThemAgain() throws Exception {
+        Set<String> listened = ConcurrentHashMap.newKeySet();
+        MeteringAgent agent = new MeteringAgent(16);
+        agent.addListener(batch -> batch.forEach(r -> listened.add(r.requestId())));
+        agent.start();
+        try {
+            agent.submit(record("usual", "acct", 3, 2));
+            agent.submitHandled(record("handled", "acct", 5, 7));
+            assertTrue(agent.awaitAggregated(10_000), "the metering thread took both");
+            // A reader asking after both were submitted sees both, as a client reading its usage would.
+            assertEquals(new UsageTotals("acct", 2, 8, 9), agent.totals("acct"));
+            assertTrue(agent.find("handled") != null, "findable like any record");
+            assertEquals(2, agent.processedCount());
+            assertEquals(2, agent.submittedCount());
+            assertEquals(Set.of("usual"), listened, "the handled record is not handed to the listeners again");
+        } finally {
+            agent.close();
+        }
+    }
+
+    @Test
+    void aHandledRecordSubmittedAfterCloseIsStillAggregated() {
+        MeteringAgent agent = new MeteringAgent(16);
+        agent.start();
+        agent.close();
+        agent.submitHandled(record("late", "acct", 1, 1));
+        assertTrue(agent.awaitAggregated(1_000));
+        assertEquals(new UsageTotals("acct", 1, 1, 1), agent.totals("acct"));
+    }
+
+    @Test
     void listenerFailureIsCountedAndDoesNotStopMetering() throws Exception {
         MeteringAgent agent = new MeteringAgent(16);
         agent.addListener(batch -> {

@@ -40,6 +40,7 @@ public final class MeteringRoutes implements AdminRoutes {
         String path = uri.path();
         if (method.equals(HttpMethod.GET) && path.startsWith(REQUESTS) && path.indexOf('/', REQUESTS.length()) < 0) {
             String id = path.substring(REQUESTS.length());
+            metering.awaitAggregated(1_000); // What ended before this call (a response's end does not wait for it).
             UsageRecord r = metering.find(id);
             if (r == null && durableLookup != null) {
                 r = durableLookup.apply(id);
@@ -58,6 +59,7 @@ public final class MeteringRoutes implements AdminRoutes {
             if (acc == null || acc.isEmpty() || acc.get(0).isBlank()) {
                 return AdminResponse.badRequest("Query parameter 'account' is required.", "account");
             }
+            metering.awaitAggregated(1_000);
             UsageTotals t = metering.totals(acc.get(0));
             ObjectNode json = JSON.createObjectNode();
             json.put("account", t.account());
