@@ -43,11 +43,9 @@ final class BudgetBook {
         long tokensSince;
         long lastReleaseMs;
         String state;
-        /** A row exists in the database (false: made by this transaction, inserted at its commit). */
-        boolean stored;
 
         Row(String escrowId, String payer, String worker, long locked, long costPico, long releasedTarget,
-            long callsSince, long tokensSince, long lastReleaseMs, String state, boolean stored) {
+            long callsSince, long tokensSince, long lastReleaseMs, String state) {
             this.escrowId = escrowId;
             this.payer = payer;
             this.worker = worker;
@@ -58,7 +56,6 @@ final class BudgetBook {
             this.tokensSince = tokensSince;
             this.lastReleaseMs = lastReleaseMs;
             this.state = state;
-            this.stored = stored;
         }
 
         /** The cost accrued so far, rounded once, up to what the escrow holds. */
@@ -81,7 +78,6 @@ final class BudgetBook {
     private final List<Runnable> undo = new ArrayList<>();
     private long checkedIn = -1;
     private long dataVersion = Long.MIN_VALUE;
-    private long writes;
 
     BudgetBook(Database db) {
         this.db = db;
@@ -140,7 +136,7 @@ final class BudgetBook {
     Row insert(Connection c, String escrowId, String payer, String worker, long locked, long now, String state)
             throws SQLException {
         begin(c);
-        Row r = new Row(escrowId, payer, worker, locked, 0, 0, 0, 0, now, state, false);
+        Row r = new Row(escrowId, payer, worker, locked, 0, 0, 0, 0, now, state);
         rows.put(escrowId, r);
         changed(r);
         return r;
@@ -158,11 +154,6 @@ final class BudgetBook {
      */
     void onRollback(Runnable action) {
         undo.add(action);
-    }
-
-    /** Budget rows written to the database since start (each changed row once per commit). */
-    long writes() {
-        return writes;
     }
 
     private Void write(Connection c) throws SQLException {
@@ -184,8 +175,6 @@ final class BudgetBook {
                 ps.setString(10, r.state);
                 ps.executeUpdate();
             }
-            r.stored = true;
-            writes++;
         }
         unwritten.clear();
         return null;
@@ -227,7 +216,7 @@ final class BudgetBook {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.add(new Row(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4), rs.getLong(5),
-                            rs.getLong(6), rs.getLong(7), rs.getLong(8), rs.getLong(9), rs.getString(10), true));
+                            rs.getLong(6), rs.getLong(7), rs.getLong(8), rs.getLong(9), rs.getString(10)));
                 }
             }
         }

@@ -5,7 +5,6 @@ import dev.tollgate.escrow.ledger.EmbeddedLedger;
 import dev.tollgate.escrow.port.EscrowResult;
 import dev.tollgate.escrow.port.LockRequest;
 import dev.tollgate.escrow.pricing.Micros;
-import dev.tollgate.metering.Outcome;
 import dev.tollgate.metering.UsageRecord;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -75,12 +74,9 @@ final class StreamBudgetPolicy {
 
     private final Map<String, Live> openByPair = new ConcurrentHashMap<>();
     private final Map<String, Live> liveByEscrow = new ConcurrentHashMap<>();
-    private final Map<String, Reservation> reservations = new ConcurrentHashMap<>();
+    private final BudgetReservations reservations = new BudgetReservations();
     // Pairs whose open budget (if any) was read from the database since start.
     private final Set<String> loadedPairs = ConcurrentHashMap.newKeySet();
-    // Requests whose client left before their admission finished, journaled with no reservation yet: a
-    // reservation that arrives for one afterwards is returned at once instead of being held forever.
-    private final Set<String> endedBeforeAdmission = ConcurrentHashMap.newKeySet();
 
     StreamBudgetPolicy(SettlementConfig cfg, Database db, EmbeddedLedger ledger, LedgerIntents intents, Clock clock,
                        Runnable journalWake) {
@@ -95,11 +91,6 @@ final class StreamBudgetPolicy {
 
     private static String pair(String payer, String worker) {
         return payer + "\u0000" + worker;
-    }
-
-    /** The budget rows (for tests: how often they were written). */
-    BudgetBook book() {
-        return book;
     }
 
     /**
@@ -199,50 +190,29 @@ final class StreamBudgetPolicy {
         Live live = new Live(escrowId, amount, 0, rollOverAt(expiresAt));
         live.reserved.set(est);
         liveByEscrow.put(escrowId, live);
-        openByPair.put(pair(account, worker), live);
+        // Queued before other requests can see the escrow: the journal then always finds it locked when their
+        // records arrive (a record drains the intents queued before it).
         intents.offer(new Open(escrowId, account, worker, amount, expiresAt, current == null ? null
                 : current.escrowId));
+        openByPair.put(pair(account, worker), live);
         journalWake.run();
         return keep(requestId, live, est);
     }
 
     /** Records a reservation just made, unless its request already ended (then it is returned at once). */
     private Admission keep(String requestId, Live live, long est) {
-        if (endedBeforeAdmission.remove(requestId)) {
-            live.reserved.addAndGet(-est);
-            return Admission.paymentRequired("The request ended before its admission did.");
-        }
-        reservations.put(requestId, new Reservation(live.escrowId, est));
-        if (endedBeforeAdmission.remove(requestId)) {
-            // Its record was journaled between the check and the put: take the reservation back.
-            Reservation r = reservations.remove(requestId);
-            if (r != null) {
-                live.reserved.addAndGet(-r.amount());
-            }
-        }
-        return Admission.granted(live.escrowId);
+        return reservations.keep(requestId, live, est) ? Admission.granted(live.escrowId)
+                : Admission.paymentRequired("The request ended before its admission did.");
     }
 
-    /**
-     * The reservation an admitted request made, taken (once) when its usage is journaled; null if none. A
-     * record of a client that left before any upstream call, with no reservation yet, is remembered so that a
-     * reservation its admission makes later is returned.
-     */
+    /** The reservation an admitted request made, taken (once) when its usage is journaled; null if none. */
     Reservation take(UsageRecord r, boolean budgetAccount) {
-        Reservation res = reservations.remove(r.requestId());
-        if (res == null && budgetAccount && r.upstreamNanos() < 0 && r.outcome() == Outcome.CLIENT_DISCONNECTED) {
-            endedBeforeAdmission.add(r.requestId());
-            res = reservations.remove(r.requestId());
-            if (res != null) {
-                endedBeforeAdmission.remove(r.requestId());
-            }
-        }
-        return res;
+        return reservations.take(r, budgetAccount);
     }
 
     /** The reservation a request was admitted against, still in memory (read as its record is logged), or null. */
     Reservation reservationOf(String requestId) {
-        return reservations.get(requestId);
+        return reservations.of(requestId);
     }
 
     /** At start-up: a reservation read back from the usage log with its record (replayed once). */
@@ -315,7 +285,8 @@ final class StreamBudgetPolicy {
         // more: its whole cost is paid straight from the payer's balance.
         long direct = b.finished() ? b.costPico / 1_000_000L - (b.costPico - picos) / 1_000_000L : 0;
         long cost = b.finished() ? direct : cumulative - before;
-        insertRow(c, r.requestId(), r.account(), b.worker, b.escrowId, res.amount(), cost, cumulative, now);
+        SettlementRows.insertBatched(c, r.requestId(), r.account(), b.worker, NAME, b.escrowId, res.amount(), cost,
+                cumulative, now);
         long bonus = Outcomes.throughputBonus(r, p, cost);
         if (bonus > 0) {
             SettleOps.insert(c, "bonus-tps:" + r.requestId(), r.requestId(), b.escrowId + ":bonus",
@@ -421,24 +392,6 @@ final class StreamBudgetPolicy {
             n++;
         }
         return n;
-    }
-
-    private static void insertRow(Connection c, String requestId, String account, String worker, String escrowId,
-                                  long reserved, long cost, long cumulative, long now) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO settlement(request_id, account, worker, policy, "
-                + "escrow_id, state, reserved, cost, cum_target, updated_ms) VALUES (?, ?, ?, ?, ?, 'batched', ?, ?, ?, "
-                + "?)")) {
-            ps.setString(1, requestId);
-            ps.setString(2, account);
-            ps.setString(3, worker);
-            ps.setString(4, NAME);
-            ps.setString(5, escrowId);
-            ps.setLong(6, reserved);
-            ps.setLong(7, cost);
-            ps.setLong(8, cumulative);
-            ps.setLong(9, now);
-            ps.executeUpdate();
-        }
     }
 
     private static long expiresAt(Connection c, String escrowId) throws SQLException {
