@@ -11,9 +11,8 @@ import java.util.concurrent.ExecutorService;
 /**
  * Decides whether a request may be forwarded, by its account's policy: a per-request lock, a per-call charge, a
  * stream-budget reservation or the opening of a budget's next escrow is decided in memory on the caller's thread
- * (the future is already complete; the durable write follows in the journal's next group commit); a budget's first
- * use since start (reading its open escrow), a billing period or a post-pay standing check completes on the ledger
- * executor. Accounts funded by
+ * (the future is already complete; the durable write follows in the journal's next group commit); a billing period
+ * or a post-pay standing check completes on the ledger executor. Accounts funded by
  * configuration are credited once, on first use.
  *
  * <p>Threading: any thread; never blocks its caller.
@@ -66,8 +65,7 @@ final class SettlementAdmission {
     /**
      * Decides whether a request may be forwarded. Per-request locks and stream-budget reservations from an open
      * budget are decided in memory on the caller's thread (the returned future is already complete; the durable
-     * lock follows in the journal's next group commit), and so is opening a budget's next escrow; a budget's first
-     * use since start completes on the ledger executor.
+     * lock follows in the journal's next group commit), and so is opening a budget's next escrow.
      *
      * @param maxTokens completion token limit per choice, or -1 for the account's default
      * @param choices   completions the request may generate ({@code max(n, best_of)})
@@ -121,7 +119,7 @@ final class SettlementAdmission {
             }
             return CompletableFuture.completedFuture(a);
         }
-        return streamBudget.admit(requestId, account, worker, worst, p, executor);
+        return CompletableFuture.completedFuture(streamBudget.admit(requestId, account, worker, worst, p));
     }
 
     /**
@@ -152,7 +150,7 @@ final class SettlementAdmission {
             }
             return CompletableFuture.completedFuture(a);
         }
-        return streamBudget.admit(requestId, account, worker, micros, p, executor);
+        return CompletableFuture.completedFuture(streamBudget.admit(requestId, account, worker, micros, p));
     }
 
     /**

@@ -134,6 +134,7 @@ public final class SettlementService implements AutoCloseable {
         s.journal.start();
         db.transaction(c -> {
             s.streamBudget.closeOrphans(c, clock.millis());
+            s.streamBudget.loadOpen(c);
             s.arrears.load(c);
             s.funded.addAll(Recovery.fundedAccounts(c));
             s.journal.resume(UsageJournal.count(c), Recovery.quarantineCount(c));

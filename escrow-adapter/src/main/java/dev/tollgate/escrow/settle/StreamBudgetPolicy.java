@@ -11,13 +11,9 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
-import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -30,9 +26,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * settled: what is owed is released, the rest refunded. The budget rows live in a {@link BudgetBook}: a usage
  * record reads and writes no budget row with SQL; each changed budget is written once per commit.
  *
- * <p>Threading: {@link #admit} on any thread (an event loop), never blocking; the first request of a payer x worker
- * pair since start loads its open budget on the ledger executor. The other methods run inside a database
- * transaction (the journal's writer, the settler's timers, start-up).
+ * <p>Threading: {@link #admit} on any thread (an event loop), never blocking, never touching the database (the open
+ * budgets are read once at start-up, {@link #loadOpen}). The other methods run inside a database transaction (the
+ * journal's writer, the settler's timers, start-up).
  */
 final class StreamBudgetPolicy {
     static final String NAME = "stream_budget";
@@ -75,8 +71,6 @@ final class StreamBudgetPolicy {
     private final Map<String, Live> openByPair = new ConcurrentHashMap<>();
     private final Map<String, Live> liveByEscrow = new ConcurrentHashMap<>();
     private final BudgetReservations reservations = new BudgetReservations();
-    // Pairs whose open budget (if any) was read from the database since start.
-    private final Set<String> loadedPairs = ConcurrentHashMap.newKeySet();
 
     StreamBudgetPolicy(SettlementConfig cfg, Database db, EmbeddedLedger ledger, LedgerIntents intents, Clock clock,
                        Runnable journalWake) {
@@ -94,23 +88,12 @@ final class StreamBudgetPolicy {
     }
 
     /**
-     * Decides a request: a reservation from the open escrow, or the next escrow opened in memory, on the caller's
-     * thread (the future is complete); only the first request of a pair since start waits for {@code executor}
-     * to read the pair's open budget.
+     * Decides a request on the caller's thread, in memory: a reservation from the open escrow, or the next escrow
+     * opened (or 402).
      */
-    CompletableFuture<Admission> admit(String requestId, String account, String worker, long est, AccountPolicy p,
-                                       Executor executor) {
+    Admission admit(String requestId, String account, String worker, long est, AccountPolicy p) {
         Admission fast = tryReserve(requestId, account, worker, est, clock.millis());
-        if (fast != null) {
-            return CompletableFuture.completedFuture(fast);
-        }
-        if (loadedPairs.contains(pair(account, worker))) {
-            return CompletableFuture.completedFuture(openNext(requestId, account, worker, est, p, clock.millis()));
-        }
-        return CompletableFuture.supplyAsync(() -> {
-            load(account, worker);
-            return openNext(requestId, account, worker, est, p, clock.millis());
-        }, executor);
+        return fast != null ? fast : openNext(requestId, account, worker, est, p, clock.millis());
     }
 
     /**
@@ -143,24 +126,16 @@ final class StreamBudgetPolicy {
         return expiresAt - margin;
     }
 
-    /** On the ledger executor, once per pair: mirrors the pair's open budget (if any) in memory. */
-    private void load(String account, String worker) {
-        String pair = pair(account, worker);
-        if (loadedPairs.contains(pair)) {
-            return;
+    /**
+     * At start-up, after the usage log's replay and before any admission: mirrors every open budget in memory, so
+     * that admission never reads the database (budgets are only opened by this process).
+     */
+    void loadOpen(Connection c) throws SQLException {
+        for (BudgetBook.Row b : book.select(c, "state = 'open' ORDER BY last_release_ms")) {
+            Live live = new Live(b.escrowId, b.locked, b.costMicros(), rollOverAt(expiresAt(c, b.escrowId)));
+            liveByEscrow.put(b.escrowId, live);
+            openByPair.put(pair(b.payer, b.worker), live); // The most recently released one, if several.
         }
-        db.transaction(c -> {
-            List<BudgetBook.Row> open = book.select(c, "payer = ? AND worker = ? AND state = 'open' "
-                    + "ORDER BY last_release_ms DESC LIMIT 1", account, worker);
-            if (!open.isEmpty()) {
-                BudgetBook.Row b = open.get(0);
-                Live live = new Live(b.escrowId, b.locked, b.costMicros(), rollOverAt(expiresAt(c, b.escrowId)));
-                liveByEscrow.put(b.escrowId, live);
-                openByPair.putIfAbsent(pair, live);
-            }
-            return null;
-        });
-        loadedPairs.add(pair);
     }
 
     /**

@@ -225,6 +225,27 @@ class StreamBudgetBookTest {
     }
 
     @Test
+    void aBatchedReleaseFindsItsRowsWithoutScanningTheSettlementTable() throws Exception {
+        open(Files.createTempDirectory("budget-"), budget("5", "1.00", 3));
+        // The statement a batched release runs on the settlement rows (Settler, PostPayPolicy).
+        String plan = service.database().transaction(c -> {
+            StringBuilder out = new StringBuilder();
+            try (PreparedStatement ps = c.prepareStatement("EXPLAIN QUERY PLAN UPDATE settlement SET state = "
+                    + "'released', released = cost WHERE escrow_id = ? AND state = 'batched' AND cum_target <= ?")) {
+                ps.setString(1, "bud-1");
+                ps.setLong(2, 1_000);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.append(rs.getString("detail")).append('\n');
+                    }
+                }
+            }
+            return out.toString();
+        });
+        assertTrue(plan.contains("USING INDEX settlement_batched"), plan);
+    }
+
+    @Test
     void aNextEscrowIsReadBackAsItWasWritten() {
         for (String replaces : new String[] {"bud-1", null}) {
             StreamBudgetPolicy.Open o = new StreamBudgetPolicy.Open("bud-2", PAYER, WORKER, 500_000,
