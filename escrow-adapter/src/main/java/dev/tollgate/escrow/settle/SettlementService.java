@@ -178,7 +178,8 @@ public final class SettlementService implements AutoCloseable {
 
     /**
      * Decides whether a request may be forwarded ({@link SettlementAdmission}): in memory on the caller's thread
-     * for locks and reservations from an open budget, on the ledger executor when an escrow must be opened.
+     * for locks, stream-budget reservations and a budget's next escrow; on the ledger executor for a billing
+     * period or a post-pay standing check.
      *
      * @param maxTokens completion token limit per choice, or -1 for the account's default
      * @param choices   completions the request may generate ({@code max(n, best_of)})
