@@ -225,6 +225,24 @@ class StreamBudgetBookTest {
     }
 
     @Test
+    void aRequestStillRunningWhenItsBudgetIsClosedPaysFromTheBalance() throws Exception {
+        open(Files.createTempDirectory("budget-"), budget("5", "1.00", 100));
+        String escrow = admit("running");
+        service.settleNow();
+        assertEquals(1, service.closeBudgets(PAYER));
+        // Its record arrives after the close: the closed escrow holds nothing for it, the balance pays 33,000.
+        journal(usage("running", 3, 10));
+        EscrowState closed = service.ledger().read(escrow);
+        assertEquals(0, closed.releasedMicros());
+        assertEquals(1_000_000, closed.refundedMicros());
+        assertEquals(COST, service.settlement("running").orElseThrow().costMicros());
+        assertEquals(5_000_000 - COST, service.ledger().balance(PAYER));
+        assertEquals(COST - 330, service.ledger().balance(WORKER), "less the 1% fee");
+        assertNotEquals(escrow, admit("next"), "the payer's next request opens a new budget");
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
     void aBatchedReleaseFindsItsRowsWithoutScanningTheSettlementTable() throws Exception {
         open(Files.createTempDirectory("budget-"), budget("5", "1.00", 3));
         // The statement a batched release runs on the settlement rows (Settler, PostPayPolicy).
