@@ -7,8 +7,8 @@ import java.util.function.LongSupplier;
 
 /**
  * Admission through the settlement service: accounts with a payment policy get their escrow lock (or stream
- * budget reservation) before the upstream is called, decided in memory on the event loop (opening a new
- * budget escrow is the one case that completes on the settlement executor).
+ * budget reservation, or a budget's next escrow) before the upstream is called, decided in memory on the event loop
+ * (a billing period or a post-pay standing check completes on the settlement executor).
  *
  * <p>Threading: called on event loops; thread-safe.
  */

@@ -53,6 +53,10 @@ final class Schema {
                     + "released INTEGER NOT NULL DEFAULT 0, refunded INTEGER NOT NULL DEFAULT 0, "
                     + "bonus INTEGER NOT NULL DEFAULT 0, cum_target INTEGER NOT NULL DEFAULT 0, score TEXT, "
                     + "deadline_ms INTEGER, updated_ms INTEGER NOT NULL)");
+            // Rows waiting for their escrow's next batched release (stream budgets, post-pay): a release finds them
+            // without scanning the table.
+            s.execute("CREATE INDEX IF NOT EXISTS settlement_batched ON settlement(escrow_id, cum_target) "
+                    + "WHERE state = 'batched'");
             s.execute("CREATE TABLE IF NOT EXISTS settle_op (op_id TEXT PRIMARY KEY, request_id TEXT, escrow_id TEXT, "
                     + "kind TEXT NOT NULL, target INTEGER NOT NULL, payer TEXT, payee TEXT, state TEXT NOT NULL, "
                     + "attempts INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, "

@@ -12,8 +12,8 @@ import java.util.List;
 
 /**
  * The usage log's entries: a usage record (with the stream-budget reservation it was admitted against, if any)
- * and the ledger intents admitted before it (a lock, a dev credit, a per-call charge, a progress checkpoint), in a
- * compact binary form. Writing allocates nothing for ASCII text (ids, names); reading (replay at start-up) does.
+ * and the ledger intents admitted before it (a lock, a stream budget's next escrow, a dev credit, a per-call
+ * charge, a progress checkpoint), in a compact binary form. Writing allocates nothing for ASCII text (ids, names); reading (replay at start-up) does.
  * Enumerations are written by name, so a replay after an upgrade that reorders them still reads them.
  *
  * <p>Threading: stateless.
@@ -24,6 +24,7 @@ final class JournalEntries {
     private static final byte CREDIT = 3;
     private static final byte PROGRESS = 4;
     private static final byte CHARGE = 5;
+    private static final byte BUDGET_OPEN = 6;
     private static final byte VERSION = 1;
 
     /** A usage record read back from the log, with the reservation it was admitted against (or null). */
@@ -93,6 +94,13 @@ final class JournalEntries {
             putString(out, ch.account());
             putString(out, ch.worker());
             out.putLong(ch.micros());
+        } else if (intent instanceof StreamBudgetPolicy.Open o) {
+            out.put(BUDGET_OPEN);
+            putString(out, o.escrowId());
+            putString(out, o.account());
+            putString(out, o.worker());
+            out.putLong(o.amountMicros()).putLong(o.expiresAtMillis());
+            putString(out, o.replaces());
         } else {
             throw new IllegalArgumentException("not a ledger intent: " + intent);
         }
@@ -154,6 +162,9 @@ final class JournalEntries {
                 return new LedgerIntents.Progress(getString(in), getString(in), in.getLong(), in.getLong());
             case CHARGE:
                 return new PerCallPolicy.Charge(getString(in), getString(in), getString(in), in.getLong());
+            case BUDGET_OPEN:
+                return new StreamBudgetPolicy.Open(getString(in), getString(in), getString(in), in.getLong(),
+                        in.getLong(), getString(in));
             default:
                 throw new IllegalStateException("usage log entry of unknown type " + type);
         }

@@ -45,6 +45,8 @@ final class JournalSettlement {
     void applyIntent(Connection c, Object intent, long now) throws SQLException {
         if (intent instanceof LedgerIntents.Lock lock) {
             perRequest.applyLock(c, lock, now);
+        } else if (intent instanceof StreamBudgetPolicy.Open open) {
+            streamBudget.applyOpen(c, open, now);
         } else if (intent instanceof LedgerIntents.Credit credit) {
             ledger.credit(c, credit.opId(), credit.account(), credit.micros());
         } else if (intent instanceof PerCallPolicy.Charge charge) {

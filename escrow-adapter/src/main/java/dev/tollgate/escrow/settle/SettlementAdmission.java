@@ -9,10 +9,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 
 /**
- * Decides whether a request may be forwarded, by its account's policy: a per-request lock, a per-call charge or a
- * stream-budget reservation from an open budget is decided in memory on the caller's thread (the future is
- * already complete; the durable write follows in the journal's next group commit); opening a budget escrow, a
- * billing period or a post-pay standing check completes on the ledger executor. Accounts funded by
+ * Decides whether a request may be forwarded, by its account's policy: a per-request lock, a per-call charge, a
+ * stream-budget reservation or the opening of a budget's next escrow is decided in memory on the caller's thread
+ * (the future is already complete; the durable write follows in the journal's next group commit); a billing period
+ * or a post-pay standing check completes on the ledger executor. Accounts funded by
  * configuration are credited once, on first use.
  *
  * <p>Threading: any thread; never blocks its caller.
@@ -65,8 +65,7 @@ final class SettlementAdmission {
     /**
      * Decides whether a request may be forwarded. Per-request locks and stream-budget reservations from an open
      * budget are decided in memory on the caller's thread (the returned future is already complete; the durable
-     * lock follows in the journal's next group commit); opening a new budget escrow completes on the ledger
-     * executor.
+     * lock follows in the journal's next group commit), and so is opening a budget's next escrow.
      *
      * @param maxTokens completion token limit per choice, or -1 for the account's default
      * @param choices   completions the request may generate ({@code max(n, best_of)})
@@ -120,12 +119,7 @@ final class SettlementAdmission {
             }
             return CompletableFuture.completedFuture(a);
         }
-        Admission fast = streamBudget.tryReserve(requestId, account, worker, worst, clock.millis());
-        if (fast != null) {
-            return CompletableFuture.completedFuture(fast);
-        }
-        long est = worst;
-        return CompletableFuture.supplyAsync(() -> streamBudget.admit(requestId, account, worker, est, p), executor);
+        return CompletableFuture.completedFuture(streamBudget.admit(requestId, account, worker, worst, p));
     }
 
     /**
@@ -156,11 +150,7 @@ final class SettlementAdmission {
             }
             return CompletableFuture.completedFuture(a);
         }
-        Admission fast = streamBudget.tryReserve(requestId, account, worker, micros, clock.millis());
-        if (fast != null) {
-            return CompletableFuture.completedFuture(fast);
-        }
-        return CompletableFuture.supplyAsync(() -> streamBudget.admit(requestId, account, worker, micros, p), executor);
+        return CompletableFuture.completedFuture(streamBudget.admit(requestId, account, worker, micros, p));
     }
 
     /**
@@ -187,6 +177,8 @@ final class SettlementAdmission {
     void restore(Object entry) {
         if (entry instanceof LedgerIntents.Lock lock) {
             ledger.funds().reserveReplayed(lock.account(), lock.amountMicros());
+        } else if (entry instanceof StreamBudgetPolicy.Open open) {
+            ledger.funds().reserveReplayed(open.account(), open.amountMicros());
         } else if (entry instanceof PerCallPolicy.Charge charge) {
             ledger.funds().reserveReplayed(charge.account(), charge.micros());
         } else if (entry instanceof JournalEntries.LoggedUsage u && u.reservation() != null) {

@@ -31,6 +31,28 @@ final class SettlementRows {
         }
     }
 
+    /**
+     * Inserts the row of a request whose cost accrues to a shared escrow, released in batches: {@code cost} is its
+     * part, {@code cumulative} the escrow's accrued total with it (a release to that total pays it).
+     */
+    static void insertBatched(Connection c, String requestId, String account, String worker, String policy,
+                              String escrowId, long reserved, long cost, long cumulative, long now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO settlement(request_id, account, worker, policy, "
+                + "escrow_id, state, reserved, cost, cum_target, updated_ms) VALUES (?, ?, ?, ?, ?, 'batched', ?, ?, ?, "
+                + "?)")) {
+            ps.setString(1, requestId);
+            ps.setString(2, account);
+            ps.setString(3, worker);
+            ps.setString(4, policy);
+            ps.setString(5, escrowId);
+            ps.setLong(6, reserved);
+            ps.setLong(7, cost);
+            ps.setLong(8, cumulative);
+            ps.setLong(9, now);
+            ps.executeUpdate();
+        }
+    }
+
     static Row find(Connection c, String requestId) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT request_id, account, worker, policy, escrow_id, state, "
                 + "reserved, cost, released, refunded, bonus, score, COALESCE(deadline_ms, 0) FROM settlement "

@@ -74,7 +74,7 @@ public final class SettlementService implements AutoCloseable {
         this.ledger = ledger;
         this.clock = clock;
         this.perRequest = new PerRequestPolicy(cfg, ledger, intents, arrears, clock, new PendingSettlements(db));
-        this.streamBudget = new StreamBudgetPolicy(cfg, db, port, clock);
+        this.streamBudget = new StreamBudgetPolicy(cfg, db, ledger, intents, clock, () -> journalWake.run());
         this.postPaid = !port.capabilities().partialRelease();
         this.postPay = new PostPayPolicy(cfg, Math.max(cfg.minLockMicros(), port.capabilities().minimumLockMicros()));
         this.settler = new Settler(db, port, clock, this::housekeeping, arrears);
@@ -133,7 +133,8 @@ public final class SettlementService implements AutoCloseable {
         }
         s.journal.start();
         db.transaction(c -> {
-            StreamBudgetPolicy.closeOrphans(c, clock.millis());
+            s.streamBudget.closeOrphans(c, clock.millis());
+            s.streamBudget.loadOpen(c);
             s.arrears.load(c);
             s.funded.addAll(Recovery.fundedAccounts(c));
             s.journal.resume(UsageJournal.count(c), Recovery.quarantineCount(c));
@@ -177,7 +178,8 @@ public final class SettlementService implements AutoCloseable {
 
     /**
      * Decides whether a request may be forwarded ({@link SettlementAdmission}): in memory on the caller's thread
-     * for locks and reservations from an open budget, on the ledger executor when an escrow must be opened.
+     * for locks, stream-budget reservations and a budget's next escrow; on the ledger executor for a billing
+     * period or a post-pay standing check.
      *
      * @param maxTokens completion token limit per choice, or -1 for the account's default
      * @param choices   completions the request may generate ({@code max(n, best_of)})
@@ -271,7 +273,7 @@ public final class SettlementService implements AutoCloseable {
                 lastArrearsRetry = now;
                 postPay.retryArrears(c, now);
             }
-            StreamBudgetPolicy.flushDue(c, cfg, now);
+            streamBudget.flushDue(c, now);
             pendingOps = SettleOps.count(c, "pending") + SettleOps.count(c, "unknown") + SettleOps.count(c, "sent");
             if (port != ledger) {
                 remoteOps.refresh(c, now);
@@ -314,7 +316,7 @@ public final class SettlementService implements AutoCloseable {
 
     /** Closes a payer's stream budgets: releases what is owed and refunds the rest. */
     public int closeBudgets(String payer) {
-        int n = db.transaction(c -> StreamBudgetPolicy.closeAll(c, payer, clock.millis()));
+        int n = db.transaction(c -> streamBudget.closeAll(c, payer, clock.millis()));
         settler.wake();
         return n;
     }
