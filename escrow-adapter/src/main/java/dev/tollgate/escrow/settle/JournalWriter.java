@@ -23,9 +23,11 @@ import org.jctools.queues.MpscUnboundedXaddArrayQueue;
 final class JournalWriter {
     private static final Logger LOG = Logger.getLogger(JournalWriter.class.getName());
     /**
-     * Records per commit while little waits. A commit holds the database (and a core) for its whole length, and admission's
-     * slower paths (opening a budget escrow) wait for the database: commits of a few thousand stream-budget records
-     * put hundreds of milliseconds on streams' time to first token in the quick load run; 64 took that to a few.
+     * Records per commit while little waits. A commit holds the database (and a core) for its whole length, and
+     * whatever reads or writes the database meanwhile waits for it (statements, the admin and escrow APIs, the
+     * settler). Chosen when admission still opened budget escrows in a database transaction: commits of a few
+     * thousand stream-budget records then put hundreds of milliseconds on streams' time to first token in the quick
+     * load run, and 64 took that to a few. Admission no longer touches the database.
      */
     static final int MAX_RECORDS_PER_COMMIT = 64;
     /** Most records per commit while a backlog is being worked off (a quarter of what waits, up to this). */
