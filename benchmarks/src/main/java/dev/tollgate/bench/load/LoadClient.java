@@ -25,6 +25,7 @@ import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
@@ -48,16 +49,38 @@ final class LoadClient implements AutoCloseable {
     private final int port;
     private final String authorization;
 
+    private final long loopThreadId;
+    private long completionTokens = -1;
+
     LoadClient(String host, int port, String authorization) {
         this.host = host;
         this.port = port;
         this.authorization = authorization;
+        this.loopThreadId = group.next().submit(() -> Thread.currentThread().getId()).syncUninterruptibly().getNow();
+    }
+
+    /**
+     * Asks the simulator for exactly {@code tokens} completion tokens per response (its
+     * {@code x-sim-completion-tokens} header, which Tollgate forwards); without it the simulator's answer to the
+     * harness's short prompt is 8 to 64 tokens, cut at {@code max_tokens}. Set before a run.
+     */
+    void completionTokens(long tokens) {
+        this.completionTokens = tokens;
+    }
+
+    /** CPU time of the client's one event loop thread so far. */
+    long loopCpuNanos() {
+        return ManagementFactory.getThreadMXBean().getThreadCpuTime(loopThreadId);
     }
 
     /** Results of one run. */
     static final class Result {
         final Histogram latency = new Histogram(1, 60_000_000_000L, 3);
         final Histogram ttft = new Histogram(1, 60_000_000_000L, 3);
+        /** Time to first token of the streams that were not their connection's first (the proxy's pool is warm). */
+        final Histogram ttftReused = new Histogram(1, 60_000_000_000L, 3);
+        /** From a stream's last token to the end of its response (Tollgate holds [DONE] until usage is journaled). */
+        final Histogram endWait = new Histogram(1, 60_000_000_000L, 3);
         final Histogram gaps = new Histogram(1, 60_000_000_000L, 3);
         final AtomicLong ok = new AtomicLong();
         final AtomicLong errors = new AtomicLong();
@@ -78,6 +101,9 @@ final class LoadClient implements AutoCloseable {
         if (authorization != null) {
             r.headers().set(HttpHeaderNames.AUTHORIZATION, authorization);
         }
+        if (completionTokens >= 0) {
+            r.headers().set("x-sim-completion-tokens", completionTokens);
+        }
         return r;
     }
 
@@ -87,6 +113,8 @@ final class LoadClient implements AutoCloseable {
         long sentAt;
         long lastToken;
         boolean firstSeen;
+        /** Streams this connection has started. */
+        int streamsOnConnection;
         boolean failed;
         Result result;
         boolean streaming;
@@ -104,6 +132,9 @@ final class LoadClient implements AutoCloseable {
                     if (!firstSeen) {
                         firstSeen = true;
                         result.ttft.recordValue(Math.max(1, now - sentAt));
+                        if (streamsOnConnection > 1) {
+                            result.ttftReused.recordValue(Math.max(1, now - sentAt));
+                        }
                     } else {
                         result.gaps.recordValue(Math.max(1, now - lastToken));
                     }
@@ -111,6 +142,9 @@ final class LoadClient implements AutoCloseable {
                 }
             }
             if (msg instanceof LastHttpContent) {
+                if (streaming && firstSeen) {
+                    result.endWait.recordValue(Math.max(1, now - lastToken));
+                }
                 Runnable r = onDone;
                 onDone = null;
                 if (r != null) {
@@ -279,6 +313,7 @@ final class LoadClient implements AutoCloseable {
             return;
         }
         ex.firstSeen = false;
+        ex.streamsOnConnection++;
         ex.failed = false;
         ex.sentAt = System.nanoTime();
         ex.onDone = () -> {
