@@ -20,6 +20,10 @@ final class CpuShares {
     private final double sim0;
     private final double proxy0;
     private final Map<String, Long> threads0;
+    private final long simWait0;
+    private final long proxyWait0;
+    private double simWaiting;
+    private double proxyWaiting;
     private double clientCores;
     private double loopCores;
     private double simCores;
@@ -34,6 +38,8 @@ final class CpuShares {
         this.sim0 = pair.sim().cpuSeconds();
         this.proxy0 = pair.proxy().cpuSeconds();
         this.threads0 = pair.proxy().threadCpuTicks();
+        this.simWait0 = pair.sim().runQueueWaitNanos();
+        this.proxyWait0 = pair.proxy().runQueueWaitNanos();
     }
 
     /** Ends the measurement of a run that lasted {@code seconds}. */
@@ -42,6 +48,8 @@ final class CpuShares {
         loopCores = (client.loopCpuNanos() - loop0) / 1e9 / seconds;
         simCores = (pair.sim().cpuSeconds() - sim0) / seconds;
         proxyCores = (pair.proxy().cpuSeconds() - proxy0) / seconds;
+        simWaiting = (pair.sim().runQueueWaitNanos() - simWait0) / 1e9 / seconds;
+        proxyWaiting = (pair.proxy().runQueueWaitNanos() - proxyWait0) / 1e9 / seconds;
         pair.proxy().threadCpuTicks().forEach((name, ticks) -> {
             double c = (ticks - threads0.getOrDefault(name, 0L)) / 100.0 / seconds;
             if (c >= 0.01) {
@@ -52,6 +60,14 @@ final class CpuShares {
 
     double proxyCores() {
         return proxyCores;
+    }
+
+    /**
+     * "simulator / Tollgate" seconds per second their threads were runnable but waiting for a CPU: near or above
+     * their CPU share, the machine (not the process's own work) sets their latency.
+     */
+    String runQueueWait() {
+        return String.format(Locale.ROOT, "%.2f / %.2f", simWaiting, proxyWaiting);
     }
 
     /** "client loop / client JVM / simulator" cores. */

@@ -24,7 +24,9 @@ import java.util.Locale;
  *
  * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar dev.tollgate.bench.load.LoadHarness [--quick]
  * [--jar proxy/target/tollgate.jar] [--out benchmarks/RESULTS-load.md] [--only ladder|streaming]
- * [--policy stream_budget|per_request|none] [--streams 300,1000] [--stream-seconds 12] [--tokens 100]}. {@code --policy none} is
+ * [--policy stream_budget|per_request|none] [--streams 300,1000] [--stream-seconds 12] [--tokens 100] [--pin]}.
+ * {@code --pin} puts Tollgate on cpu 1 and the simulator and the load client on cpu 0 (taskset), so that Tollgate
+ * has a core of its own and the load side shares the other in the direct and the through runs alike. {@code --policy none} is
  * the open proxy (metering on, settlement off); {@code --only streaming --streams 1000} reproduces one step alone.
  * Streams carry exactly {@code --tokens} completion tokens (default 100; 0 lets the simulator pick 8-64 by its
  * seed, as runs before this option did).
@@ -35,6 +37,8 @@ public final class LoadHarness {
     private static final String KEY = "sk-bench";
     private static final String CHAT = "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":"
             + "\"hi\"}],\"max_tokens\":%d%s}";
+
+    private static boolean pin;
 
     private LoadHarness() {
     }
@@ -49,7 +53,13 @@ public final class LoadHarness {
                 .mapToInt(Integer::parseInt).toArray();
         double streamSeconds = Double.parseDouble(arg(args, "--stream-seconds", quick ? "6" : "12"));
         long tokens = Long.parseLong(arg(args, "--tokens", "100"));
-        Report report = new Report(quick, policy);
+        pin = List.of(args).contains("--pin");
+        if (pin) {
+            // The harness (the load client) joins the simulator on cpu 0; threads started later inherit it.
+            new ProcessBuilder("taskset", "-a", "-p", "-c", "0", String.valueOf(ProcessHandle.current().pid()))
+                    .inheritIO().start().waitFor();
+        }
+        Report report = new Report(quick, policy + (pin ? ", pinned: Tollgate on cpu 1, simulator and load client on cpu 0" : ""));
         if (!only.equals("streaming")) {
             nonStreaming(jar, policy, quick, report);
         }
@@ -86,7 +96,7 @@ public final class LoadHarness {
 
     static Pair start(Path jar, String policy, long ttftMs, long tps) throws IOException {
         int simPort = freePort();
-        ChildProcess sim = ChildProcess.start(jar, "tollgate simulate:", "simulate", "--listen", "127.0.0.1:" + simPort,
+        ChildProcess sim = ChildProcess.start(pin ? "0" : null, jar, "tollgate simulate:", "simulate", "--listen", "127.0.0.1:" + simPort,
                 "--ttft-ms", String.valueOf(ttftMs), "--tokens-per-second", String.valueOf(tps));
         Path dir = Files.createTempDirectory("tollgate-bench-");
         int port = freePort();
@@ -107,7 +117,7 @@ public final class LoadHarness {
                         + "batch_seconds: 5}",
                 ""));
         try {
-            ChildProcess proxy = ChildProcess.start(jar, "tollgate: proxy on", "serve", "--config", cfg.toString());
+            ChildProcess proxy = ChildProcess.start(pin ? "1" : null, jar, "tollgate: proxy on", "serve", "--config", cfg.toString());
             return new Pair(sim, simPort, proxy, port, admin);
         } catch (IOException | RuntimeException e) {
             sim.close();
@@ -200,6 +210,8 @@ public final class LoadHarness {
                 tCpu.stop(t.seconds);
                 report.streams(n, d, t, dCpu, tCpu, idleRss, peakRss[0]);
                 System.out.println(report.lastStreamRow());
+                System.out.println("TTFT ms p50/p90/p99/p99.9/max, direct: " + percentiles(d.ttft) + "; through: "
+                        + percentiles(t.ttft));
             }
             report.streamOverhead = scrape(p.adminPort());
         }
@@ -217,6 +229,11 @@ public final class LoadHarness {
             }
         }
         return buckets;
+    }
+
+    private static String percentiles(org.HdrHistogram.Histogram h) {
+        return ms(h.getValueAtPercentile(50)) + " / " + ms(h.getValueAtPercentile(90)) + " / "
+                + ms(h.getValueAtPercentile(99)) + " / " + ms(h.getValueAtPercentile(99.9)) + " / " + ms(h.getMaxValue());
     }
 
     static String ms(long nanos) {

@@ -80,11 +80,12 @@ final class Report {
                 (double) t.gaps.getValueAtPercentile(99) / Math.max(1, d.gaps.getValueAtPercentile(99)),
                 d.ok.get(), t.ok.get(), dCpu.loadSide(), tCpu.loadSide(), tCpu.proxyCores(), tCpu.proxyThreads(),
                 peakRssKib / 1024, heapPerStreamBytes));
-        streamDetailRows.add(String.format(Locale.ROOT, "| %d | %s / %s | %s | %s / %s | %s / %s |", n,
+        streamDetailRows.add(String.format(Locale.ROOT, "| %d | %s / %s | %s | %s / %s | %s / %s | %s | %s |", n,
                 LoadHarness.ms(d.ttftReused.getValueAtPercentile(99)), LoadHarness.ms(t.ttftReused.getValueAtPercentile(99)),
                 LoadHarness.ms(t.ttftReused.getValueAtPercentile(99) - d.ttftReused.getValueAtPercentile(99)),
                 LoadHarness.ms(d.endWait.getValueAtPercentile(50)), LoadHarness.ms(d.endWait.getValueAtPercentile(99)),
-                LoadHarness.ms(t.endWait.getValueAtPercentile(50)), LoadHarness.ms(t.endWait.getValueAtPercentile(99))));
+                LoadHarness.ms(t.endWait.getValueAtPercentile(50)), LoadHarness.ms(t.endWait.getValueAtPercentile(99)),
+                dCpu.runQueueWait(), tCpu.runQueueWait()));
         streamGoalRows.add(String.format(Locale.ROOT, "| streaming added TTFT p99 at %d streams <= 1 ms | %s ms | %s |", n,
                 LoadHarness.ms(addedTtft), addedTtft <= 1_000_000 ? "met" : "missed by " + LoadHarness.ms(addedTtft - 1_000_000) + " ms"));
     }
@@ -160,9 +161,12 @@ final class Report {
         sb.append("Where the added time is: time to first token of the streams that were not their connection's first ")
                 .append("(each connection's first stream through Tollgate also waits for a new upstream connection), and the ")
                 .append("wait from a stream's last token to the end of its response (Tollgate holds `[DONE]` until the ")
-                .append("usage record is journaled; the next stream on the connection starts after it):\n\n")
+                .append("usage record is journaled; the next stream on the connection starts after it), and the seconds per ")
+                .append("second the simulator's and Tollgate's threads spent runnable but waiting for a CPU (from ")
+                .append("`/proc/PID/task/*/schedstat`; Tollgate idles in the direct run):\n\n")
                 .append("| streams | TTFT p99, later streams, direct / through ms | added ms | last token to end, direct p50 / p99 ms ")
-                .append("| through p50 / p99 ms |\n|---|---|---|---|---|\n");
+                .append("| through p50 / p99 ms | run-queue wait, direct run: simulator / Tollgate (s/s) ")
+                .append("| run-queue wait, through run (s/s) |\n|---|---|---|---|---|---|---|\n");
         streamDetailRows.forEach(r -> sb.append(r).append('\n'));
         sb.append('\n');
         sb.append("Overhead histogram after the streaming runs:\n\n");
