@@ -79,6 +79,8 @@ final class LoadClient implements AutoCloseable {
         final Histogram ttft = new Histogram(1, 60_000_000_000L, 3);
         /** Time to first token of the streams that were not their connection's first (the proxy's pool is warm). */
         final Histogram ttftReused = new Histogram(1, 60_000_000_000L, 3);
+        /** How long each streaming connection took to connect. */
+        final Histogram connect = new Histogram(1, 60_000_000_000L, 3);
         /** From a stream's last token to the end of its response (Tollgate holds [DONE] until usage is journaled). */
         final Histogram endWait = new Histogram(1, 60_000_000_000L, 3);
         final Histogram gaps = new Histogram(1, 60_000_000_000L, 3);
@@ -298,6 +300,7 @@ final class LoadClient implements AutoCloseable {
                     active.decrementAndGet();
                     return;
                 }
+                res.connect.recordValue(Math.max(1, System.nanoTime() - ex.connectStartedAt));
                 streamLoop(f.channel(), ex, path, body, res, end, active);
             });
         }

@@ -211,7 +211,9 @@ public final class LoadHarness {
                 report.streams(n, d, t, dCpu, tCpu, idleRss, peakRss[0]);
                 System.out.println(report.lastStreamRow());
                 System.out.println("TTFT ms p50/p90/p99/p99.9/max, direct: " + percentiles(d.ttft) + "; through: "
-                        + percentiles(t.ttft));
+                        + percentiles(t.ttft) + "; connect ms, direct: " + percentiles(d.connect) + "; through: "
+                        + percentiles(t.connect) + "; failed streams, direct: " + d.errors.get() + "; through: "
+                        + t.errors.get());
             }
             report.streamOverhead = scrape(p.adminPort());
         }
