@@ -25,6 +25,7 @@ import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
@@ -37,8 +38,8 @@ import org.HdrHistogram.Histogram;
  *   <li>{@link #openLoop}: requests at a constant rate, each due at {@code start + i / rate}; latency is
  *       measured from the due time (wrk2-style, corrected for coordinated omission): a slow server delays
  *       requests, and the delay counts.</li>
- *   <li>{@link #streams}: N concurrent streams kept busy; time to first token from the request's send and the
- *       gaps between content chunks.</li>
+ *   <li>{@link #streams}: N concurrent streams kept busy; time to first token from the request's send (a
+ *       connection's first stream: from the start of its connect) and the gaps between content chunks.</li>
  * </ul>
  * Threading: everything runs on the client's single event loop; results are read after a run.
  */
@@ -48,16 +49,40 @@ final class LoadClient implements AutoCloseable {
     private final int port;
     private final String authorization;
 
+    private final long loopThreadId;
+    private long completionTokens = -1;
+
     LoadClient(String host, int port, String authorization) {
         this.host = host;
         this.port = port;
         this.authorization = authorization;
+        this.loopThreadId = group.next().submit(() -> Thread.currentThread().getId()).syncUninterruptibly().getNow();
+    }
+
+    /**
+     * Asks the simulator for exactly {@code tokens} completion tokens per response (its
+     * {@code x-sim-completion-tokens} header, which Tollgate forwards); without it the simulator's answer to the
+     * harness's short prompt is 8 to 64 tokens, cut at {@code max_tokens}. Set before a run.
+     */
+    void completionTokens(long tokens) {
+        this.completionTokens = tokens;
+    }
+
+    /** CPU time of the client's one event loop thread so far. */
+    long loopCpuNanos() {
+        return ManagementFactory.getThreadMXBean().getThreadCpuTime(loopThreadId);
     }
 
     /** Results of one run. */
     static final class Result {
         final Histogram latency = new Histogram(1, 60_000_000_000L, 3);
         final Histogram ttft = new Histogram(1, 60_000_000_000L, 3);
+        /** Time to first token of the streams that were not their connection's first (the proxy's pool is warm). */
+        final Histogram ttftReused = new Histogram(1, 60_000_000_000L, 3);
+        /** How long each streaming connection took to connect. */
+        final Histogram connect = new Histogram(1, 60_000_000_000L, 3);
+        /** From a stream's last token to the end of its response (Tollgate holds [DONE] until usage is journaled). */
+        final Histogram endWait = new Histogram(1, 60_000_000_000L, 3);
         final Histogram gaps = new Histogram(1, 60_000_000_000L, 3);
         final AtomicLong ok = new AtomicLong();
         final AtomicLong errors = new AtomicLong();
@@ -78,6 +103,9 @@ final class LoadClient implements AutoCloseable {
         if (authorization != null) {
             r.headers().set(HttpHeaderNames.AUTHORIZATION, authorization);
         }
+        if (completionTokens >= 0) {
+            r.headers().set("x-sim-completion-tokens", completionTokens);
+        }
         return r;
     }
 
@@ -87,6 +115,10 @@ final class LoadClient implements AutoCloseable {
         long sentAt;
         long lastToken;
         boolean firstSeen;
+        /** Streams this connection has started. */
+        int streamsOnConnection;
+        /** When this connection's connect began: a connection's first stream counts its time to first token from here. */
+        long connectStartedAt;
         boolean failed;
         Result result;
         boolean streaming;
@@ -104,6 +136,9 @@ final class LoadClient implements AutoCloseable {
                     if (!firstSeen) {
                         firstSeen = true;
                         result.ttft.recordValue(Math.max(1, now - sentAt));
+                        if (streamsOnConnection > 1) {
+                            result.ttftReused.recordValue(Math.max(1, now - sentAt));
+                        }
                     } else {
                         result.gaps.recordValue(Math.max(1, now - lastToken));
                     }
@@ -111,6 +146,9 @@ final class LoadClient implements AutoCloseable {
                 }
             }
             if (msg instanceof LastHttpContent) {
+                if (streaming && firstSeen) {
+                    result.endWait.recordValue(Math.max(1, now - lastToken));
+                }
                 Runnable r = onDone;
                 onDone = null;
                 if (r != null) {
@@ -255,12 +293,14 @@ final class LoadClient implements AutoCloseable {
             Exchange ex = new Exchange();
             ex.result = res;
             ex.streaming = true;
+            ex.connectStartedAt = System.nanoTime();
             connect(ex).addListener((ChannelFuture f) -> {
                 if (!f.isSuccess()) {
                     res.errors.incrementAndGet();
                     active.decrementAndGet();
                     return;
                 }
+                res.connect.recordValue(Math.max(1, System.nanoTime() - ex.connectStartedAt));
                 streamLoop(f.channel(), ex, path, body, res, end, active);
             });
         }
@@ -279,8 +319,11 @@ final class LoadClient implements AutoCloseable {
             return;
         }
         ex.firstSeen = false;
+        ex.streamsOnConnection++;
         ex.failed = false;
-        ex.sentAt = System.nanoTime();
+        // A client's first stream waits for its connection as well (direct: to the simulator; through: to Tollgate,
+        // which may open its own to the simulator): both count, as they would for a user.
+        ex.sentAt = ex.streamsOnConnection == 0 ? ex.connectStartedAt : System.nanoTime();
         ex.onDone = () -> {
             if (ex.failed) {
                 res.errors.incrementAndGet();

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
@@ -22,12 +23,22 @@ import java.util.Locale;
  * {@code benchmarks/RESULTS.md} as ratios.
  *
  * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar dev.tollgate.bench.load.LoadHarness [--quick]
- * [--jar proxy/target/tollgate.jar] [--out benchmarks/RESULTS-load.md]}
+ * [--jar proxy/target/tollgate.jar] [--out benchmarks/RESULTS-load.md] [--only ladder|streaming]
+ * [--policy stream_budget|per_request|none] [--streams 300,1000] [--stream-seconds 12] [--tokens 100] [--pin]}.
+ * {@code --pin} puts Tollgate on cpu 1 and the simulator and the load client on cpu 0 (taskset), so that Tollgate
+ * has a core of its own and the load side shares the other in the direct and the through runs alike. {@code --policy none} is
+ * the open proxy (metering on, settlement off); {@code --only streaming --streams 1000} reproduces one step alone.
+ * Streams carry exactly {@code --tokens} completion tokens (default 100; 0 lets the simulator pick 8-64 by its
+ * seed, as runs before this option did).
+ *
+ * <p>Threading: the main thread drives the runs; each {@link LoadClient} runs on its own single event loop.
  */
 public final class LoadHarness {
     private static final String KEY = "sk-bench";
     private static final String CHAT = "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":"
             + "\"hi\"}],\"max_tokens\":%d%s}";
+
+    private static boolean pin;
 
     private LoadHarness() {
     }
@@ -36,9 +47,25 @@ public final class LoadHarness {
         boolean quick = List.of(args).contains("--quick");
         Path jar = Path.of(arg(args, "--jar", "proxy/target/tollgate.jar"));
         Path out = Path.of(arg(args, "--out", "benchmarks/RESULTS-load.md"));
-        Report report = new Report(quick);
-        nonStreaming(jar, quick, report);
-        streaming(jar, quick, report);
+        String only = arg(args, "--only", "all");
+        String policy = arg(args, "--policy", "stream_budget");
+        int[] streams = Arrays.stream(arg(args, "--streams", quick ? "100,300" : "100,500,1000").split(","))
+                .mapToInt(Integer::parseInt).toArray();
+        double streamSeconds = Double.parseDouble(arg(args, "--stream-seconds", quick ? "6" : "12"));
+        long tokens = Long.parseLong(arg(args, "--tokens", "100"));
+        pin = List.of(args).contains("--pin");
+        if (pin) {
+            // The harness (the load client) joins the simulator on cpu 0; threads started later inherit it.
+            new ProcessBuilder("taskset", "-a", "-p", "-c", "0", String.valueOf(ProcessHandle.current().pid()))
+                    .inheritIO().start().waitFor();
+        }
+        Report report = new Report(quick, policy + (pin ? ", pinned: Tollgate on cpu 1, simulator and load client on cpu 0" : ""));
+        if (!only.equals("streaming")) {
+            nonStreaming(jar, policy, quick, report);
+        }
+        if (!only.equals("ladder")) {
+            streaming(jar, policy, streams, streamSeconds, tokens, report);
+        }
         Files.writeString(out, report.render(String.join(" ", args)), StandardCharsets.UTF_8);
         System.out.println("wrote " + out);
     }
@@ -67,9 +94,9 @@ public final class LoadHarness {
         }
     }
 
-    static Pair start(Path jar, long ttftMs, long tps) throws IOException {
+    static Pair start(Path jar, String policy, long ttftMs, long tps) throws IOException {
         int simPort = freePort();
-        ChildProcess sim = ChildProcess.start(jar, "tollgate simulate:", "simulate", "--listen", "127.0.0.1:" + simPort,
+        ChildProcess sim = ChildProcess.start(pin ? "0" : null, jar, "tollgate simulate:", "simulate", "--listen", "127.0.0.1:" + simPort,
                 "--ttft-ms", String.valueOf(ttftMs), "--tokens-per-second", String.valueOf(tps));
         Path dir = Files.createTempDirectory("tollgate-bench-");
         int port = freePort();
@@ -86,11 +113,16 @@ public final class LoadHarness {
                 "settlement:",
                 "  prices: {\"*\": {prompt_per_million: \"0.15\", completion_per_million: \"0.60\"}}",
                 "  accounts:",
-                "    ag_payer: {policy: stream_budget, fund: \"1000000.00\", budget: \"1000.00\", batch_calls: 1000, "
+                "    ag_payer: {policy: " + policy + ", fund: \"1000000.00\", budget: \"1000.00\", batch_calls: 1000, "
                         + "batch_seconds: 5}",
                 ""));
-        ChildProcess proxy = ChildProcess.start(jar, "tollgate: proxy on", "serve", "--config", cfg.toString());
-        return new Pair(sim, simPort, proxy, port, admin);
+        try {
+            ChildProcess proxy = ChildProcess.start(pin ? "1" : null, jar, "tollgate: proxy on", "serve", "--config", cfg.toString());
+            return new Pair(sim, simPort, proxy, port, admin);
+        } catch (IOException | RuntimeException e) {
+            sim.close();
+            throw e;
+        }
     }
 
     private static String sha256(String s) {
@@ -101,11 +133,11 @@ public final class LoadHarness {
         }
     }
 
-    private static void nonStreaming(Path jar, boolean quick, Report report) throws Exception {
+    private static void nonStreaming(Path jar, String policy, boolean quick, Report report) throws Exception {
         int[] ladder = quick ? new int[] {500, 2000, 4000} : new int[] {500, 1000, 2000, 4000, 6000, 8000, 12000};
         double seconds = quick ? 3 : 6;
         byte[] body = String.format(CHAT, 8, "").getBytes(StandardCharsets.UTF_8);
-        try (Pair p = start(jar, 0, 0);
+        try (Pair p = start(jar, policy, 0, 0);
              LoadClient direct = new LoadClient("127.0.0.1", p.simPort(), null);
              LoadClient through = new LoadClient("127.0.0.1", p.proxyPort(), "Bearer " + KEY)) {
             // Warm both paths (JIT) before measuring.
@@ -139,18 +171,27 @@ public final class LoadHarness {
                 || r.latency.getValueAtPercentile(99) > 1_000_000_000L;
     }
 
-    private static void streaming(Path jar, boolean quick, Report report) throws Exception {
-        int[] ns = quick ? new int[] {100, 300} : new int[] {100, 500, 1000};
-        double seconds = quick ? 6 : 12;
-        byte[] body = String.format(CHAT, 100, ",\"stream\":true").getBytes(StandardCharsets.UTF_8);
-        try (Pair p = start(jar, 50, 50);
+    private static void streaming(Path jar, String policy, int[] ns, double seconds, long tokens, Report report)
+            throws Exception {
+        byte[] body = String.format(CHAT, tokens > 0 ? tokens : 100, ",\"stream\":true").getBytes(StandardCharsets.UTF_8);
+        try (Pair p = start(jar, policy, 50, 50);
              LoadClient direct = new LoadClient("127.0.0.1", p.simPort(), null);
              LoadClient through = new LoadClient("127.0.0.1", p.proxyPort(), "Bearer " + KEY)) {
-            through.streams("/v1/chat/completions", body, 20, 3);
+            if (tokens > 0) {
+                direct.completionTokens(tokens);
+                through.completionTokens(tokens);
+            }
+            report.streamTokens = tokens;
+            // Warm both paths (JIT) at the largest step's concurrency (at most 300) before measuring.
+            int warm = Math.min(300, Arrays.stream(ns).max().orElse(20));
+            direct.streams("/v1/chat/completions", body, warm, 3);
+            through.streams("/v1/chat/completions", body, warm, 5);
             long idleRss = p.proxy().rssKib();
             for (int n : ns) {
+                CpuShares dCpu = new CpuShares(p, direct);
                 LoadClient.Result d = direct.streams("/v1/chat/completions", body, n, seconds);
-                double cpu0 = p.proxy().cpuSeconds();
+                dCpu.stop(d.seconds);
+                CpuShares tCpu = new CpuShares(p, through);
                 long[] peakRss = {0};
                 Thread sampler = new Thread(() -> {
                     long stop = System.nanoTime() + (long) (seconds * 1e9);
@@ -166,8 +207,13 @@ public final class LoadHarness {
                 sampler.start();
                 LoadClient.Result t = through.streams("/v1/chat/completions", body, n, seconds);
                 sampler.join();
-                double cpu = p.proxy().cpuSeconds() - cpu0;
-                report.streams(n, d, t, cpu / t.seconds, idleRss, peakRss[0]);
+                tCpu.stop(t.seconds);
+                report.streams(n, d, t, dCpu, tCpu, idleRss, peakRss[0]);
+                System.out.println(report.lastStreamRow());
+                System.out.println("TTFT ms p50/p90/p99/p99.9/max, direct: " + percentiles(d.ttft) + "; through: "
+                        + percentiles(t.ttft) + "; connect ms, direct: " + percentiles(d.connect) + "; through: "
+                        + percentiles(t.connect) + "; failed streams, direct: " + d.errors.get() + "; through: "
+                        + t.errors.get());
             }
             report.streamOverhead = scrape(p.adminPort());
         }
@@ -185,6 +231,11 @@ public final class LoadHarness {
             }
         }
         return buckets;
+    }
+
+    private static String percentiles(org.HdrHistogram.Histogram h) {
+        return ms(h.getValueAtPercentile(50)) + " / " + ms(h.getValueAtPercentile(90)) + " / "
+                + ms(h.getValueAtPercentile(99)) + " / " + ms(h.getValueAtPercentile(99.9)) + " / " + ms(h.getMaxValue());
     }
 
     static String ms(long nanos) {
