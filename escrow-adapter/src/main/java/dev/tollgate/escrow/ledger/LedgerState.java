@@ -1,6 +1,7 @@
 package dev.tollgate.escrow.ledger;
 
 import dev.tollgate.escrow.db.Database;
+import dev.tollgate.escrow.db.ForeignCommits;
 import dev.tollgate.escrow.port.EscrowState;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -125,11 +126,11 @@ final class LedgerState {
     private final List<Account> readAccounts = new ArrayList<>();
     private final List<Escrow> readEscrows = new ArrayList<>();
     private final List<Transfer> transfers = new ArrayList<>();
-    private long checkedIn = -1;
-    private long dataVersion = Long.MIN_VALUE;
+    private final ForeignCommits foreignCommits;
 
     private LedgerState(Database db) {
         this.db = db;
+        this.foreignCommits = new ForeignCommits(db);
     }
 
     /** The state of {@code db}'s ledger (one per database, shared by every book on it). */
@@ -142,20 +143,14 @@ final class LedgerState {
      * another connection committed since the last transaction.
      */
     private void begin(Connection c) throws SQLException {
-        long serial = db.transactionSerial();
-        if (serial == checkedIn) {
+        ForeignCommits.Entry entry = foreignCommits.enter(c);
+        if (entry == ForeignCommits.Entry.AGAIN) {
             return;
         }
-        checkedIn = serial;
-        long version;
-        try (PreparedStatement ps = c.prepareStatement("PRAGMA data_version"); ResultSet rs = ps.executeQuery()) {
-            version = rs.next() ? rs.getLong(1) : 0;
-        }
-        if (version != dataVersion) {
+        if (entry == ForeignCommits.Entry.FIRST_AFTER_FOREIGN_COMMIT) {
             accounts.clear();
             escrows.clear();
             pairs.clear();
-            dataVersion = version;
         }
         db.beforeCommit(this::write);
         db.whenDone(this::committed, this::rolledBack);

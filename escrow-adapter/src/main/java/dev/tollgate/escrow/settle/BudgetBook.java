@@ -1,6 +1,7 @@
 package dev.tollgate.escrow.settle;
 
 import dev.tollgate.escrow.db.Database;
+import dev.tollgate.escrow.db.ForeignCommits;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -76,27 +77,21 @@ final class BudgetBook {
     private final Set<Row> changedRows = new LinkedHashSet<>();
     private final Set<Row> unwritten = new LinkedHashSet<>();
     private final List<Runnable> undo = new ArrayList<>();
-    private long checkedIn = -1;
-    private long dataVersion = Long.MIN_VALUE;
+    private final ForeignCommits foreignCommits;
 
     BudgetBook(Database db) {
         this.db = db;
+        this.foreignCommits = new ForeignCommits(db);
     }
 
     /** Hooks the write-back into the current transaction; forgets everything when another connection committed. */
     private void begin(Connection c) throws SQLException {
-        long serial = db.transactionSerial();
-        if (serial == checkedIn) {
+        ForeignCommits.Entry entry = foreignCommits.enter(c);
+        if (entry == ForeignCommits.Entry.AGAIN) {
             return;
         }
-        checkedIn = serial;
-        long version;
-        try (PreparedStatement ps = c.prepareStatement("PRAGMA data_version"); ResultSet rs = ps.executeQuery()) {
-            version = rs.next() ? rs.getLong(1) : 0;
-        }
-        if (version != dataVersion) {
+        if (entry == ForeignCommits.Entry.FIRST_AFTER_FOREIGN_COMMIT) {
             rows.clear();
-            dataVersion = version;
         }
         db.beforeCommit(this::write);
         db.whenDone(this::committed, this::rolledBack);
