@@ -1,5 +1,7 @@
 package dev.tollgate.proxy;
 
+import static dev.tollgate.testing.CrashLoad.one;
+import static dev.tollgate.testing.CrashLoad.pendingOps;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,10 +13,8 @@ import dev.tollgate.simulator.SimulatorConfig;
 import dev.tollgate.simulator.SimulatorServer;
 import dev.tollgate.testing.Await;
 import dev.tollgate.testing.ChildTollgate;
-import java.net.URI;
+import dev.tollgate.testing.CrashLoad;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.PreparedStatement;
@@ -46,20 +46,8 @@ class CrashRecoveryTest {
         int admin = ChildTollgate.freePort();
         try (SimulatorServer sim = SimulatorServer.start(SimulatorConfig.defaults().withTokensPerSecond(3000))) {
             Path config = dir.resolve("tollgate.yaml");
-            Files.writeString(config, String.join("\n",
-                    "listen: 127.0.0.1:" + port,
-                    "admin: 127.0.0.1:" + admin,
-                    "grpc: \"off\"",
-                    "data_dir: " + dir.resolve("data"),
-                    "upstreams:",
-                    "  - {name: sim, url: \"" + sim.baseUrl() + "\", worker: ag_worker}",
-                    "api_keys:",
-                    "  - {sha256: " + dev.tollgate.proxy.http.ApiKeys.hash("sk-crash") + ", account: ag_payer}",
-                    "settlement:",
-                    "  prices: {\"*\": {prompt_per_million: \"1000\", completion_per_million: \"3000\"}}",
-                    "  accounts:",
-                    "    ag_payer: {policy: per_request, fund: \"1000.00\"}",
-                    ""));
+            Files.writeString(config, CrashLoad.config(port, admin, dir.resolve("data"), sim.baseUrl(),
+                    "ag_payer: {policy: per_request, fund: \"1000.00\"}"));
             HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
             Set<String> completed = ConcurrentHashMap.newKeySet();
             AtomicInteger failures = new AtomicInteger();
@@ -71,7 +59,8 @@ class CrashRecoveryTest {
                     int before = completed.size();
                     for (int t = 0; t < 3; t++) {
                         int seed = round * 10 + t;
-                        Thread th = new Thread(() -> load(http, port, seed, running, completed, failures));
+                        Thread th = new Thread(() -> CrashLoad.streams(http, port, "crash test", seed, running,
+                                completed, failures));
                         th.start();
                         clients.add(th);
                     }
@@ -106,45 +95,6 @@ class CrashRecoveryTest {
             }
             verify(dir.resolve("data"), completed);
         }
-    }
-
-    private static void load(HttpClient http, int port, int seed, AtomicBoolean running, Set<String> completed,
-                             AtomicInteger failures) {
-        int i = 0;
-        while (running.get()) {
-            String body = "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":\"crash test "
-                    + seed + " " + (i++) + "\"}],\"max_tokens\":40,\"stream\":true}";
-            try {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(
-                                URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
-                        .timeout(Duration.ofSeconds(10)).header("authorization", "Bearer sk-crash")
-                        .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body))
-                        .build(), HttpResponse.BodyHandlers.ofString());
-                if (r.statusCode() == 200 && r.body().endsWith("data: [DONE]\n\n")) {
-                    completed.add(r.headers().firstValue("x-tollgate-request-id").orElseThrow());
-                }
-            } catch (Exception e) {
-                failures.incrementAndGet();
-                if (!running.get()) {
-                    return;
-                }
-            }
-        }
-    }
-
-    private static long pendingOps(HttpClient http, int admin) {
-        try {
-            String m = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/metrics")).build(),
-                    HttpResponse.BodyHandlers.ofString()).body();
-            for (String line : m.split("\n")) {
-                if (line.startsWith("tollgate_settlement_operations_pending ")) {
-                    return Long.parseLong(line.substring(line.indexOf(' ') + 1).trim());
-                }
-            }
-        } catch (Exception e) {
-            // not up yet
-        }
-        return -1;
     }
 
     private static void verify(Path data, Set<String> completed) throws Exception {
@@ -191,12 +141,6 @@ class CrashRecoveryTest {
             EmbeddedLedger ledger = new EmbeddedLedger(db, new LedgerBook(Fees.PURPLE_FLEA), Clock.systemUTC(),
                     100_000, true);
             assertTrue(ledger.conservation().holds(), ledger.conservation().toString());
-        }
-    }
-
-    private static long one(java.sql.Connection c, String sql) throws java.sql.SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
-            return rs.next() ? rs.getLong(1) : 0;
         }
     }
 }

@@ -1,5 +1,7 @@
 package dev.tollgate.proxy;
 
+import static dev.tollgate.testing.CrashLoad.one;
+import static dev.tollgate.testing.CrashLoad.pendingOps;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,10 +13,8 @@ import dev.tollgate.simulator.SimulatorConfig;
 import dev.tollgate.simulator.SimulatorServer;
 import dev.tollgate.testing.Await;
 import dev.tollgate.testing.ChildTollgate;
-import java.net.URI;
+import dev.tollgate.testing.CrashLoad;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.PreparedStatement;
@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -49,20 +50,8 @@ class StreamBudgetCrashTest {
             Path config = dir.resolve("tollgate.yaml");
             // 0.001 USDC per prompt token and 0.003 per completion token; a request's worst case (40 completion
             // tokens and a prompt bounded by its body) is about 0.3 USDC: a 1.00 budget holds three at once.
-            Files.writeString(config, String.join("\n",
-                    "listen: 127.0.0.1:" + port,
-                    "admin: 127.0.0.1:" + admin,
-                    "grpc: \"off\"",
-                    "data_dir: " + dir.resolve("data"),
-                    "upstreams:",
-                    "  - {name: sim, url: \"" + sim.baseUrl() + "\", worker: ag_worker}",
-                    "api_keys:",
-                    "  - {sha256: " + dev.tollgate.proxy.http.ApiKeys.hash("sk-crash") + ", account: ag_payer}",
-                    "settlement:",
-                    "  prices: {\"*\": {prompt_per_million: \"1000\", completion_per_million: \"3000\"}}",
-                    "  accounts:",
-                    "    ag_payer: {policy: stream_budget, fund: \"1000.00\", budget: \"1.00\", batch_calls: 3}",
-                    ""));
+            Files.writeString(config, CrashLoad.config(port, admin, dir.resolve("data"), sim.baseUrl(),
+                    "ag_payer: {policy: stream_budget, fund: \"1000.00\", budget: \"1.00\", batch_calls: 3}"));
             HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
             Set<String> completed = ConcurrentHashMap.newKeySet();
             for (int round = 0; round <= KILLS; round++) {
@@ -72,7 +61,8 @@ class StreamBudgetCrashTest {
                     int before = completed.size();
                     for (int t = 0; t < 3; t++) {
                         int seed = round * 10 + t;
-                        Thread th = new Thread(() -> load(http, port, seed, running, completed));
+                        Thread th = new Thread(() -> CrashLoad.streams(http, port, "budget crash", seed, running,
+                                completed, new AtomicInteger()));
                         th.start();
                         clients.add(th);
                     }
@@ -93,43 +83,6 @@ class StreamBudgetCrashTest {
             }
             verify(dir.resolve("data"), completed);
         }
-    }
-
-    private static void load(HttpClient http, int port, int seed, AtomicBoolean running, Set<String> completed) {
-        int i = 0;
-        while (running.get()) {
-            String body = "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":\"budget crash "
-                    + seed + " " + (i++) + "\"}],\"max_tokens\":40,\"stream\":true}";
-            try {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(
-                                URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
-                        .timeout(Duration.ofSeconds(10)).header("authorization", "Bearer sk-crash")
-                        .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body))
-                        .build(), HttpResponse.BodyHandlers.ofString());
-                if (r.statusCode() == 200 && r.body().endsWith("data: [DONE]\n\n")) {
-                    completed.add(r.headers().firstValue("x-tollgate-request-id").orElseThrow());
-                }
-            } catch (Exception e) {
-                if (!running.get()) {
-                    return;
-                }
-            }
-        }
-    }
-
-    private static long pendingOps(HttpClient http, int admin) {
-        try {
-            String m = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/metrics")).build(),
-                    HttpResponse.BodyHandlers.ofString()).body();
-            for (String line : m.split("\n")) {
-                if (line.startsWith("tollgate_settlement_operations_pending ")) {
-                    return Long.parseLong(line.substring(line.indexOf(' ') + 1).trim());
-                }
-            }
-        } catch (Exception e) {
-            // not up yet
-        }
-        return -1;
     }
 
     private static void verify(Path data, Set<String> completed) throws Exception {
@@ -167,7 +120,8 @@ class StreamBudgetCrashTest {
             });
             System.out.printf("budget-crash: kills=%d completed-by-client=%d journaled-of-those=%d usage-records=%d "
                     + "budgets=%d without-row=%d wrong-accrual=%d wrong-release=%d closed-short=%d draining=%d "
-                    + "pending-ops=%d%n", KILLS, completed.size(), r[7], r[0], r[8], r[1], r[2], r[3], r[4], r[5], r[6]);
+                    + "pending-ops=%d%n", KILLS, completed.size(), r[7], r[0], r[8], r[1], r[2], r[3], r[4], r[5],
+                    r[6]);
             assertEquals(completed.size(), r[7], "every response a client received in full has its usage record");
             assertEquals(0, r[1], "completed usage records without a stream-budget settlement row");
             assertEquals(0, r[2], "budgets whose accrued cost is not the cost of the records settled on them");
@@ -180,12 +134,6 @@ class StreamBudgetCrashTest {
             EmbeddedLedger ledger = new EmbeddedLedger(db, new LedgerBook(Fees.PURPLE_FLEA), Clock.systemUTC(),
                     100_000, true);
             assertTrue(ledger.conservation().holds(), ledger.conservation().toString());
-        }
-    }
-
-    private static long one(java.sql.Connection c, String sql) throws java.sql.SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
-            return rs.next() ? rs.getLong(1) : 0;
         }
     }
 }
