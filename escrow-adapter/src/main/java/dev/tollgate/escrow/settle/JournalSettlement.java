@@ -80,7 +80,7 @@ final class JournalSettlement {
         StreamBudgetPolicy.Reservation reservation = streamBudget.take(r,
                 cfg.policyOf(r.account()).kind() == PolicyKind.STREAM_BUDGET);
         if (reservation != null) {
-            streamBudget.onUsage(c, reservation, r, cfg.policyOf(r.account()), now);
+            streamBudget.onUsage(c, reservation, r, worker, cfg.policyOf(r.account()), now);
             return;
         }
         AccountPolicy policy = cfg.policyOf(r.account());

@@ -5,6 +5,7 @@ import dev.tollgate.escrow.ledger.EmbeddedLedger;
 import dev.tollgate.escrow.port.EscrowResult;
 import dev.tollgate.escrow.port.LockRequest;
 import dev.tollgate.escrow.pricing.Micros;
+import dev.tollgate.escrow.pricing.Price;
 import dev.tollgate.metering.UsageRecord;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -231,11 +232,13 @@ final class StreamBudgetPolicy {
         }
     }
 
-    void onUsage(Connection c, Reservation res, UsageRecord r, AccountPolicy p, long now) throws SQLException {
+    void onUsage(Connection c, Reservation res, UsageRecord r, String worker, AccountPolicy p, long now)
+            throws SQLException {
         BudgetBook.Row b = book.row(c, res.escrowId());
         // Rolled back, the record is journaled again (alone) and must find its reservation.
         book.onRollback(() -> reservations.put(r.requestId(), res));
         if (b == null) {
+            withoutBudget(c, res, r, worker, p, now);
             return;
         }
         long picos = Outcomes.refundAll(r, p) || cfg.priceOf(r.model()) == null ? 0 : cfg.priceOf(r.model())
@@ -282,6 +285,24 @@ final class StreamBudgetPolicy {
         }
         if (b.state.equals("draining")) {
             closeIfIdle(c, b, now);
+        }
+    }
+
+    /**
+     * A request admitted against an escrow that was never opened (its {@link Open} could not be written even alone
+     * and was skipped): nothing holds its cost, so it is paid straight from the payer's balance, or owed like any
+     * cost beyond a hold; never dropped.
+     */
+    private void withoutBudget(Connection c, Reservation res, UsageRecord r, String worker, AccountPolicy p, long now)
+            throws SQLException {
+        Price price = cfg.priceOf(r.model());
+        long cost = Outcomes.refundAll(r, p) || price == null ? 0
+                : price.microsFor(r.promptTokens(), r.completionTokens(), 1, Outcomes.computeMillis(r));
+        SettlementRows.insert(c, r.requestId(), r.account(), worker, NAME, res.escrowId(), "settled", 0, now);
+        SettlementRows.update(c, r.requestId(), "cost = ?", cost);
+        if (cost > 0) {
+            SettleOps.insert(c, Arrears.OP_PREFIX + r.requestId(), r.requestId(), res.escrowId() + ":excess",
+                    SettleOps.Kind.PAY, cost, r.account(), worker, now);
         }
     }
 
