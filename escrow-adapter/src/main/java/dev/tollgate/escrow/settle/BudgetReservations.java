@@ -23,7 +23,7 @@ final class BudgetReservations {
      * Records {@code est} just reserved from {@code live} for a request; false (and the amount given back to
      * {@code live}) when the request already ended.
      */
-    boolean keep(String requestId, StreamBudgetPolicy.Live live, long est) {
+    boolean keep(String requestId, OpenBudgets.Live live, long est) {
         if (endedBeforeAdmission.remove(requestId)) {
             live.reserved.addAndGet(-est);
             return false;

@@ -57,7 +57,20 @@ final class PerCallPolicy {
     void apply(Connection c, Charge ch, long now) throws SQLException {
         String opId = Arrears.CALL_PREFIX + ch.requestId();
         EscrowResult r = ledger.payReserved(c, opId, ch.account(), ch.worker(), ch.micros(), NAME);
-        boolean paid = r instanceof EscrowResult.Done;
+        record(c, ch, r instanceof EscrowResult.Done, now);
+    }
+
+    /**
+     * An admitted call whose charge the journal could not write even alone (a database error): its price stays
+     * owed, paid by the settler as a refused charge is. The admission's reservation is given back by the caller,
+     * in memory.
+     */
+    void refuse(Connection c, Charge ch, long now) throws SQLException {
+        record(c, ch, false, now);
+    }
+
+    private static void record(Connection c, Charge ch, boolean paid, long now) throws SQLException {
+        String opId = Arrears.CALL_PREFIX + ch.requestId();
         SettlementRows.insert(c, ch.requestId(), ch.account(), ch.worker(), NAME, null, paid ? "paid" : "owed", 0,
                 now);
         SettlementRows.update(c, ch.requestId(), "cost = ?, released = ?", ch.micros(), paid ? ch.micros() : 0L);

@@ -78,6 +78,16 @@ final class PerRequestPolicy {
                 r instanceof EscrowResult.Done ? lock.amountMicros() : 0, 0, 0, 0, 0, null, 0));
     }
 
+    /**
+     * An admitted lock the journal could not write even alone (a database error): the request is recorded as
+     * unlocked, as for a lock the ledger refused, so its cost is paid straight from the balance, or owed. The
+     * admission's reservation is given back by the caller, in memory.
+     */
+    void refuseLock(LedgerIntents.Lock lock) {
+        pending.add(new SettlementRows.Row(lock.requestId(), lock.account(), lock.worker(), NAME,
+                escrowId(lock.requestId()), "unlocked", 0, 0, 0, 0, 0, null, 0));
+    }
+
     /** Writes the settlement intents for a journaled usage record. */
     void onUsage(Connection c, SettlementRows.Row row, UsageRecord r, AccountPolicy p, long now) throws SQLException {
         Price price = cfg.priceOf(r.model());

@@ -27,8 +27,9 @@ import java.util.logging.Logger;
  * operations due, and the log position they cover ({@link JournalWatermark}), in one SQLite transaction. At start-up the entries past the watermark are applied again
  * ({@link #replay}) before anything else, so a record the process died holding is journaled once.
  *
- * <p>If a group commit fails, its entries are applied one by one, each with its watermark; a record that fails
- * alone is quarantined (kept verbatim, counted) so the others keep their durability. If the log cannot be
+ * <p>If a group commit fails, its entries are applied one by one, each with its watermark; a ledger intent that fails
+ * alone is written as refused instead ({@link IntentRefusals}: its request is then paid from the balance, or owed),
+ * and a record that fails alone is quarantined (kept verbatim, counted) so the others keep their durability. If the log cannot be
  * written (no space left), the batch is committed to SQLite before the metering thread goes on, as a journal
  * without a log would, and a record that cannot be journaled then ends its response with an error.
  *
@@ -66,6 +67,7 @@ final class SettlementJournal implements UsageListener {
     private final Step<Object> intentStep;
     private final Step<UsageRecord> recordStep;
     private final Step<Void> afterRecords;
+    private final IntentRefusals refusals;
     private final AppendLog log;
     private final AppendLog.EntryWriter<UsageRecord> usageWriter;
     private final JournalWriter writer;
@@ -84,7 +86,7 @@ final class SettlementJournal implements UsageListener {
 
     SettlementJournal(Database db, Clock clock, LedgerIntents intents, Settler settler, boolean remoteBackend,
                       Step<Object> intentStep, Step<UsageRecord> recordStep, Step<Void> afterRecords,
-                      AppendLog log, StreamBudgetPolicy streamBudget) {
+                      IntentRefusals refusals, AppendLog log, StreamBudgetPolicy streamBudget) {
         this.db = db;
         this.clock = clock;
         this.intents = intents;
@@ -93,6 +95,7 @@ final class SettlementJournal implements UsageListener {
         this.intentStep = intentStep;
         this.recordStep = recordStep;
         this.afterRecords = afterRecords;
+        this.refusals = refusals;
         this.log = log;
         this.usageWriter = (r, out) -> JournalEntries.writeUsage(r, streamBudget.reservationOf(r.requestId()), out);
         this.writer = new JournalWriter(this::apply);
@@ -250,7 +253,8 @@ final class SettlementJournal implements UsageListener {
                 });
             } catch (RuntimeException e) {
                 intentFailures.incrementAndGet();
-                LOG.log(Level.SEVERE, "ledger intent " + intent + " could not be written; skipped", e);
+                LOG.log(Level.SEVERE, "ledger intent " + intent + " could not be written; writing its refusal", e);
+                refuse(intent, mark, now);
             }
             seq = seq < 0 ? -1 : seq + 1;
         }
@@ -276,6 +280,26 @@ final class SettlementJournal implements UsageListener {
                 });
             }
             seq = seq < 0 ? -1 : seq + 1;
+        }
+    }
+
+    /**
+     * Writes the refusal of an intent that could not be written, with the intent's watermark, and gives back what its
+     * admission reserved in memory. If even the refusal cannot be written, the records admitted against the intent
+     * find nothing to settle against and are quarantined.
+     */
+    private void refuse(Object intent, long mark, long now) {
+        try {
+            db.transaction(c -> {
+                refusals.write(c, intent, now);
+                afterRecords.write(c, null, now);
+                JournalWatermark.set(c, mark);
+                return null;
+            });
+        } catch (RuntimeException e) {
+            LOG.log(Level.SEVERE, "the refusal of ledger intent " + intent + " could not be written either", e);
+        } finally {
+            refusals.release(intent);
         }
     }
 
@@ -371,7 +395,7 @@ final class SettlementJournal implements UsageListener {
         return writer.backPressuredCount();
     }
 
-    /** Ledger intents that could not be written even alone (skipped, logged). */
+    /** Ledger intents that could not be written even alone (written as refused, logged). */
     long intentFailures() {
         return intentFailures.get();
     }

@@ -29,8 +29,9 @@ final class SettlementMetrics {
         PrometheusText.counter(out, "tollgate_journal_backpressure_total",
                 "Hand-offs that waited for the journal's writer because too many entries were waiting.",
                 journal.backPressuredCount());
-        PrometheusText.counter(out, "tollgate_journal_intents_skipped_total",
-                "Admitted ledger intents that could not be written even alone (logged, skipped).",
+        PrometheusText.counter(out, "tollgate_journal_intents_refused_total",
+                "Admitted ledger intents that could not be written even alone, written as refused instead (their "
+                        + "requests paid from the balance or owed).",
                 journal.intentFailures());
         PrometheusText.counter(out, "tollgate_ledger_commits_total",
                 "Ledger transactions committed (each group commit carries many operations).", db.commits());

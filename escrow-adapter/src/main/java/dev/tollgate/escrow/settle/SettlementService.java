@@ -94,7 +94,9 @@ public final class SettlementService implements AutoCloseable {
                 periods, postPaid, workerOfUpstream);
         this.journal = new SettlementJournal(db, clock, intents, settler, port != ledger,
                 journalSettlement::applyIntent, journalSettlement::settle,
-                (c, none, now) -> journalSettlement.writeRows(c, now), UsageLogs.open(cfg, db), streamBudget);
+                (c, none, now) -> journalSettlement.writeRows(c, now),
+                new IntentRefusals(perRequest, streamBudget, perCall, ledger.funds(), funded), UsageLogs.open(cfg, db),
+                streamBudget);
         this.admission = new SettlementAdmission(cfg, db, ledger, clock, perRequest, streamBudget, perCall, periods,
                 postPaid, intents, funded, executor, () -> journalWake.run(), journal::behind,
                 journal::awaitHandedOver);

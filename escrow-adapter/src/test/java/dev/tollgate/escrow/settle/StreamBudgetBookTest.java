@@ -243,27 +243,6 @@ class StreamBudgetBookTest {
     }
 
     @Test
-    void aRequestWhoseBudgetCouldNotBeOpenedPaysFromTheBalance() throws Exception {
-        open(Files.createTempDirectory("budget-"), budget("5", "1.00", 100));
-        // The database refuses every budget row: the next escrow's Open intent fails, alone too, and is skipped.
-        service.database().transaction(c -> {
-            try (var s = c.createStatement()) {
-                s.execute("CREATE TEMP TRIGGER budget_refused BEFORE INSERT ON main.budget BEGIN "
-                        + "SELECT RAISE(ABORT, 'budget rows refused'); END");
-            }
-            return null;
-        });
-        String escrow = admit("unbudgeted");
-        journal(usage("unbudgeted", 3, 10));
-        assertEquals(null, service.ledger().read(escrow), "the escrow was never locked");
-        // Nothing held the request's cost: the balance pays its 33,000, the worker gets it less the 1% fee.
-        assertEquals(COST, service.settlement("unbudgeted").orElseThrow().costMicros());
-        assertEquals(5_000_000 - COST, service.ledger().balance(PAYER));
-        assertEquals(COST - 330, service.ledger().balance(WORKER), "less the 1% fee");
-        assertTrue(service.conservation().holds());
-    }
-
-    @Test
     void aBatchedReleaseFindsItsRowsWithoutScanningTheSettlementTable() throws Exception {
         open(Files.createTempDirectory("budget-"), budget("5", "1.00", 3));
         // The statement a batched release runs on the settlement rows (Settler, PostPayPolicy).
