@@ -110,6 +110,20 @@ class RefusedIntentsTest {
     }
 
     @Test
+    void aBudgetWhoseRefusalCannotBeWrittenEitherQuarantinesItsRecordInsteadOfSettlingNothing() throws Exception {
+        open(new AccountPolicy(PolicyKind.STREAM_BUDGET, null, FUND, true, 100, Micros.parse("1.00"), 5, 0, 0,
+                true, 0, 0, AccountPolicy.Quality.OFF));
+        refuse("budget", "1"); // Every budget row: the open intent and its refusal both fail.
+        admit("orphan");
+        served("orphan");
+        assertEquals(1, service.database().transaction(Recovery::quarantineCount), "kept for an operator");
+        assertTrue(service.quarantined("orphan"));
+        assertEquals(FUND, service.ledger().balance(PAYER), "nothing was taken");
+        assertEquals(FUND, service.ledger().funds().available(PAYER), "the budget's reservation was given back");
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
     void aPerCallChargeThatCannotBeWrittenIsOwedThenPaid() throws Exception {
         open(new AccountPolicy(PolicyKind.PER_CALL, null, FUND, true, 100, 0, 0, 0, 0, false, 0, 0,
                 AccountPolicy.Quality.OFF, true, new BillingPattern(COST, 0, 0, 0, 0, 0, Map.of())));
