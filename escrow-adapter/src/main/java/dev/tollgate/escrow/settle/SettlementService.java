@@ -48,7 +48,6 @@ public final class SettlementService implements AutoCloseable {
     private final StreamBudgetPolicy streamBudget;
     private final PostPayPolicy postPay;
     private final boolean postPaid;
-    private long lastArrearsRetry;
     private final Settler settler;
     private final ExecutorService executor;
     private final LedgerIntents intents = new LedgerIntents();
@@ -56,15 +55,14 @@ public final class SettlementService implements AutoCloseable {
     private final Set<String> funded = ConcurrentHashMap.newKeySet();
     private final SettlementJournal journal;
     private volatile Runnable journalWake = () -> { };
-    private volatile long pendingOps;
     private final QualityGate quality;
-    private long lastArchive;
     private final RemoteOperations remoteOps;
     private final AgentEscrows agentEscrows;
     private final PerCallPolicy perCall;
     private final PeriodPolicy periods;
     private final SettlementAdmission admission;
     private final JournalSettlement journalSettlement;
+    private final SettlementHousekeeping housekeeping;
 
     private SettlementService(SettlementConfig cfg, Database db, EscrowPort port, EmbeddedLedger ledger, Clock clock,
                               Function<String, String> workerOfUpstream) {
@@ -77,7 +75,7 @@ public final class SettlementService implements AutoCloseable {
         this.streamBudget = new StreamBudgetPolicy(cfg, db, ledger, intents, clock, () -> journalWake.run());
         this.postPaid = !port.capabilities().partialRelease();
         this.postPay = new PostPayPolicy(cfg, Math.max(cfg.minLockMicros(), port.capabilities().minimumLockMicros()));
-        this.settler = new Settler(db, port, clock, this::housekeeping, arrears);
+        this.settler = new Settler(db, port, clock, () -> housekeeping().run(), arrears);
         this.settler.onLaneFreed(postPay::payIfDue);
         this.remoteOps = new RemoteOperations(db, port, clock, settler::wake, postPay::payIfDue);
         this.quality = new QualityGate(cfg, db, perRequest, settler, clock);
@@ -85,6 +83,8 @@ public final class SettlementService implements AutoCloseable {
         this.perCall = new PerCallPolicy(ledger, intents, arrears);
         this.periods = new PeriodPolicy(agentEscrows, ledger, clock);
         agentEscrows.onClosed(periods::escrowClosed);
+        this.housekeeping = new SettlementHousekeeping(db, clock, port == ledger ? ledger : null,
+                postPaid ? postPay : null, streamBudget, port != ledger ? remoteOps : null, quality);
         this.executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "tollgate-ledger");
             t.setDaemon(true);
@@ -140,7 +140,7 @@ public final class SettlementService implements AutoCloseable {
             s.arrears.load(c);
             s.funded.addAll(Recovery.fundedAccounts(c));
             s.journal.resume(UsageJournal.count(c), Recovery.quarantineCount(c));
-            s.pendingOps = SettleOps.count(c, "pending") + SettleOps.count(c, "unknown") + SettleOps.count(c, "sent");
+            s.housekeeping.count(c);
             s.periods.load(c, clock.millis(), cfg::policyOf);
             int orphans = Recovery.settleOrphanLocks(c, cfg, s.perRequest, clock.millis());
             if (orphans > 0) {
@@ -264,29 +264,9 @@ public final class SettlementService implements AutoCloseable {
         return journal;
     }
 
-    /** Timers: escrow expiry, quality deadlines, time-based budget batches. Runs on the settler thread. */
-    private void housekeeping() {
-        long now = clock.millis();
-        if (port == ledger) {
-            ledger.expireDue();
-        }
-        db.transaction(c -> {
-            if (postPaid && now - lastArrearsRetry >= 60_000) {
-                lastArrearsRetry = now;
-                postPay.retryArrears(c, now);
-            }
-            streamBudget.flushDue(c, now);
-            pendingOps = SettleOps.count(c, "pending") + SettleOps.count(c, "unknown") + SettleOps.count(c, "sent");
-            if (port != ledger) {
-                remoteOps.refresh(c, now);
-            }
-            if (now - lastArchive >= 60_000) {
-                lastArchive = now;
-                SettleOps.archive(c, now - 3_600_000L);
-            }
-            quality.sweepDeadlines(c, now);
-            return null;
-        });
+    /** The settler's timer work (the settler is built before it: the housekeeping needs the settler's users). */
+    private SettlementHousekeeping housekeeping() {
+        return housekeeping;
     }
 
     /**
@@ -356,8 +336,7 @@ public final class SettlementService implements AutoCloseable {
 
     /** Settlement operations not yet done (pending, sent or unknown). */
     public long unfinishedOperations() {
-        return db.transaction(c -> SettleOps.count(c, "pending") + SettleOps.count(c, "sent")
-                + SettleOps.count(c, "unknown"));
+        return db.transaction(SettlementHousekeeping::unfinished);
     }
 
     /** Unknown and stuck remote operations, settlement health, and their resolution by an operator. */
@@ -385,7 +364,7 @@ public final class SettlementService implements AutoCloseable {
 
     /** Appends settlement metrics in Prometheus text format (from memory only). */
     public void writePrometheus(StringBuilder out) {
-        SettlementMetrics.write(out, pendingOps, settler, journal, db, quality, arrears,
+        SettlementMetrics.write(out, housekeeping.pendingOps(), settler, journal, db, quality, arrears,
                 port != ledger ? remoteOps : null);
     }
 
