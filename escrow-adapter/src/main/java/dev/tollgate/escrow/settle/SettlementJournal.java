@@ -3,6 +3,7 @@ package dev.tollgate.escrow.settle;
 import dev.tollgate.escrow.db.AppendLog;
 import dev.tollgate.escrow.db.Database;
 import dev.tollgate.metering.UsageRecord;
+import dev.tollgate.metering.agent.LatencyHistogram;
 import dev.tollgate.metering.agent.UsageListener;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -83,6 +84,8 @@ final class SettlementJournal implements UsageListener {
     private final AtomicLong quarantinedCount = new AtomicLong();
     private final AtomicLong intentFailures = new AtomicLong();
     private final Set<String> quarantinedIds = ConcurrentHashMap.newKeySet();
+    /** Milliseconds from a response's end to the commit that journaled and settled its record. */
+    private final LatencyHistogram settlementLag = new LatencyHistogram(3_600_000L);
 
     SettlementJournal(Database db, Clock clock, LedgerIntents intents, Settler settler, boolean remoteBackend,
                       Step<Object> intentStep, Step<UsageRecord> recordStep, Step<Void> afterRecords,
@@ -222,6 +225,12 @@ final class SettlementJournal implements UsageListener {
                 return null;
             });
             journaled.addAndGet(records);
+            long committed = clock.millis();
+            for (JournalBatch b : work) {
+                for (UsageRecord r : b.records()) {
+                    settled(r, committed);
+                }
+            }
         } catch (RuntimeException batchFailed) {
             LOG.log(Level.WARNING, "journal commit of " + records + " records failed; retrying entry by entry",
                     batchFailed);
@@ -269,6 +278,7 @@ final class SettlementJournal implements UsageListener {
                     return null;
                 });
                 journaled.incrementAndGet();
+                settled(r, clock.millis());
             } catch (RuntimeException e) {
                 quarantinedCount.incrementAndGet();
                 quarantinedIds.add(r.requestId());
@@ -281,6 +291,10 @@ final class SettlementJournal implements UsageListener {
             }
             seq = seq < 0 ? -1 : seq + 1;
         }
+    }
+
+    private void settled(UsageRecord r, long committedMillis) {
+        settlementLag.record(committedMillis - (r.startEpochMillis() + r.durationNanos() / 1_000_000L));
     }
 
     /**
@@ -393,6 +407,11 @@ final class SettlementJournal implements UsageListener {
     /** Hand-offs that waited for the writer (back-pressure). */
     long backPressuredCount() {
         return writer.backPressuredCount();
+    }
+
+    /** Milliseconds from responses' ends to the commits that settled their records. */
+    LatencyHistogram settlementLag() {
+        return settlementLag;
     }
 
     /** Ledger intents that could not be written even alone (written as refused, logged). */

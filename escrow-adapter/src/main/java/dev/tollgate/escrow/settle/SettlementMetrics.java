@@ -5,6 +5,8 @@ import dev.tollgate.metering.agent.PrometheusText;
 
 /** The settlement's Prometheus metrics, read from memory only: a scrape never waits for the database. Stateless. */
 final class SettlementMetrics {
+    private static final long[] LAG_BOUNDS_MILLIS = {5, 10, 25, 50, 100, 250, 500, 1_000, 2_000, 5_000, 10_000,
+        30_000, 60_000, 300_000};
     private SettlementMetrics() {
     }
 
@@ -29,6 +31,9 @@ final class SettlementMetrics {
         PrometheusText.counter(out, "tollgate_journal_backpressure_total",
                 "Hand-offs that waited for the journal's writer because too many entries were waiting.",
                 journal.backPressuredCount());
+        journal.settlementLag().writePrometheus(out, "tollgate_settlement_lag_seconds",
+                "Response end to the commit that journaled its usage and settled it (the embedded ledger's release, "
+                        + "or the operations queued for a remote escrow).", LAG_BOUNDS_MILLIS, 1_000L);
         PrometheusText.counter(out, "tollgate_journal_intents_refused_total",
                 "Admitted ledger intents that could not be written even alone, written as refused instead (their "
                         + "requests paid from the balance or owed).",

@@ -11,19 +11,20 @@ import org.HdrHistogram.Recorder;
  * <p>Threading: {@link #record} from any thread; {@link #snapshot} and the Prometheus writer serialize on
  * this object.
  */
-final class LatencyHistogram {
+public final class LatencyHistogram {
     private final long max;
     private final Recorder recorder;
     private final Histogram cumulative;
     private Histogram interval;
 
-    LatencyHistogram(long max) {
+    /** Values from 1 to {@code max} in the caller's unit, two significant digits. */
+    public LatencyHistogram(long max) {
         this.max = max;
         this.recorder = new Recorder(1, max, 2);
         this.cumulative = new Histogram(1, max, 2);
     }
 
-    void record(long value) {
+    public void record(long value) {
         recorder.recordValue(Math.max(1, Math.min(max, value)));
     }
 
@@ -38,7 +39,7 @@ final class LatencyHistogram {
      * Appends a Prometheus histogram: cumulative buckets at {@code bounds} (in recorded units), each bucket
      * labelled {@code le} = bound / unitsPerBaseUnit written as an exact decimal.
      */
-    synchronized void writePrometheus(StringBuilder out, String name, String help, long[] bounds, long unitsPerBase) {
+    public synchronized void writePrometheus(StringBuilder out, String name, String help, long[] bounds, long unitsPerBase) {
         Histogram h = snapshot();
         out.append("# HELP ").append(name).append(' ').append(help).append('\n');
         out.append("# TYPE ").append(name).append(" histogram\n");
