@@ -69,6 +69,7 @@ final class SettlementJournal implements UsageListener {
     private final Step<UsageRecord> recordStep;
     private final Step<Void> afterRecords;
     private final IntentRefusals refusals;
+    private final StreamBudgetPolicy streamBudget;
     private final AppendLog log;
     private final AppendLog.EntryWriter<UsageRecord> usageWriter;
     private final JournalWriter writer;
@@ -99,6 +100,7 @@ final class SettlementJournal implements UsageListener {
         this.recordStep = recordStep;
         this.afterRecords = afterRecords;
         this.refusals = refusals;
+        this.streamBudget = streamBudget;
         this.log = log;
         this.usageWriter = (r, out) -> JournalEntries.writeUsage(r, streamBudget.reservationOf(r.requestId()), out);
         this.writer = new JournalWriter(this::apply);
@@ -285,6 +287,7 @@ final class SettlementJournal implements UsageListener {
                 LOG.log(Level.SEVERE, "usage record " + r.requestId() + " quarantined", e);
                 db.transaction(c -> {
                     Recovery.quarantine(c, r, e, now);
+                    streamBudget.quarantined(c, r, now);
                     JournalWatermark.set(c, mark);
                     return null;
                 });

@@ -203,6 +203,32 @@ final class StreamBudgetPolicy {
     }
 
     /**
+     * A record that was quarantined (it could not be journaled, even alone): its request's reservation goes back to
+     * its budget, which closes if it was draining and this was its last request (what it owes released, the rest
+     * refunded), instead of staying open until the next start. The record itself pays nothing unless an operator
+     * settles it by hand.
+     */
+    void quarantined(Connection c, UsageRecord r, long now) throws SQLException {
+        if (cfg.policyOf(r.account()).kind() != PolicyKind.STREAM_BUDGET) {
+            return;
+        }
+        Reservation res = budgets.take(r, true);
+        if (res == null) {
+            return;
+        }
+        BudgetBook.Row b = book.row(c, res.escrowId());
+        book.onRollback(() -> budgets.restore(r.requestId(), res));
+        OpenBudgets.Live live = budgets.live(res.escrowId());
+        if (live != null) {
+            live.reserved.addAndGet(-res.amount());
+            book.onRollback(() -> live.reserved.addAndGet(res.amount()));
+        }
+        if (b != null && b.state.equals("draining")) {
+            closeIfIdle(c, b, now);
+        }
+    }
+
+    /**
      * Closes a draining budget whose escrow has no reservation left (one request at a time can find it idle: the
      * counter is closed atomically). A budget not mirrored in memory (replayed at start-up) waits for
      * {@link #closeOrphans}.

@@ -243,6 +243,27 @@ class StreamBudgetBookTest {
     }
 
     @Test
+    void aQuarantinedRecordGivesItsReservationBackSoItsReplacedBudgetCloses() throws Exception {
+        open(Files.createTempDirectory("budget-"), budget("5", "0.10", 100));
+        // 0.10 holds one worst case (63,000); the second request opens the next escrow and the first one drains.
+        String first = admit("poison");
+        String second = admit("next");
+        assertNotEquals(first, second);
+        // A count whose cost overflows the price arithmetic: the record cannot be journaled and is quarantined.
+        journal(usage("poison", 3, Long.MAX_VALUE / 2));
+        assertTrue(service.quarantined("poison"));
+        // Its reservation went back: the drained escrow closed, nothing owed on it, all of its 0.10 refunded.
+        EscrowState closed = service.ledger().read(first);
+        assertFalse(closed.open(), "closed now, not at the next start");
+        assertEquals(0, closed.releasedMicros());
+        assertEquals(100_000, closed.refundedMicros());
+        journal(usage("next", 3, 10));
+        assertEquals(COST, service.settlement("next").orElseThrow().costMicros());
+        assertEquals(5_000_000 - 100_000, service.ledger().balance(PAYER), "the next escrow's 0.10 is held");
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
     void aBatchedReleaseFindsItsRowsWithoutScanningTheSettlementTable() throws Exception {
         open(Files.createTempDirectory("budget-"), budget("5", "1.00", 3));
         // The statement a batched release runs on the settlement rows (Settler, PostPayPolicy).
