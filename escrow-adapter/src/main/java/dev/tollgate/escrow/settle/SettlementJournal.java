@@ -97,7 +97,10 @@ final class SettlementJournal implements UsageListener {
         this.settler = settler;
         this.remoteBackend = remoteBackend;
         this.intentStep = intentStep;
-        this.recordStep = recordStep;
+        this.recordStep = (c, r, now) -> {
+            refusals.checkRecorded(r.requestId());
+            recordStep.write(c, r, now);
+        };
         this.afterRecords = afterRecords;
         this.refusals = refusals;
         this.streamBudget = streamBudget;
@@ -285,6 +288,7 @@ final class SettlementJournal implements UsageListener {
                 quarantinedCount.incrementAndGet();
                 quarantinedIds.add(r.requestId());
                 LOG.log(Level.SEVERE, "usage record " + r.requestId() + " quarantined", e);
+                refusals.quarantined(r.requestId());
                 db.transaction(c -> {
                     Recovery.quarantine(c, r, e, now);
                     streamBudget.quarantined(c, r, now);
@@ -314,7 +318,9 @@ final class SettlementJournal implements UsageListener {
                 return null;
             });
         } catch (RuntimeException e) {
-            LOG.log(Level.SEVERE, "the refusal of ledger intent " + intent + " could not be written either", e);
+            LOG.log(Level.SEVERE, "the refusal of ledger intent " + intent + " could not be written either; the "
+                    + "request's record will be quarantined", e);
+            refusals.unrecorded(intent);
         } finally {
             refusals.release(intent);
         }

@@ -98,6 +98,22 @@ class RefusedIntentsTest {
     }
 
     @Test
+    void aPerRequestLockWhoseRefusalCannotBeWrittenEitherQuarantinesItsRecord() throws Exception {
+        open(new AccountPolicy(PolicyKind.PER_REQUEST, null, FUND, true, 100, 0, 0, 0, 0, false, 0, 0,
+                AccountPolicy.Quality.OFF));
+        refuse("escrow", "NEW.id = 'req-lost'");
+        refuse("settlement", "NEW.request_id = 'lost'");
+        admit("lost");
+        served("lost");
+        assertEquals(1, service.database().transaction(Recovery::quarantineCount),
+                "kept for an operator, not settled against nothing");
+        assertTrue(service.quarantined("lost"));
+        assertEquals(FUND, service.ledger().balance(PAYER));
+        assertEquals(FUND, service.ledger().funds().available(PAYER), "the lock's reservation was given back");
+        assertTrue(service.conservation().holds());
+    }
+
+    @Test
     void aStreamBudgetThatCannotBeOpenedHoldsNothingAndItsRequestIsPaidFromTheBalance() throws Exception {
         open(new AccountPolicy(PolicyKind.STREAM_BUDGET, null, FUND, true, 100, Micros.parse("1.00"), 5, 0, 0,
                 true, 0, 0, AccountPolicy.Quality.OFF));
