@@ -205,27 +205,56 @@ public final class LoadHarness {
                     }
                 });
                 sampler.start();
+                List<String[]> lagBefore = scrape(p.adminPort(), LAG);
                 LoadClient.Result t = through.streams("/v1/chat/completions", body, n, seconds);
                 sampler.join();
                 tCpu.stop(t.seconds);
+                String lag = lagP99(lagBefore, scrape(p.adminPort(), LAG));
+                report.settlementLag(n, lag);
                 report.streams(n, d, t, dCpu, tCpu, idleRss, peakRss[0]);
                 System.out.println(report.lastStreamRow());
                 System.out.println("TTFT ms p50/p90/p99/p99.9/max, direct: " + percentiles(d.ttft) + "; through: "
                         + percentiles(t.ttft) + "; connect ms, direct: " + percentiles(d.connect) + "; through: "
                         + percentiles(t.connect) + "; failed streams, direct: " + d.errors.get() + "; through: "
-                        + t.errors.get());
+                        + t.errors.get() + "; settlement lag p99 through: " + lag);
             }
             report.streamOverhead = scrape(p.adminPort());
         }
     }
 
+    private static final String LAG = "tollgate_settlement_lag_seconds";
+
     /** Tollgate's own overhead histogram (total minus upstream time) from its /metrics. */
     static List<String[]> scrape(int admin) throws Exception {
+        return scrape(admin, "tollgate_overhead_seconds");
+    }
+
+    /**
+     * The p99 of what a histogram counted between two scrapes, as the bucket bound it falls under ("<= 0.25 s"), with
+     * the count: Prometheus buckets give no finer answer.
+     */
+    static String lagP99(List<String[]> before, List<String[]> after) {
+        if (after.isEmpty()) {
+            return "not reported by this build";
+        }
+        long total = Long.parseLong(after.get(after.size() - 1)[1])
+                - (before.isEmpty() ? 0 : Long.parseLong(before.get(before.size() - 1)[1]));
+        for (int i = 0; i < after.size(); i++) {
+            long n = Long.parseLong(after.get(i)[1]) - (before.isEmpty() ? 0 : Long.parseLong(before.get(i)[1]));
+            if (total > 0 && n * 100 >= total * 99) {
+                return "<= " + after.get(i)[0] + " s (" + total + " records)";
+            }
+        }
+        return "no records";
+    }
+
+    /** A histogram's cumulative buckets ({le, count}, +Inf last) from Tollgate's /metrics. */
+    static List<String[]> scrape(int admin, String metric) throws Exception {
         String text = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + admin + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
         List<String[]> buckets = new ArrayList<>();
         for (String line : text.split("\n")) {
-            if (line.startsWith("tollgate_overhead_seconds_bucket{le=\"")) {
+            if (line.startsWith(metric + "_bucket{le=\"")) {
                 String le = line.substring(line.indexOf('"') + 1, line.lastIndexOf('"'));
                 buckets.add(new String[] {le, line.substring(line.lastIndexOf(' ') + 1)});
             }

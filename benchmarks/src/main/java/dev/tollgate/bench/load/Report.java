@@ -25,6 +25,7 @@ final class Report {
     private long heapPerStreamBytes = -1;
     List<String[]> overhead = List.of();
     List<String[]> streamOverhead = List.of();
+    private final List<String> lagRows = new ArrayList<>();
     long streamTokens = -1;
 
     Report(boolean quick, String policy) {
@@ -169,8 +170,17 @@ final class Report {
                 .append("| run-queue wait, through run (s/s) |\n|---|---|---|---|---|---|---|\n");
         streamDetailRows.forEach(r -> sb.append(r).append('\n'));
         sb.append('\n');
+        sb.append("Settlement lag through Tollgate (`tollgate_settlement_lag_seconds`: a response's end to the commit that ")
+                .append("journaled and settled its usage), p99 of each step's records as the histogram bucket it falls under:\n\n")
+                .append("| streams | settlement lag p99 |\n|---|---|\n");
+        lagRows.forEach(r -> sb.append(r).append('\n'));
+        sb.append('\n');
         sb.append("Overhead histogram after the streaming runs:\n\n");
         buckets(sb, streamOverhead);
+    }
+
+    void settlementLag(int streams, String p99) {
+        lagRows.add("| " + streams + " | " + p99 + " |");
     }
 
     private static void buckets(StringBuilder sb, List<String[]> buckets) {

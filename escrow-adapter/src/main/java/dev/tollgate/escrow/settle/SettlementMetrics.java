@@ -32,8 +32,9 @@ final class SettlementMetrics {
                 "Hand-offs that waited for the journal's writer because too many entries were waiting.",
                 journal.backPressuredCount());
         journal.settlementLag().writePrometheus(out, "tollgate_settlement_lag_seconds",
-                "Response end to the commit that journaled its usage and settled it (the embedded ledger's release, "
-                        + "or the operations queued for a remote escrow).", LAG_BOUNDS_MILLIS, 1_000L);
+                "Response end to the commit that journaled its usage and applied its settlement (a per-request "
+                        + "release, a stream budget's accrual, or a remote escrow's queued operations).",
+                LAG_BOUNDS_MILLIS, 1_000L);
         PrometheusText.counter(out, "tollgate_journal_intents_refused_total",
                 "Admitted ledger intents that could not be written even alone, written as refused instead (their "
                         + "requests paid from the balance or owed).",
