@@ -1,9 +1,11 @@
 package dev.tollgate.escrow.settle;
 
 import dev.tollgate.escrow.db.Database;
+import dev.tollgate.escrow.db.MultiRowInsert;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.UnaryOperator;
@@ -20,6 +22,10 @@ final class PendingSettlements {
     private final Database db;
     private final Map<String, SettlementRows.Row> rows = new LinkedHashMap<>();
     private boolean hooked;
+    private final MultiRowInsert<SettlementRows.Row> insert = new MultiRowInsert<>("INSERT INTO settlement("
+            + "request_id, account, worker, policy, escrow_id, state, reserved, cost, released, refunded, bonus, score, "
+            + "deadline_ms, updated_ms)", 14, this::bind);
+    private long writtenAt; // The time of the commit being written: every row's updated_ms.
 
     PendingSettlements(Database db) {
         this.db = db;
@@ -53,34 +59,35 @@ final class PendingSettlements {
         }
     }
 
-    /** Inserts the pending rows, in their current state. */
+    /** Inserts the pending rows, in their current state, several rows per statement. */
     void write(Connection c, long now) throws SQLException {
-        for (SettlementRows.Row r : rows.values()) {
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO settlement(request_id, account, worker, "
-                    + "policy, escrow_id, state, reserved, cost, released, refunded, bonus, score, deadline_ms, "
-                    + "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-                ps.setString(1, r.requestId());
-                ps.setString(2, r.account());
-                ps.setString(3, r.worker());
-                ps.setString(4, r.policy());
-                ps.setString(5, r.escrowId());
-                ps.setString(6, r.state());
-                ps.setLong(7, r.reserved());
-                ps.setLong(8, r.cost());
-                ps.setLong(9, r.released());
-                ps.setLong(10, r.refunded());
-                ps.setLong(11, r.bonus());
-                ps.setString(12, r.score());
-                if (r.deadlineMs() > 0) {
-                    ps.setLong(13, r.deadlineMs());
-                } else {
-                    ps.setNull(13, java.sql.Types.INTEGER);
-                }
-                ps.setLong(14, now);
-                ps.executeUpdate();
-            }
+        if (rows.isEmpty()) {
+            return;
         }
+        writtenAt = now;
+        insert.insert(c, new ArrayList<>(rows.values()));
         rows.clear();
+    }
+
+    private void bind(PreparedStatement ps, int i, SettlementRows.Row r) throws SQLException {
+        ps.setString(i, r.requestId());
+        ps.setString(i + 1, r.account());
+        ps.setString(i + 2, r.worker());
+        ps.setString(i + 3, r.policy());
+        ps.setString(i + 4, r.escrowId());
+        ps.setString(i + 5, r.state());
+        ps.setLong(i + 6, r.reserved());
+        ps.setLong(i + 7, r.cost());
+        ps.setLong(i + 8, r.released());
+        ps.setLong(i + 9, r.refunded());
+        ps.setLong(i + 10, r.bonus());
+        ps.setString(i + 11, r.score());
+        if (r.deadlineMs() > 0) {
+            ps.setLong(i + 12, r.deadlineMs());
+        } else {
+            ps.setNull(i + 12, java.sql.Types.INTEGER);
+        }
+        ps.setLong(i + 13, writtenAt);
     }
 
     private void forget() {
