@@ -2,11 +2,13 @@ package dev.tollgate.escrow.settle;
 
 import dev.tollgate.escrow.db.Database;
 import dev.tollgate.escrow.db.MultiRowInsert;
+import dev.tollgate.metering.UsageRecord;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 
@@ -14,7 +16,8 @@ import java.util.function.UnaryOperator;
  * Settlement rows of the per-request locks written in the current group commit, kept in memory until the commit's
  * usage records are settled ({@link #write}, before the commit's settlement operations run): a short request,
  * locked and settled in one commit, has its row inserted once in its final state instead of inserted, read back and
- * updated. A row whose record comes in a later commit is written with this one and found in the table then.
+ * updated. A row whose record comes in a later commit is written with this one and found in the table then. The
+ * usage rows of such requests wait here too, and both go to their tables in multi-row statements.
  *
  * <p>Threading: the journal's writer only, inside its transaction; a rollback forgets the rows not yet written.
  */
@@ -25,6 +28,7 @@ final class PendingSettlements {
     private final MultiRowInsert<SettlementRows.Row> insert = new MultiRowInsert<>("INSERT INTO settlement("
             + "request_id, account, worker, policy, escrow_id, state, reserved, cost, released, refunded, bonus, score, "
             + "deadline_ms, updated_ms)", 14, this::bind);
+    private final List<UsageJournal.Row> usage = new ArrayList<>();
     private long writtenAt; // The time of the commit being written: every row's updated_ms.
 
     PendingSettlements(Database db) {
@@ -59,8 +63,26 @@ final class PendingSettlements {
         }
     }
 
-    /** Inserts the pending rows, in their current state, several rows per statement. */
+    /**
+     * Whether the request's lock was written in this commit (its row is pending): then its usage record cannot have
+     * been journaled before, since the settlement row's plain insert at this commit's end would fail on an earlier
+     * row of the same request, and its usage row can wait for {@link #addUsage} too.
+     */
+    boolean lockedInThisCommit(String requestId) {
+        return rows.containsKey(requestId);
+    }
+
+    /** A usage row to insert with this commit's settlement rows (see {@link #lockedInThisCommit}). */
+    void addUsage(UsageRecord r, String worker) {
+        usage.add(new UsageJournal.Row(r, worker));
+    }
+
+    /** Inserts the pending usage rows, then the settlement rows in their current state, several rows per statement. */
     void write(Connection c, long now) throws SQLException {
+        if (!usage.isEmpty()) {
+            UsageJournal.insertNew(c, usage);
+            usage.clear();
+        }
         if (rows.isEmpty()) {
             return;
         }
@@ -92,6 +114,7 @@ final class PendingSettlements {
 
     private void forget() {
         rows.clear();
+        usage.clear();
         hooked = false;
     }
 }
