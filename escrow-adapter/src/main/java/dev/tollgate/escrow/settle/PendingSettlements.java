@@ -64,9 +64,11 @@ final class PendingSettlements {
     }
 
     /**
-     * Whether the request's lock was written in this commit (its row is pending): then its usage record cannot have
-     * been journaled before, since the settlement row's plain insert at this commit's end would fail on an earlier
-     * row of the same request, and its usage row can wait for {@link #addUsage} too.
+     * Whether the request's lock was written in this commit (its row is pending): then its usage record is new but
+     * for a broken id source (the lock's own rows are plain inserts that would fail on an earlier request with the
+     * same id), and its usage row can wait for {@link #addUsage} and go in with a plain multi-row insert. Should a
+     * row with that id be in the table after all, that insert fails the commit, and the journal's entry-by-entry
+     * retry (where nothing is pending) journals the record with {@code INSERT OR IGNORE}.
      */
     boolean lockedInThisCommit(String requestId) {
         return rows.containsKey(requestId);
