@@ -43,8 +43,7 @@ final class StatementCache {
         }
         PreparedStatement real = connection.prepareStatement(sql);
         compiled.put(sql, real);
-        v = (PreparedStatement) Proxy.newProxyInstance(PreparedStatement.class.getClassLoader(),
-                new Class<?>[] {PreparedStatement.class}, new StatementView(real));
+        v = new CachedStatement(real);
         views.put(sql, v);
         return v;
     }
@@ -80,26 +79,6 @@ final class StatementCache {
                 return null; // The database owns the connection.
             }
             return StatementCache.invoke(connection, m, args);
-        }
-    }
-
-    private static final class StatementView implements InvocationHandler {
-        private final PreparedStatement real;
-
-        StatementView(PreparedStatement real) {
-            this.real = real;
-        }
-
-        @Override
-        public Object invoke(Object proxy, Method m, Object[] args) throws Throwable {
-            if (m.getName().equals("close") && (args == null || args.length == 0)) {
-                real.clearParameters();
-                return null;
-            }
-            if (m.getName().equals("isClosed") && (args == null || args.length == 0)) {
-                return false;
-            }
-            return StatementCache.invoke(real, m, args);
         }
     }
 }

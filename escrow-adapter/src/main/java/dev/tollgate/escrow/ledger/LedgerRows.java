@@ -1,12 +1,14 @@
 package dev.tollgate.escrow.ledger;
 
+import dev.tollgate.escrow.db.MultiRowInsert;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.util.List;
 
 /**
- * The SQL that writes {@link LedgerState}'s rows: one statement per row, compiled once per connection by the
- * database's statement cache.
+ * The SQL that writes {@link LedgerState}'s rows: one statement per row (new escrows several rows per statement),
+ * compiled once per connection by the database's statement cache.
  *
  * <p>Threading: called by {@link LedgerState#write} under the database's transaction lock.
  */
@@ -39,23 +41,27 @@ final class LedgerRows {
         }
     }
 
-    static void insertEscrow(Connection c, LedgerState.Escrow e) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO escrow(id, payer, payee, locked, released, "
-                + "refunded, fee, referral, status, expires_at_ms, created_at_ms) "
-                + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-            ps.setString(1, e.id);
-            ps.setString(2, e.payer);
-            ps.setString(3, e.payee);
-            ps.setLong(4, e.locked);
-            ps.setLong(5, e.released);
-            ps.setLong(6, e.refunded);
-            ps.setLong(7, e.fee);
-            ps.setLong(8, e.referral);
-            ps.setString(9, e.status);
-            ps.setLong(10, e.expiresAt);
-            ps.setLong(11, e.createdAt);
-            ps.executeUpdate();
-        }
+    private static final MultiRowInsert<LedgerState.Escrow> ESCROWS = new MultiRowInsert<>("INSERT INTO escrow(id, "
+            + "payer, payee, locked, released, refunded, fee, referral, status, expires_at_ms, created_at_ms)", 11,
+            LedgerRows::bindEscrow);
+
+    /** Inserts new escrows (a plain insert: an id already in the table fails the statement). */
+    static void insertEscrows(Connection c, List<LedgerState.Escrow> escrows) throws SQLException {
+        ESCROWS.insert(c, escrows);
+    }
+
+    private static void bindEscrow(PreparedStatement ps, int i, LedgerState.Escrow e) throws SQLException {
+        ps.setString(i, e.id);
+        ps.setString(i + 1, e.payer);
+        ps.setString(i + 2, e.payee);
+        ps.setLong(i + 3, e.locked);
+        ps.setLong(i + 4, e.released);
+        ps.setLong(i + 5, e.refunded);
+        ps.setLong(i + 6, e.fee);
+        ps.setLong(i + 7, e.referral);
+        ps.setString(i + 8, e.status);
+        ps.setLong(i + 9, e.expiresAt);
+        ps.setLong(i + 10, e.createdAt);
     }
 
     static void updateEscrow(Connection c, LedgerState.Escrow e) throws SQLException {

@@ -282,18 +282,20 @@ final class LedgerState {
             LedgerRows.upsertAccount(c, a);
         }
         NetTransfers net = new NetTransfers();
+        List<Escrow> inserts = new ArrayList<>();
         for (Escrow e : unwrittenEscrows) {
             if (e.stored) {
                 LedgerRows.updateEscrow(c, e);
             } else {
-                // A plain insert: a journaled lock does not read the table first (its id is minted by this node),
-                // so an id already taken fails the commit here instead of overwriting that escrow.
-                LedgerRows.insertEscrow(c, e);
+                inserts.add(e);
                 if (!e.open()) {
                     net.hold(e.id, e.payer);
                 }
             }
         }
+        // Plain inserts, several rows per statement: a journaled lock does not read the table first (its id is
+        // minted by this node), so an id already taken fails the commit here instead of overwriting that escrow.
+        LedgerRows.insertEscrows(c, inserts);
         for (FeePair p : unwrittenPairs) {
             LedgerRows.upsertPair(c, p);
         }

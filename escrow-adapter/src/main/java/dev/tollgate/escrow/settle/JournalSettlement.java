@@ -64,7 +64,10 @@ final class JournalSettlement {
 
     void settle(Connection c, UsageRecord r, long now) throws SQLException {
         String worker = workerOfUpstream.apply(r.upstream());
-        if (!UsageJournal.insert(c, r, worker)) {
+        PendingSettlements pending = perRequest.pending();
+        if (pending.lockedInThisCommit(r.requestId())) {
+            pending.addUsage(r, worker); // New for certain: written with the commit's settlement rows.
+        } else if (!UsageJournal.insert(c, r, worker)) {
             return; // Seen before: it was settled (or is being settled) once already.
         }
         if (checkpointed.remove(r.requestId())) {
