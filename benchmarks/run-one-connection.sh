@@ -14,4 +14,4 @@ jar=benchmarks/target/benchmarks.jar
 . benchmarks/pair.sh
 start_pair 18000 18080 19090 "$policy" "100.00" --ttft-ms 0
 echo "policy: $policy, $secs s per run, $(nproc) cores"
-java -cp "$jar" dev.tollgate.bench.latency.OneConnection "$sim_port" "$proxy_port" sk-bench "$secs" "$rounds"
+java ${ONE_CONNECTION_OPTS:-} -cp "$jar" dev.tollgate.bench.latency.OneConnection "$sim_port" "$proxy_port" sk-bench "$secs" "$rounds"

@@ -13,9 +13,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The client-facing listener. Each connection gets the pipeline
@@ -50,8 +48,7 @@ public final class ProxyServer implements AutoCloseable {
                         if (tls != null) {
                             p.addLast("tls", tls.newHandler(ch.alloc()));
                         }
-                        p.addLast("idle", new IdleStateHandler(0, 0, limits.clientIdleTimeoutMillis(),
-                                TimeUnit.MILLISECONDS));
+                        p.addLast("idle", new ClientIdleTimeout(limits.clientIdleTimeoutMillis()));
                         p.addLast("request-deadline", new RequestDeadline(limits.requestReadTimeoutMillis()));
                         p.addLast("http-codec", new HttpServerCodec(8192, limits.maxHeaderBytes(), 64 * 1024));
                         p.addLast("keep-alive", new HttpServerKeepAliveHandler());

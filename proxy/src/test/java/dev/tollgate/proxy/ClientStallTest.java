@@ -69,6 +69,34 @@ class ClientStallTest {
         }
     }
 
+    @Test
+    void anIdleKeepAliveConnectionIsClosedAtTheClientIdleTimeoutAfterItsResponse() throws Exception {
+        try (ProxyFixture fx = ProxyFixture.start(SimulatorConfig.defaults(), c -> c
+                     .withLimits(new ProxyConfig.Limits(null, null, null, null, 300, null, null, null, null, null,
+                             null)));
+             Socket client = new Socket()) {
+            client.connect(new InetSocketAddress("127.0.0.1", fx.node.proxyPort()));
+            client.setSoTimeout(10_000);
+            String body = "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                    + "\"max_tokens\":4}";
+            OutputStream out = client.getOutputStream();
+            out.write(("POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n"
+                    + "content-length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = client.getInputStream();
+            String head = readHead(in);
+            assertTrue(head.startsWith("HTTP/1.1 200"), head);
+            int length = head.lines().filter(l -> l.toLowerCase().startsWith("content-length:"))
+                    .map(l -> Integer.parseInt(l.substring(l.indexOf(':') + 1).trim())).findFirst().orElseThrow();
+            String response = new String(in.readNBytes(length), StandardCharsets.UTF_8);
+            assertTrue(response.contains("\"usage\""), response);
+
+            // The client now sends nothing and has read everything: the proxy closes the connection (end of stream
+            // well before the 10 s read timeout, which would throw).
+            assertEquals(-1, in.read());
+        }
+    }
+
     private static String readHead(InputStream in) throws Exception {
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         int state = 0;
