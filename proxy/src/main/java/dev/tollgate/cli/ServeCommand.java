@@ -64,6 +64,10 @@ final class ServeCommand implements Callable<Integer> {
             stop.countDown();
         }, "tollgate-shutdown"));
         System.out.println("tollgate: proxy on " + node.baseUrl() + ", admin on " + node.adminUrl());
+        if (node.backgroundThreads() != null && node.backgroundThreads().problem() != null) {
+            System.out.println("tollgate: background threads left in the normal scheduling class ("
+                    + node.backgroundThreads().problem() + ")");
+        }
         System.out.flush();
         stop.await();
         return 0;

@@ -56,6 +56,7 @@ public final class TollgateNode implements AutoCloseable {
     private final ControlServer control;
     private final NonBlockingThreads eventLoops;
     private LangfuseBridge langfuse;
+    private BackgroundThreads.Outcome backgroundThreads;
     private final dev.tollgate.proxy.runpod.RunPodJobs runpod;
 
     private TollgateNode(EventLoopGroup boss, EventLoopGroup workers, MeteringAgent metering, ProxyServer proxy,
@@ -167,6 +168,7 @@ public final class TollgateNode implements AutoCloseable {
             TollgateNode node = new TollgateNode(boss, workers, metering, proxy, admin, upstreams, settlement, control,
                     eventLoops, runpod);
             node.langfuse = langfuse;
+            node.backgroundThreads = "idle".equals(cfg.backgroundThreads()) ? BackgroundThreads.idle() : null;
             return node;
         } catch (RuntimeException | InterruptedException | java.io.IOException e) {
             if (langfuse != null) {
@@ -195,6 +197,11 @@ public final class TollgateNode implements AutoCloseable {
             }
             throw new ConfigException("grpc: " + e.getMessage());
         }
+    }
+
+    /** Which background threads were moved into the idle class at start; null for {@code background_threads: normal}. */
+    public BackgroundThreads.Outcome backgroundThreads() {
+        return backgroundThreads;
     }
 
     public int proxyPort() {

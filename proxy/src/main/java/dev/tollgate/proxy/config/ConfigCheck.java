@@ -19,7 +19,8 @@ import java.util.Set;
  */
 final class ConfigCheck {
     private static final Set<String> TOP = Set.of("listen", "admin", "data_dir", "upstreams", "api_keys",
-            "admin_token", "limits", "settlement", "grpc", "tls", "upstream_ca_file", "metrics", "langfuse");
+            "admin_token", "limits", "settlement", "grpc", "tls", "upstream_ca_file", "metrics", "langfuse",
+            "background_threads");
     private static final Set<String> UPSTREAM = Set.of("name", "url", "api_key", "api_key_env", "continuous_usage",
             "worker", "kind", "endpoint_id", "poll_ms");
     private static final int MAX_INT = Integer.MAX_VALUE;
@@ -49,6 +50,8 @@ final class ConfigCheck {
             throw new IllegalArgumentException("grpc must be HOST:PORT or \"off\" (quoted), got "
                     + ConfigValues.shown(grpc));
         }
+        ConfigValues.oneOf(root, "", "background_threads", ProxyConfig.DEFAULT_BACKGROUND_THREADS,
+                java.util.List.of("idle", "normal"));
         int n = 0;
         for (JsonNode u : list(root, "", "upstreams")) {
             String where = "upstreams[" + n++ + "]";

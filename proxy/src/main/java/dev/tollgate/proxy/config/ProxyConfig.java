@@ -22,6 +22,9 @@ import java.util.List;
  * @param upstreamCaFile      PEM file of CA certificates trusted for https upstreams; null = the JDK's
  * @param metrics             what {@code /metrics} labels; null = defaults
  * @param langfuse            the {@code langfuse:} section (trace write-back, scores), passed on as a tree; null = off
+ * @param backgroundThreads   {@code idle}: the journal writer, metering, ledger, settler and WAL checkpointer threads run in
+ *                            Linux's idle scheduling class, below the event loops ({@link #DEFAULT_BACKGROUND_THREADS});
+ *                            {@code normal}: left as started
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record ProxyConfig(
@@ -37,14 +40,15 @@ public record ProxyConfig(
         @JsonProperty("tls") Tls tls,
         @JsonProperty("upstream_ca_file") String upstreamCaFile,
         @JsonProperty("metrics") Metrics metrics,
-        @JsonProperty("langfuse") JsonNode langfuse) {
+        @JsonProperty("langfuse") JsonNode langfuse,
+        @JsonProperty("background_threads") String backgroundThreads) {
 
     /** Without a {@code langfuse:} section. */
     public ProxyConfig(String listen, String admin, String dataDir, List<UpstreamConfig> upstreams,
                        List<ApiKeyConfig> apiKeys, String adminToken, Limits limits, JsonNode settlement, String grpc,
                        Tls tls, String upstreamCaFile, Metrics metrics) {
         this(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile,
-                metrics, null);
+                metrics, null, null);
     }
 
     public static final String DEFAULT_LISTEN = "127.0.0.1:8080";
@@ -52,6 +56,9 @@ public record ProxyConfig(
 
     /** gRPC is off unless an address is configured ({@code grpc:} or {@code --grpc}). */
     public static final String DEFAULT_GRPC = "off";
+
+    /** Background threads below the event loops unless configured otherwise. */
+    public static final String DEFAULT_BACKGROUND_THREADS = "idle";
 
     public static ProxyConfig empty() {
         return new ProxyConfig(null, null, null, null, null, null, null, null, null, null, null, null);
@@ -73,7 +80,7 @@ public record ProxyConfig(
 
     public ProxyConfig withMetrics(Metrics v) {
         return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls,
-                upstreamCaFile, v, langfuse);
+                upstreamCaFile, v, langfuse, backgroundThreads);
     }
 
     /** Certificate chain and private key (PEM files) for TLS on the listening side. */
@@ -94,56 +101,62 @@ public record ProxyConfig(
                 tls,
                 upstreamCaFile,
                 metrics,
-                langfuse);
+                langfuse,
+                backgroundThreads == null ? DEFAULT_BACKGROUND_THREADS : backgroundThreads);
     }
 
     public ProxyConfig withListen(String v) {
-        return new ProxyConfig(v, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
+        return new ProxyConfig(v, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse, backgroundThreads);
     }
 
     public ProxyConfig withAdmin(String v) {
-        return new ProxyConfig(listen, v, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
+        return new ProxyConfig(listen, v, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse, backgroundThreads);
     }
 
     public ProxyConfig withDataDir(String v) {
-        return new ProxyConfig(listen, admin, v, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
+        return new ProxyConfig(listen, admin, v, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse, backgroundThreads);
     }
 
     public ProxyConfig withUpstreams(List<UpstreamConfig> v) {
-        return new ProxyConfig(listen, admin, dataDir, v, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
+        return new ProxyConfig(listen, admin, dataDir, v, apiKeys, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse, backgroundThreads);
     }
 
     public ProxyConfig withApiKeys(List<ApiKeyConfig> v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, v, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, v, adminToken, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse, backgroundThreads);
     }
 
     public ProxyConfig withAdminToken(String v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, v, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, v, limits, settlement, grpc, tls, upstreamCaFile, metrics, langfuse, backgroundThreads);
     }
 
     public ProxyConfig withLimits(Limits v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, v, settlement, grpc, tls, upstreamCaFile, metrics, langfuse);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, v, settlement, grpc, tls, upstreamCaFile, metrics, langfuse, backgroundThreads);
     }
 
     public ProxyConfig withLangfuse(JsonNode v) {
         return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls,
-                upstreamCaFile, metrics, v);
+                upstreamCaFile, metrics, v, backgroundThreads);
+    }
+
+    public ProxyConfig withBackgroundThreads(String v) {
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls,
+                upstreamCaFile, metrics, langfuse, v);
     }
 
     public ProxyConfig withSettlement(JsonNode v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, v, grpc, tls, upstreamCaFile, metrics, langfuse);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, v, grpc, tls, upstreamCaFile, metrics, langfuse, backgroundThreads);
     }
 
     public ProxyConfig withGrpc(String v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, v, tls, upstreamCaFile, metrics, langfuse);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, v, tls, upstreamCaFile, metrics, langfuse, backgroundThreads);
     }
 
     public ProxyConfig withTls(Tls v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, v, upstreamCaFile, metrics, langfuse);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, v, upstreamCaFile, metrics, langfuse, backgroundThreads);
     }
 
     public ProxyConfig withUpstreamCaFile(String v) {
-        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, v, metrics, langfuse);
+        return new ProxyConfig(listen, admin, dataDir, upstreams, apiKeys, adminToken, limits, settlement, grpc, tls, v, metrics, langfuse, backgroundThreads);
     }
 
     /**
