@@ -64,9 +64,8 @@ final class ServeCommand implements Callable<Integer> {
             stop.countDown();
         }, "tollgate-shutdown"));
         System.out.println("tollgate: proxy on " + node.baseUrl() + ", admin on " + node.adminUrl());
-        if (node.backgroundThreads() != null && node.backgroundThreads().problem() != null) {
-            System.out.println("tollgate: background threads left in the normal scheduling class ("
-                    + node.backgroundThreads().problem() + ")");
+        if (node.backgroundThreads() != null && node.backgroundThreads().outcome().problem() != null) {
+            System.out.println("tollgate: background threads: " + node.backgroundThreads().outcome().problem());
         }
         System.out.flush();
         stop.await();

@@ -1,122 +1,193 @@
 package dev.tollgate.proxy;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 /**
- * Moves the node's background threads (journal writer, metering, ledger, settler, WAL checkpointer) into Linux's
- * {@code SCHED_IDLE} class, so that they run on CPU time no event loop wants.
+ * Keeps the node's background threads (journal writer, metering, ledger, settler, WAL checkpointer) in Linux's
+ * {@code SCHED_IDLE} class while they keep up, so that they run on CPU time no event loop wants, and moves the
+ * journal writer and the metering thread back to the normal class while the journal falls behind.
  *
  * <p>Why: a background thread woken on an event loop's CPU preempts the loop in the middle of a response (the
  * journal writer's group commit holds the CPU for about half a millisecond), which is what the slowest 1% of
  * requests at one connection measured; lowering the nice value does not stop it on the kernels measured, the
- * idle class does. The price: when event loops keep every CPU busy, the background threads get only what is left,
- * so the journal's back-pressure bound paces the proxy sooner (benchmarks/RESULTS.md, "Background threads in the
- * idle class"). {@code background_threads: normal} leaves them as they are.
+ * idle class does. But a thread in the idle class gets almost nothing while the event loops keep every CPU busy:
+ * the journal would fall behind until its back-pressure bound slowed the responses, and settlement would lag by
+ * seconds. So a small thread of the normal class ({@code tollgate-priority}) looks at the journal every
+ * {@value #CHECK_MILLIS} ms: with more than {@value #BEHIND_ENTRIES} entries waiting, or entries waiting for
+ * {@value #STALLED_MILLIS} ms without a commit ending, it moves the writer and the metering thread to the normal
+ * class; once neither has been true for {@value #CALM_MILLIS} ms (and fewer than {@value #CAUGHT_UP_ENTRIES}
+ * wait), back to the idle class (benchmarks/RESULTS.md, "Background threads in the idle class").
  *
- * <p>Java cannot change a thread's scheduling class itself: each thread is found by its name in
- * {@code /proc/self/task/<tid>/comm} (the first 15 bytes of the Java name) and moved with util-linux's
- * {@code chrt --idle --pid 0 <tid>}, which needs no privilege (lowering is always allowed; going back needs
- * {@code CAP_SYS_NICE}). Where {@code /proc} or {@code chrt} is missing the threads stay as they are and the
- * outcome says why.
+ * <p>Moving a thread into the idle class needs no privilege; moving it back needs {@code CAP_SYS_NICE} or an
+ * {@code RLIMIT_NICE} of at least 20 (systemd's {@code LimitNICE=+0}, as {@code deploy/tollgate.service} sets).
+ * Without either, the threads stay in the idle class and {@link Outcome#problem()} says so. Where {@code /proc} or
+ * {@code chrt} is missing, nothing is moved.
  *
- * <p>Threading: call from the thread that starts the node, once the background threads exist. A background
- * thread started later (a replacement after an uncaught error) keeps the normal class.
+ * <p>Threading: {@link #start} and {@link #close} from the thread that starts and stops the node; the checks run
+ * on {@code tollgate-priority}; {@link #promotions()} from any thread.
  */
-public final class BackgroundThreads {
-    /** The Java names of the threads moved. */
+public final class BackgroundThreads implements AutoCloseable {
+    /** The Java names of the threads kept in the idle class. */
     public static final List<String> NAMES = List.of("tollgate-journal", "tollgate-metering", "tollgate-ledger",
             "tollgate-settler", "tollgate-wal-checkpoint");
 
-    /** Linux keeps a thread's name in 16 bytes with the terminating zero. */
-    private static final int COMM_BYTES = 15;
+    /** The threads the loops wait on when the journal is behind: moved back to the normal class then. */
+    static final List<String> CATCH_UP = List.of("tollgate-journal", "tollgate-metering");
 
-    private BackgroundThreads() {
+    static final long CHECK_MILLIS = 10;
+    /** An eighth of the journal's back-pressure bound, a quarter of where the loops stop appending themselves. */
+    static final long BEHIND_ENTRIES = 4_096;
+    static final long CAUGHT_UP_ENTRIES = 512;
+    /** Ten times what a writer that keeps up takes (its 5 ms linger, then a commit). */
+    static final long STALLED_MILLIS = 50;
+    static final long CALM_MILLIS = 1_000;
+
+    /**
+     * What happened at start.
+     *
+     * @param moved    kernel names of the threads put in the idle class
+     * @param adaptive whether the journal writer and metering thread go back to the normal class while the journal
+     *                 is behind
+     * @param problem  why some threads could not be moved, or why they cannot go back; null when neither
+     */
+    public record Outcome(List<String> moved, boolean adaptive, String problem) {
+    }
+
+    private final Outcome outcome;
+    private final Map<String, String> tids;
+    private final List<String> catchUp;
+    private final LongSupplier waitingEntries;
+    private final LongSupplier stalledNanos;
+    private final ScheduledExecutorService checks;
+    private final AtomicLong promotions = new AtomicLong();
+    private boolean promoted;
+    private long calmSince = -1;
+
+    private BackgroundThreads(Outcome outcome, Map<String, String> tids, List<String> catchUp,
+                              LongSupplier waitingEntries, LongSupplier stalledNanos) {
+        this.outcome = outcome;
+        this.tids = tids;
+        this.catchUp = catchUp;
+        this.waitingEntries = waitingEntries;
+        this.stalledNanos = stalledNanos;
+        if (outcome.adaptive()) {
+            this.checks = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "tollgate-priority");
+                t.setDaemon(true);
+                return t;
+            });
+            checks.scheduleWithFixedDelay(this::check, CHECK_MILLIS, CHECK_MILLIS, TimeUnit.MILLISECONDS);
+        } else {
+            this.checks = null;
+        }
     }
 
     /**
-     * What happened.
-     *
-     * @param moved   kernel names of the threads now in the idle class
-     * @param problem why some or all could not be moved; null when none failed
+     * Moves this process's background threads into the idle class and, where the process may move them back,
+     * starts watching the journal: its waiting entries, and how long they have waited without a commit ending.
      */
-    public record Outcome(List<String> moved, String problem) {
+    public static BackgroundThreads start(LongSupplier waitingEntries, LongSupplier stalledNanos) {
+        return start(Path.of("/proc/self"), NAMES, CATCH_UP, waitingEntries, stalledNanos);
     }
 
-    /** Moves this process's background threads into the idle class. */
-    public static Outcome idle() {
-        return idle(Path.of("/proc/self/task"));
-    }
-
-    static Outcome idle(Path tasks) {
+    /** {@code names}: the threads to move; {@code catchUp}: those of them that go back while the journal is behind. */
+    static BackgroundThreads start(Path proc, List<String> names, List<String> catchUp, LongSupplier waitingEntries,
+                                   LongSupplier stalledNanos) {
+        Map<String, String> tids;
+        try {
+            tids = SchedulingClass.threads(proc.resolve("task"), names);
+        } catch (IOException e) {
+            return new BackgroundThreads(new Outcome(List.of(), false,
+                    "cannot list " + proc.resolve("task") + " (" + e.getMessage() + ")"), Map.of(), catchUp,
+                    waitingEntries, stalledNanos);
+        }
         List<String> moved = new ArrayList<>();
         List<String> failed = new ArrayList<>();
-        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(tasks)) {
-            for (Path dir : dirs) {
-                String comm = comm(dir);
-                if (comm == null || !isBackground(comm)) {
-                    continue;
-                }
-                String error = chrtIdle(dir.getFileName().toString());
-                if (error == null) {
-                    moved.add(comm);
-                } else {
-                    failed.add(comm + ": " + error);
-                }
-            }
-        } catch (IOException e) {
-            return new Outcome(List.of(), "cannot list " + tasks + " (" + e.getMessage() + ")");
-        }
-        return new Outcome(List.copyOf(moved), failed.isEmpty() ? null : String.join("; ", failed));
-    }
-
-    static boolean isBackground(String comm) {
-        for (String name : NAMES) {
-            if (comm.equals(name.length() > COMM_BYTES ? name.substring(0, COMM_BYTES) : name)) {
-                return true;
+        for (Map.Entry<String, String> t : tids.entrySet()) {
+            String error = SchedulingClass.IDLE.apply(t.getValue());
+            if (error == null) {
+                moved.add(t.getKey());
+            } else {
+                failed.add(t.getKey() + ": " + error);
             }
         }
-        return false;
-    }
-
-    private static String comm(Path taskDir) {
-        try {
-            return Files.readString(taskDir.resolve("comm"), StandardCharsets.UTF_8).strip();
-        } catch (IOException e) {
-            return null; // the thread ended meanwhile
-        }
-    }
-
-    /** Null when done, else what went wrong. */
-    private static String chrtIdle(String tid) {
-        Process p;
-        try {
-            p = new ProcessBuilder("chrt", "--idle", "--pid", "0", tid)
-                    .redirectErrorStream(true)
-                    .start();
-        } catch (IOException e) {
-            return "chrt not runnable (" + e.getMessage() + ")";
-        }
-        try {
-            byte[] out = p.getInputStream().readAllBytes();
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return "chrt did not finish";
+        String problem = failed.isEmpty() ? null : String.join("; ", failed);
+        boolean adaptive = false;
+        if (problem == null) {
+            adaptive = SchedulingClass.mayLeaveIdle(proc);
+            if (!adaptive) {
+                problem = "the journal writer cannot leave the idle class when it falls behind (needs CAP_SYS_NICE "
+                        + "or an RLIMIT_NICE of 20: systemd LimitNICE=+0); under full CPU load set "
+                        + "background_threads: normal";
             }
-            return p.exitValue() == 0 ? null
-                    : "chrt exited " + p.exitValue() + ": " + new String(out, StandardCharsets.UTF_8).strip();
-        } catch (IOException e) {
-            return "chrt: " + e.getMessage();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            p.destroyForcibly();
-            return "interrupted";
+        }
+        return new BackgroundThreads(new Outcome(List.copyOf(moved), adaptive, problem), tids, catchUp, waitingEntries,
+                stalledNanos);
+    }
+
+    public Outcome outcome() {
+        return outcome;
+    }
+
+    /** How many times the journal writer and metering thread went back to the normal class to catch up. */
+    public long promotions() {
+        return promotions.get();
+    }
+
+    private void check() {
+        long waiting = waitingEntries.getAsLong();
+        boolean behind = waiting > BEHIND_ENTRIES
+                || stalledNanos.getAsLong() > TimeUnit.MILLISECONDS.toNanos(STALLED_MILLIS);
+        if (!promoted) {
+            if (behind) {
+                moveCatchUp(SchedulingClass.NORMAL);
+                promoted = true;
+                calmSince = -1;
+                promotions.incrementAndGet();
+            }
+            return;
+        }
+        long now = System.nanoTime();
+        if (behind || waiting >= CAUGHT_UP_ENTRIES) {
+            calmSince = -1;
+        } else if (calmSince < 0) {
+            calmSince = now;
+        } else if (now - calmSince >= TimeUnit.MILLISECONDS.toNanos(CALM_MILLIS)) {
+            moveCatchUp(SchedulingClass.IDLE);
+            promoted = false;
+        }
+    }
+
+    private void moveCatchUp(SchedulingClass c) {
+        for (String name : catchUp) {
+            String tid = tids.get(SchedulingClass.comm(name));
+            if (tid != null) {
+                c.apply(tid); // a thread that ended meanwhile fails here, harmlessly
+            }
+        }
+    }
+
+    /** {@code tollgate_background_promotions_total}, and whether the catch-up threads are in the normal class now. */
+    void writePrometheus(StringBuilder out) {
+        out.append("# HELP tollgate_background_promotions_total Times the journal writer and metering thread left the idle "
+                + "scheduling class because the journal fell behind.\n");
+        out.append("# TYPE tollgate_background_promotions_total counter\n");
+        out.append("tollgate_background_promotions_total ").append(promotions.get()).append('\n');
+    }
+
+    @Override
+    public void close() {
+        if (checks != null) {
+            checks.shutdownNow();
         }
     }
 }

@@ -56,7 +56,7 @@ public final class TollgateNode implements AutoCloseable {
     private final ControlServer control;
     private final NonBlockingThreads eventLoops;
     private LangfuseBridge langfuse;
-    private BackgroundThreads.Outcome backgroundThreads;
+    private BackgroundThreads backgroundThreads;
     private final dev.tollgate.proxy.runpod.RunPodJobs runpod;
 
     private TollgateNode(EventLoopGroup boss, EventLoopGroup workers, MeteringAgent metering, ProxyServer proxy,
@@ -101,6 +101,7 @@ public final class TollgateNode implements AutoCloseable {
         ProxyServer proxy = null;
         AdminServer admin = null;
         dev.tollgate.proxy.runpod.RunPodJobs runpod = null;
+        BackgroundThreads background = null;
         try {
             // RunPod's native job API is its own protocol (RunPodJobs); the relay balances the OpenAI upstreams.
             UpstreamGroup upstreams = new UpstreamGroup(cfg.upstreams().stream().filter(u -> !u.isRunPod()).toList(),
@@ -147,10 +148,15 @@ public final class TollgateNode implements AutoCloseable {
             proxy = ProxyServer.bind(HostPort.parse(cfg.listen(), "listen"), boss, workers, services,
                     TlsContexts.forListener(cfg.tls()));
             SettlementService s = settlement;
+            background = "idle".equals(cfg.backgroundThreads()) ? BackgroundThreads.start(s::journalWaitingEntries, s::journalStalledNanos)
+                    : null;
             SettlementRoutes settlementRoutes = new SettlementRoutes(s);
             List<AdminRoutes> routes = new ArrayList<>();
             List<java.util.function.Consumer<StringBuilder>> gauges = new ArrayList<>(List.of(s::writePrometheus,
                     services.relayGauge()::writePrometheus, eventLoops::writePrometheus));
+            if (background != null) {
+                gauges.add(background::writePrometheus);
+            }
             if (langfuse != null) {
                 gauges.add(langfuse::writePrometheus);
             }
@@ -168,9 +174,12 @@ public final class TollgateNode implements AutoCloseable {
             TollgateNode node = new TollgateNode(boss, workers, metering, proxy, admin, upstreams, settlement, control,
                     eventLoops, runpod);
             node.langfuse = langfuse;
-            node.backgroundThreads = "idle".equals(cfg.backgroundThreads()) ? BackgroundThreads.idle() : null;
+            node.backgroundThreads = background;
             return node;
         } catch (RuntimeException | InterruptedException | java.io.IOException e) {
+            if (background != null) {
+                background.close();
+            }
             if (langfuse != null) {
                 langfuse.close();
             }
@@ -199,8 +208,8 @@ public final class TollgateNode implements AutoCloseable {
         }
     }
 
-    /** Which background threads were moved into the idle class at start; null for {@code background_threads: normal}. */
-    public BackgroundThreads.Outcome backgroundThreads() {
+    /** The background threads' scheduling; null for {@code background_threads: normal}. */
+    public BackgroundThreads backgroundThreads() {
         return backgroundThreads;
     }
 
@@ -271,6 +280,9 @@ public final class TollgateNode implements AutoCloseable {
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         if (runpod != null) {
             runpod.close();
+        }
+        if (backgroundThreads != null) {
+            backgroundThreads.close();
         }
         metering.close();
         if (langfuse != null) {

@@ -29,8 +29,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code background_threads}: by default the journal writer, metering, ledger, settler and WAL checkpointer threads
  * run in Linux's idle scheduling class (as {@code chrt -p TID} would show) while the event loops stay in the normal
- * one, and a paid request is still journaled and settled; {@code normal} leaves them alone; anything else is a
- * configuration error.
+ * one, and a paid request is still journaled and settled; while the journal is behind, the writer and the metering
+ * thread go back to the normal class and return once it has caught up; {@code normal} leaves them alone; anything
+ * else is a configuration error.
  */
 class BackgroundThreadsTest {
     /** {@code sched_setscheduler(2)}'s policy numbers, as {@code /proc/PID/task/TID/stat} field 41 shows them. */
@@ -41,6 +42,25 @@ class BackgroundThreadsTest {
             "tollgate-settle", "tollgate-wal-ch");
 
     private record Task(String name, int policy) {
+    }
+
+    private static int policyOf(String javaName) {
+        String comm = javaName.length() > 15 ? javaName.substring(0, 15) : javaName;
+        Integer found = null;
+        List<Task> all;
+        try {
+            all = tasks();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        for (Task t : all) {
+            if (t.name().equals(comm)) {
+                assertNull(found, "two threads named " + comm);
+                found = t.policy();
+            }
+        }
+        assertTrue(found != null, "no thread named " + comm);
+        return found;
     }
 
     private static List<Task> tasks() throws IOException {
@@ -83,8 +103,9 @@ class BackgroundThreadsTest {
     void backgroundThreadsRunInTheIdleClassByDefaultAndEventLoopsDoNot() throws Exception {
         assumeTrue(Files.isDirectory(Path.of("/proc/self/task")), "Linux only");
         try (ProxyFixture fx = ProxyFixture.start(SimulatorConfig.defaults(), PaidSetup::apply)) {
-            BackgroundThreads.Outcome outcome = fx.node.backgroundThreads();
+            BackgroundThreads.Outcome outcome = fx.node.backgroundThreads().outcome();
             assumeTrue(outcome.problem() == null || !outcome.problem().contains("not runnable"), "chrt is missing");
+            assumeTrue(outcome.adaptive(), "this process may not leave the idle class");
             assertNull(outcome.problem());
             assertEquals(BACKGROUND, new TreeSet<>(outcome.moved()));
             List<Task> tasks = tasks();
@@ -106,6 +127,78 @@ class BackgroundThreadsTest {
             assertTrue(v.releasedMicros() > 0);
             assertTrue(fx.node.settlement().conservation().holds());
         }
+    }
+
+    @Test
+    void theWriterAndMeteringGoBackToTheNormalClassWhileTheJournalIsBehindAndReturnOnceCaughtUp() throws Exception {
+        assumeTrue(Files.isDirectory(Path.of("/proc/self/task")), "Linux only");
+        assumeTrue(SchedulingClass.mayLeaveIdle(Path.of("/proc/self")), "this process may not leave the idle class");
+        java.util.concurrent.CountDownLatch end = new java.util.concurrent.CountDownLatch(1);
+        List<Thread> threads = new ArrayList<>();
+        for (String name : List.of("bgtest-journal", "bgtest-metering", "bgtest-ledger")) {
+            Thread t = new Thread(() -> {
+                try {
+                    end.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, name);
+            t.setDaemon(true);
+            t.start();
+            threads.add(t);
+        }
+        java.util.concurrent.atomic.AtomicLong waiting = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong stalled = new java.util.concurrent.atomic.AtomicLong();
+        try (BackgroundThreads bg = BackgroundThreads.start(Path.of("/proc/self"),
+                List.of("bgtest-journal", "bgtest-metering", "bgtest-ledger"), List.of("bgtest-journal", "bgtest-metering"),
+                waiting::get, stalled::get)) {
+            assumeTrue(bg.outcome().problem() == null || !bg.outcome().problem().contains("not runnable"),
+                    "chrt is missing");
+            assertTrue(bg.outcome().adaptive());
+            assertEquals(SCHED_IDLE, policyOf("bgtest-journal"));
+            assertEquals(SCHED_IDLE, policyOf("bgtest-metering"));
+            assertEquals(SCHED_IDLE, policyOf("bgtest-ledger"));
+
+            waiting.set(4_096); // not more than the threshold: nothing moves
+            waiting.set(4_097);
+            Await.until(() -> bg.promotions() == 1, Duration.ofSeconds(10), "a promotion");
+            Await.until(() -> policyOf("bgtest-journal") == SCHED_OTHER && policyOf("bgtest-metering") == SCHED_OTHER,
+                    Duration.ofSeconds(10), "writer and metering in the normal class");
+            assertEquals(SCHED_IDLE, policyOf("bgtest-ledger"));
+
+            waiting.set(511); // caught up: back to the idle class after a calm second
+            Await.until(() -> policyOf("bgtest-journal") == SCHED_IDLE && policyOf("bgtest-metering") == SCHED_IDLE,
+                    Duration.ofSeconds(10), "writer and metering back in the idle class");
+            assertEquals(1, bg.promotions());
+
+            // Few entries, but they have waited 50.001 ms without a commit ending (a starved writer at a low rate).
+            waiting.set(3);
+            stalled.set(50_001_000L);
+            Await.until(() -> bg.promotions() == 2, Duration.ofSeconds(10), "a second promotion");
+            Await.until(() -> policyOf("bgtest-journal") == SCHED_OTHER, Duration.ofSeconds(10),
+                    "writer in the normal class");
+            stalled.set(0);
+            waiting.set(0);
+            Await.until(() -> policyOf("bgtest-journal") == SCHED_IDLE, Duration.ofSeconds(10),
+                    "writer back in the idle class");
+        } finally {
+            end.countDown();
+        }
+    }
+
+    @Test
+    void mayLeaveIdleWithCapSysNiceOrANiceLimitOf20(@TempDir Path proc) throws IOException {
+        String limits = "Limit                     Soft Limit           Hard Limit           Units     \n"
+                + "Max nice priority         %s                    %s                    \n";
+        Files.writeString(proc.resolve("status"), "Name:\tjava\nCapEff:\t0000000000800000\n"); // bit 23 only
+        Files.writeString(proc.resolve("limits"), limits.formatted("0", "0"));
+        assertTrue(SchedulingClass.mayLeaveIdle(proc));
+        Files.writeString(proc.resolve("status"), "Name:\tjava\nCapEff:\t00000000a80425fb\n"); // no CAP_SYS_NICE
+        assertTrue(!SchedulingClass.mayLeaveIdle(proc));
+        Files.writeString(proc.resolve("limits"), limits.formatted("20", "20"));
+        assertTrue(SchedulingClass.mayLeaveIdle(proc));
+        Files.writeString(proc.resolve("limits"), limits.formatted("19", "40"));
+        assertTrue(!SchedulingClass.mayLeaveIdle(proc));
     }
 
     @Test

@@ -52,6 +52,8 @@ final class JournalWriter {
     private final Object committed = new Object();
     private final Thread thread;
     private volatile long committedTicket;
+    /** When entries last started to wait on an empty writer, or its last commit ended, whichever is later. */
+    private volatile long progressNanos;
     private volatile boolean closing;
     private volatile boolean urgent;
 
@@ -75,6 +77,9 @@ final class JournalWriter {
      */
     void handOver(JournalBatch b, boolean wait) {
         long before = waitingEntries.getAndAdd(b.entries());
+        if (before == 0) {
+            progressNanos = b.handedAtNanos();
+        }
         handedOver.offer(b);
         if (!thread.isAlive()) {
             commitWaiting();
@@ -94,6 +99,9 @@ final class JournalWriter {
      */
     void offer(JournalBatch b) {
         long before = waitingEntries.getAndAdd(b.entries());
+        if (before == 0) {
+            progressNanos = b.handedAtNanos();
+        }
         handedOver.offer(b);
         // Only the first batch and the one that makes a commit's worth wake the writer: event loops offer one record
         // at a time, and a writer with a commit's worth waiting does not park (it looks before it parks).
@@ -130,6 +138,14 @@ final class JournalWriter {
     /** Entries handed over and not yet committed. */
     long waitingEntries() {
         return waitingEntries.get();
+    }
+
+    /**
+     * How long entries have waited without the writer finishing a commit, at {@code now} ({@link System#nanoTime}):
+     * 0 when nothing waits. A writer that keeps up stays within its linger plus one commit.
+     */
+    long stalledNanos(long now) {
+        return waitingEntries.get() == 0 ? 0 : Math.max(0, now - progressNanos);
     }
 
     /** Hand-offs that waited for the writer because too much was waiting ({@link #MAX_WAITING_ENTRIES}). */
@@ -177,6 +193,7 @@ final class JournalWriter {
                 return;
             }
             commit.accept(work);
+            progressNanos = System.nanoTime();
             synchronized (committed) {
                 committedTicket = work.get(work.size() - 1).ticket();
                 committed.notifyAll();

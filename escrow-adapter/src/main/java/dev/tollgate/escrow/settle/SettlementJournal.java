@@ -230,6 +230,10 @@ final class SettlementJournal implements UsageListener {
         return writer.waitingEntries();
     }
 
+    long stalledNanos(long now) {
+        return writer.stalledNanos(now);
+    }
+
     /** Hand-offs that waited for the writer (back-pressure). */
     long backPressuredCount() {
         return writer.backPressuredCount();

@@ -245,6 +245,19 @@ public final class SettlementService implements AutoCloseable {
         journalWake.run();
     }
 
+    /** Entries handed to the journal's writer and not yet committed ({@code tollgate_journal_waiting_entries}). Any thread. */
+    public long journalWaitingEntries() {
+        return journal.waitingEntries();
+    }
+
+    /**
+     * How long entries have waited for the journal's writer without it finishing a commit (0 when nothing waits); a
+     * writer that keeps up stays within a few milliseconds. Any thread.
+     */
+    public long journalStalledNanos() {
+        return journal.stalledNanos(System.nanoTime());
+    }
+
     /** Waits until every record and intent handed to the journal so far is committed to the database. */
     public void awaitJournaled() {
         journal.awaitHandedOver();

@@ -50,6 +50,27 @@ class JournalWriterTest {
     }
 
     @Test
+    void stalledTimeCountsFromTheFirstWaitingEntryOrTheLastCommitAndIsZeroWhenNothingWaits() {
+        Semaphore commits = new Semaphore(0);
+        JournalWriter w = new JournalWriter(work -> commits.acquireUninterruptibly());
+        w.start();
+        assertEquals(0, w.stalledNanos(System.nanoTime() + 1_000_000_000L), "nothing waits");
+        long t0 = System.nanoTime() - 1_000_000_000L; // handed a second ago: no linger
+        JournalBatch first = new JournalBatch(List.of(), List.of(RECORD, RECORD), -1, w.nextTicket(), t0);
+        w.offer(first);
+        // The writer takes the batch out of the waiting count when its commit starts, then holds there.
+        JournalBatch second = new JournalBatch(List.of(), List.of(RECORD), -1, w.nextTicket(), t0 + 20_000_000L);
+        until(() -> w.waitingEntries() == 0, "the writer took the first batch");
+        w.offer(second);
+        // The second batch found the writer with nothing waiting: it waits from its own hand-off, 20 ms after the first.
+        assertEquals(40_000_000L, w.stalledNanos(t0 + 60_000_000L));
+        commits.release(2);
+        w.awaitHandedOver();
+        assertEquals(0, w.stalledNanos(System.nanoTime()), "nothing waits after the commits");
+        w.close();
+    }
+
+    @Test
     void aBacklogPastTheBoundStopsTheProducerUntilTheWriterCatchesUp() throws Exception {
         Semaphore commits = new Semaphore(0);
         AtomicInteger committedRecords = new AtomicInteger();
