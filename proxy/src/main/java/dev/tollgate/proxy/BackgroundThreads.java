@@ -29,8 +29,9 @@ import java.util.function.LongSupplier;
  *
  * <p>Moving a thread into the idle class needs no privilege; moving it back needs {@code CAP_SYS_NICE} or an
  * {@code RLIMIT_NICE} of at least 20 (systemd's {@code LimitNICE=+0}, as {@code deploy/tollgate.service} sets).
- * Without either, the threads stay in the idle class and {@link Outcome#problem()} says so. Where {@code /proc} or
- * {@code chrt} is missing, nothing is moved.
+ * Without either, nothing is moved (a journal that could starve with no way back would let settlement lag by
+ * seconds under full load) and {@link Outcome#problem()} says so; likewise where {@code /proc} or {@code chrt} is
+ * missing.
  *
  * <p>Threading: {@link #start} and {@link #close} from the thread that starts and stops the node; the checks run
  * on {@code tollgate-priority}; {@link #promotions()} from any thread.
@@ -55,9 +56,8 @@ public final class BackgroundThreads implements AutoCloseable {
      * What happened at start.
      *
      * @param moved    kernel names of the threads put in the idle class
-     * @param adaptive whether the journal writer and metering thread go back to the normal class while the journal
-     *                 is behind
-     * @param problem  why some threads could not be moved, or why they cannot go back; null when neither
+     * @param adaptive whether threads were moved, and so go back to the normal class while the journal is behind
+     * @param problem  why some or all threads were not moved; null when all were
      */
     public record Outcome(List<String> moved, boolean adaptive, String problem) {
     }
@@ -102,6 +102,13 @@ public final class BackgroundThreads implements AutoCloseable {
     /** {@code names}: the threads to move; {@code catchUp}: those of them that go back while the journal is behind. */
     static BackgroundThreads start(Path proc, List<String> names, List<String> catchUp, LongSupplier waitingEntries,
                                    LongSupplier stalledNanos) {
+        if (!SchedulingClass.mayLeaveIdle(proc)) {
+            // A journal that could starve with no way back would let settlement lag by seconds under full load.
+            return new BackgroundThreads(new Outcome(List.of(), false, "left in the normal scheduling class: the "
+                    + "journal writer could not leave the idle class when it falls behind (that needs CAP_SYS_NICE or "
+                    + "an RLIMIT_NICE of 20, e.g. systemd LimitNICE=+0)"), Map.of(), catchUp, waitingEntries,
+                    stalledNanos);
+        }
         Map<String, String> tids;
         try {
             tids = SchedulingClass.threads(proc.resolve("task"), names);
@@ -120,18 +127,8 @@ public final class BackgroundThreads implements AutoCloseable {
                 failed.add(t.getKey() + ": " + error);
             }
         }
-        String problem = failed.isEmpty() ? null : String.join("; ", failed);
-        boolean adaptive = false;
-        if (problem == null) {
-            adaptive = SchedulingClass.mayLeaveIdle(proc);
-            if (!adaptive) {
-                problem = "the journal writer cannot leave the idle class when it falls behind (needs CAP_SYS_NICE "
-                        + "or an RLIMIT_NICE of 20: systemd LimitNICE=+0); under full CPU load set "
-                        + "background_threads: normal";
-            }
-        }
-        return new BackgroundThreads(new Outcome(List.copyOf(moved), adaptive, problem), tids, catchUp, waitingEntries,
-                stalledNanos);
+        return new BackgroundThreads(new Outcome(List.copyOf(moved), !moved.isEmpty(),
+                failed.isEmpty() ? null : String.join("; ", failed)), tids, catchUp, waitingEntries, stalledNanos);
     }
 
     public Outcome outcome() {
