@@ -15,3 +15,6 @@ jar=benchmarks/target/benchmarks.jar
 start_pair 18000 18080 19090 "$policy" "100.00" --ttft-ms 0
 echo "policy: $policy, $secs s per run, $(nproc) cores"
 java ${ONE_CONNECTION_OPTS:-} -cp "$jar" dev.tollgate.bench.latency.OneConnection "$sim_port" "$proxy_port" sk-bench "$secs" "$rounds"
+# Times the journal writer left the idle scheduling class to catch up during the run (background_threads: idle).
+echo "background promotions: $(curl -s "http://127.0.0.1:$admin_port/metrics" \
+  | awk '$1 == "tollgate_background_promotions_total" {print $2; f=1} END {if (!f) print "n/a"}')"

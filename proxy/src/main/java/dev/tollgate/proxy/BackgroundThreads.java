@@ -48,9 +48,9 @@ public final class BackgroundThreads implements AutoCloseable {
     /** An eighth of the journal's back-pressure bound, a quarter of where the loops stop appending themselves. */
     static final long BEHIND_ENTRIES = 4_096;
     static final long CAUGHT_UP_ENTRIES = 512;
-    /** Ten times what a writer that keeps up takes (its 5 ms linger, then a commit). */
-    static final long STALLED_MILLIS = 50;
-    static final long CALM_MILLIS = 1_000;
+    /** Far beyond what a writer that keeps up takes (its 5 ms linger, then a commit), far below a lag that matters. */
+    static final long STALLED_MILLIS = 200;
+    static final long CALM_MILLIS = 500;
 
     /**
      * What happened at start.

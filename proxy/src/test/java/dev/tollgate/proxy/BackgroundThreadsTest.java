@@ -166,14 +166,14 @@ class BackgroundThreadsTest {
                     Duration.ofSeconds(10), "writer and metering in the normal class");
             assertEquals(SCHED_IDLE, policyOf("bgtest-ledger"));
 
-            waiting.set(511); // caught up: back to the idle class after a calm second
+            waiting.set(511); // caught up: back to the idle class after half a calm second
             Await.until(() -> policyOf("bgtest-journal") == SCHED_IDLE && policyOf("bgtest-metering") == SCHED_IDLE,
                     Duration.ofSeconds(10), "writer and metering back in the idle class");
             assertEquals(1, bg.promotions());
 
-            // Few entries, but they have waited 50.001 ms without a commit ending (a starved writer at a low rate).
+            // Few entries, but they have waited 200.001 ms without a commit ending (a starved writer at a low rate).
             waiting.set(3);
-            stalled.set(50_001_000L);
+            stalled.set(200_001_000L);
             Await.until(() -> bg.promotions() == 2, Duration.ofSeconds(10), "a second promotion");
             Await.until(() -> policyOf("bgtest-journal") == SCHED_OTHER, Duration.ofSeconds(10),
                     "writer in the normal class");
