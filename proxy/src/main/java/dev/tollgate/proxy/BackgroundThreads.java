@@ -55,7 +55,7 @@ public final class BackgroundThreads implements AutoCloseable {
     /**
      * What happened at start.
      *
-     * @param moved    kernel names of the threads put in the idle class
+     * @param moved    kernel names of the threads put in the idle class (once per thread)
      * @param adaptive whether threads were moved, and so go back to the normal class while the journal is behind
      * @param problem  why some or all threads were not moved; null when all were
      */
@@ -63,16 +63,16 @@ public final class BackgroundThreads implements AutoCloseable {
     }
 
     private final Outcome outcome;
-    private final Map<String, String> tids;
+    private final Map<String, List<String>> tids;
     private final List<String> catchUp;
     private final LongSupplier waitingEntries;
     private final LongSupplier stalledNanos;
     private final ScheduledExecutorService checks;
     private final AtomicLong promotions = new AtomicLong();
-    private boolean promoted;
+    private volatile boolean promoted;
     private long calmSince = -1;
 
-    private BackgroundThreads(Outcome outcome, Map<String, String> tids, List<String> catchUp,
+    private BackgroundThreads(Outcome outcome, Map<String, List<String>> tids, List<String> catchUp,
                               LongSupplier waitingEntries, LongSupplier stalledNanos) {
         this.outcome = outcome;
         this.tids = tids;
@@ -109,7 +109,7 @@ public final class BackgroundThreads implements AutoCloseable {
                     + "an RLIMIT_NICE of 20, e.g. systemd LimitNICE=+0)"), Map.of(), catchUp, waitingEntries,
                     stalledNanos);
         }
-        Map<String, String> tids;
+        Map<String, List<String>> tids;
         try {
             tids = SchedulingClass.threads(proc.resolve("task"), names);
         } catch (IOException e) {
@@ -119,12 +119,14 @@ public final class BackgroundThreads implements AutoCloseable {
         }
         List<String> moved = new ArrayList<>();
         List<String> failed = new ArrayList<>();
-        for (Map.Entry<String, String> t : tids.entrySet()) {
-            String error = SchedulingClass.IDLE.apply(t.getValue());
-            if (error == null) {
-                moved.add(t.getKey());
-            } else {
-                failed.add(t.getKey() + ": " + error);
+        for (Map.Entry<String, List<String>> t : tids.entrySet()) {
+            for (String tid : t.getValue()) {
+                String error = SchedulingClass.IDLE.apply(tid);
+                if (error == null) {
+                    moved.add(t.getKey());
+                } else {
+                    failed.add(t.getKey() + ": " + error);
+                }
             }
         }
         return new BackgroundThreads(new Outcome(List.copyOf(moved), !moved.isEmpty(),
@@ -166,8 +168,7 @@ public final class BackgroundThreads implements AutoCloseable {
 
     private void moveCatchUp(SchedulingClass c) {
         for (String name : catchUp) {
-            String tid = tids.get(SchedulingClass.comm(name));
-            if (tid != null) {
+            for (String tid : tids.getOrDefault(SchedulingClass.comm(name), List.of())) {
                 c.apply(tid); // a thread that ended meanwhile fails here, harmlessly
             }
         }
@@ -179,6 +180,10 @@ public final class BackgroundThreads implements AutoCloseable {
                 + "scheduling class because the journal fell behind.\n");
         out.append("# TYPE tollgate_background_promotions_total counter\n");
         out.append("tollgate_background_promotions_total ").append(promotions.get()).append('\n');
+        out.append("# HELP tollgate_background_promoted 1 while the journal writer and metering thread are out of the "
+                + "idle scheduling class to catch up.\n");
+        out.append("# TYPE tollgate_background_promoted gauge\n");
+        out.append("tollgate_background_promoted ").append(promoted ? 1 : 0).append('\n');
     }
 
     @Override

@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -62,9 +63,12 @@ enum SchedulingClass {
         return javaName.length() > COMM_BYTES ? javaName.substring(0, COMM_BYTES) : javaName;
     }
 
-    /** Kernel name to thread id of this process's threads named in {@code javaNames} ({@code tasks}: /proc/self/task). */
-    static Map<String, String> threads(Path tasks, List<String> javaNames) throws IOException {
-        Map<String, String> found = new LinkedHashMap<>();
+    /**
+     * Thread ids of this process's threads named in {@code javaNames}, by kernel name ({@code tasks}: /proc/self/task);
+     * a name may have several (a test's JVM runs several nodes).
+     */
+    static Map<String, List<String>> threads(Path tasks, List<String> javaNames) throws IOException {
+        Map<String, List<String>> found = new LinkedHashMap<>();
         List<String> wanted = javaNames.stream().map(SchedulingClass::comm).toList();
         try (DirectoryStream<Path> dirs = Files.newDirectoryStream(tasks)) {
             for (Path dir : dirs) {
@@ -75,7 +79,7 @@ enum SchedulingClass {
                     continue;
                 }
                 if (wanted.contains(comm)) {
-                    found.put(comm, dir.getFileName().toString());
+                    found.computeIfAbsent(comm, k -> new ArrayList<>()).add(dir.getFileName().toString());
                 }
             }
         }

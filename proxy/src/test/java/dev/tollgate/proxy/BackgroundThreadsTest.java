@@ -126,6 +126,10 @@ class BackgroundThreadsTest {
             SettlementView v = settled(fx, id);
             assertTrue(v.releasedMicros() > 0);
             assertTrue(fx.node.settlement().conservation().holds());
+
+            String metrics = fx.get(fx.node.adminUrl() + "/metrics").body();
+            assertTrue(metrics.contains("\ntollgate_background_promotions_total "), "promotions counter");
+            assertTrue(metrics.contains("\ntollgate_background_promoted "), "promoted gauge");
         }
     }
 
