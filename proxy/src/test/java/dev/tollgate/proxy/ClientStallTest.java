@@ -13,6 +13,7 @@ import dev.tollgate.testing.Await;
 import dev.tollgate.testing.ProxyFixture;
 import dev.tollgate.testing.RawSseUpstream;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -40,10 +41,7 @@ class ClientStallTest {
             client.setReceiveBufferSize(16 * 1024);
             client.connect(new InetSocketAddress("127.0.0.1", fx.node.proxyPort()));
             String body = "{\"model\":\"raw\",\"messages\":[{\"role\":\"user\",\"content\":\"go\"}],\"stream\":true}";
-            OutputStream out = client.getOutputStream();
-            out.write(("POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n"
-                    + "content-length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
-            out.flush();
+            postChat(client.getOutputStream(), body);
             InputStream in = client.getInputStream();
             String head = readHead(in);
             String id = head.lines().filter(l -> l.toLowerCase().startsWith("x-tollgate-request-id:"))
@@ -79,10 +77,7 @@ class ClientStallTest {
             client.setSoTimeout(10_000);
             String body = "{\"model\":\"tollgate-sim-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
                     + "\"max_tokens\":4}";
-            OutputStream out = client.getOutputStream();
-            out.write(("POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n"
-                    + "content-length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
-            out.flush();
+            postChat(client.getOutputStream(), body);
             InputStream in = client.getInputStream();
             String head = readHead(in);
             assertTrue(head.startsWith("HTTP/1.1 200"), head);
@@ -118,5 +113,11 @@ class ClientStallTest {
             n++;
         }
         return n;
+    }
+
+    private static void postChat(OutputStream out, String body) throws IOException {
+        out.write(("POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n"
+                + "content-length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
+        out.flush();
     }
 }
