@@ -10,6 +10,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Keeps the node's background threads (journal writer, metering, ledger, settler, WAL checkpointer) in Linux's
@@ -37,6 +39,8 @@ import java.util.function.LongSupplier;
  * on {@code tollgate-priority}; {@link #promotions()} from any thread.
  */
 public final class BackgroundThreads implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(BackgroundThreads.class.getName());
+
     /** The Java names of the threads kept in the idle class. */
     public static final List<String> NAMES = List.of("tollgate-journal", "tollgate-metering", "tollgate-ledger",
             "tollgate-settler", "tollgate-wal-checkpoint");
@@ -143,6 +147,15 @@ public final class BackgroundThreads implements AutoCloseable {
     }
 
     private void check() {
+        try {
+            checkOnce();
+        } catch (RuntimeException e) {
+            // A periodic task that throws is never run again: log it and keep watching.
+            LOG.log(Level.WARNING, "background thread check failed", e);
+        }
+    }
+
+    private void checkOnce() {
         long waiting = waitingEntries.getAsLong();
         boolean behind = waiting > BEHIND_ENTRIES
                 || stalledNanos.getAsLong() > TimeUnit.MILLISECONDS.toNanos(STALLED_MILLIS);
