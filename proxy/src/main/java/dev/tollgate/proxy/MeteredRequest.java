@@ -35,7 +35,8 @@ public final class MeteredRequest {
     public static final long MAX_WORST_CASE_TOKENS = 10_000_000_000L;
 
     private final Route route;
-    private final ObjectNode body;
+    /** The body as received (null on a per-request route): parsed again, whole, only to estimate prompt tokens. */
+    private final byte[] json;
     private final String model;
     private final boolean stream;
     private final boolean clientWantsUsage;
@@ -44,10 +45,10 @@ public final class MeteredRequest {
     private final int choices;
     private final TraceLink trace;
 
-    private MeteredRequest(Route route, ObjectNode body, String model, boolean stream, boolean clientWantsUsage,
+    private MeteredRequest(Route route, byte[] json, String model, boolean stream, boolean clientWantsUsage,
                            boolean clientWantsContinuous, long maxTokens, int choices, TraceLink trace) {
         this.route = route;
-        this.body = body;
+        this.json = json;
         this.model = model;
         this.stream = stream;
         this.clientWantsUsage = clientWantsUsage;
@@ -86,18 +87,17 @@ public final class MeteredRequest {
         if (route == Route.PER_REQUEST) {
             throw new IllegalArgumentException("per-request routes are not parsed");
         }
-        JsonNode root;
+        ObjectNode body;
         try {
-            root = MAPPER.readTree(json);
+            body = RequestTopLevel.read(MAPPER, json);
         } catch (JsonProcessingException e) {
             throw new Invalid("We could not parse the JSON body of your request: " + e.getOriginalMessage(), null);
         } catch (java.io.IOException e) {
             throw new Invalid("We could not read the JSON body of your request.", null);
         }
-        if (root == null || !root.isObject()) {
+        if (body == null) {
             throw new Invalid("The request body must be a JSON object.", null);
         }
-        ObjectNode body = (ObjectNode) root;
         JsonNode m = body.get("model");
         if (m != null && !m.isTextual() && !m.isNull()) {
             throw new Invalid("'model' must be a string.", "model");
@@ -203,7 +203,7 @@ public final class MeteredRequest {
             }
             default -> throw new IllegalStateException();
         }
-        return new MeteredRequest(route, body, model, stream, wantsUsage, wantsContinuous,
+        return new MeteredRequest(route, json, model, stream, wantsUsage, wantsContinuous,
                 limit == null ? -1 : limit.longValueExact(), choiceCount.intValueExact(),
                 TraceLinking.fromMetadata(body.get("metadata")));
     }
@@ -292,8 +292,20 @@ public final class MeteredRequest {
         return StreamOptionsSplice.apply(original, continuousUsage);
     }
 
-    /** Estimated prompt tokens: with the chat framing for chat; instructions and input for responses. */
+    /**
+     * Estimated prompt tokens: with the chat framing for chat; instructions and input for responses. Parses the body
+     * whole (only a response without usage needs it).
+     */
     public long estimatePromptTokens(TokenEstimator estimator) {
+        if (route == Route.PER_REQUEST) {
+            return 0;
+        }
+        JsonNode body;
+        try {
+            body = MAPPER.readTree(json);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("a body parsed at admission no longer parses", e);
+        }
         switch (route) {
             case CHAT_COMPLETIONS -> {
                 List<String> contents = new ArrayList<>();
