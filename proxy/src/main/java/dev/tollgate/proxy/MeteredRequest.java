@@ -15,7 +15,8 @@ import java.util.List;
 /**
  * The parts of a metered request body Tollgate needs: model, streaming, what usage the client asked for,
  * the request's worst case (completion limit and number of choices), and the text to estimate prompt tokens
- * from. Built once per request on the event loop; immutable.
+ * from (parsed again only when asked). Built once per request on the event loop from the body's top level
+ * ({@link RequestTopLevel}); immutable.
  *
  * <p>Worst case: the completion limit is {@code max_completion_tokens} when present, else {@code max_tokens}
  * (chat, as vLLM's {@code ChatCompletionRequest.build_tok_params}); {@code max_tokens} for completions;
@@ -25,7 +26,7 @@ import java.util.List;
  *
  * <p>Trace: the body's {@code metadata} object names the request's Langfuse trace as LiteLLM does
  * ({@code trace_id} or {@code existing_trace_id}, with {@code session_id}, {@code trace_user_id}, {@code tags},
- * {@code generation_name}); read from the tree parsed anyway, never an error (a {@code metadata} of another shape
+ * {@code generation_name}); read with the top level ({@link RequestTopLevel}), never an error (a {@code metadata} of another shape
  * names no trace). The body, {@code metadata} included, is forwarded as received: vLLM accepts unknown
  * top-level fields and ignores them.
  */
