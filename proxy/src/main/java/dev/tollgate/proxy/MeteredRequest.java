@@ -27,8 +27,8 @@ import java.util.List;
  * <p>Trace: the body's {@code metadata} object names the request's Langfuse trace as LiteLLM does
  * ({@code trace_id} or {@code existing_trace_id}, with {@code session_id}, {@code trace_user_id}, {@code tags},
  * {@code generation_name}); read with the top level ({@link RequestTopLevel}), never an error (a
- * {@code metadata} of another shape names no trace). The body, {@code metadata} included, is forwarded as received: vLLM accepts unknown
- * top-level fields and ignores them.
+ * {@code metadata} of another shape names no trace). The body, {@code metadata} included, is forwarded as
+ * received: vLLM accepts unknown top-level fields and ignores them.
  */
 public final class MeteredRequest {
     private static final ObjectMapper MAPPER = new ObjectMapper();
