@@ -11,17 +11,19 @@
 #   --before JAR   a second Tollgate from JAR (e.g. built from main) beside this tree's, same simulator, runs
 #                  alternating direct / before / after
 #   --rounds N     alternations (default 2)
+#   --body FILE    the chat request's JSON body (default: one 11-character message, max_tokens 16)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 policy="${1:-per_request}"
 secs="${2:-10}"
 shift $(( $# < 2 ? $# : 2 ))
-pin=0; before_jar=""; rounds=2
+pin=0; before_jar=""; rounds=2; body_file=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --pin) pin=1 ;;
     --before) before_jar="$2"; shift ;;
     --rounds) rounds="$2"; shift ;;
+    --body) body_file="$2"; shift ;;
     *) echo "run-paid: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -43,9 +45,17 @@ if [ -n "$before_jar" ]; then
 else
   targets=("through:$proxy_port:$proxy_pid:19090")
 fi
-cat >"$work/post.lua" <<'LUA'
+if [ -n "$body_file" ]; then
+  cp "$body_file" "$work/body.json"
+else
+  printf '%s' '{"model":"tollgate-sim-1","messages":[{"role":"user","content":"hello there"}],"max_tokens":16}' \
+    >"$work/body.json"
+fi
+cat >"$work/post.lua" <<LUA
+local f = io.open("$work/body.json", "rb")
+wrk.body = f:read("*a")
+f:close()
 wrk.method = "POST"
-wrk.body = '{"model":"tollgate-sim-1","messages":[{"role":"user","content":"hello there"}],"max_tokens":16}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer sk-bench"
 LUA
