@@ -88,7 +88,9 @@ class RequestTopLevelTest {
                 "[1, 2",
                 "{\"a\":tru}",
                 "{" + "[".repeat(1500) + "]".repeat(1500) + "}",
-                "{\"messages\":" + "[".repeat(1500) + "]".repeat(1500) + "}");
+                "{\"messages\":" + "[".repeat(1500) + "]".repeat(1500) + "}",
+                "{\"messages\":[" + "9".repeat(1500) + "]}",
+                "{\"max_tokens\":" + "9".repeat(1500) + "}");
         for (String body : bodies) {
             JsonProcessingException reference = assertThrows(JsonProcessingException.class,
                     () -> MAPPER.readTree(utf8(body)), body);
