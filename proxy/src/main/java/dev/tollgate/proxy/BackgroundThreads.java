@@ -116,6 +116,13 @@ public final class BackgroundThreads implements AutoCloseable {
         Map<String, List<String>> tids;
         try {
             tids = SchedulingClass.threads(proc.resolve("task"), names);
+            // A thread gets its kernel name when it first runs: on a loaded machine a thread just started may not
+            // have it yet. The catch-up threads exist in every node, so wait a little for them.
+            for (int i = 0; i < 10 && !tids.keySet().containsAll(catchUp.stream().map(SchedulingClass::comm).toList());
+                 i++) {
+                java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
+                tids = SchedulingClass.threads(proc.resolve("task"), names);
+            }
         } catch (IOException e) {
             return new BackgroundThreads(new Outcome(List.of(), false,
                     "cannot list " + proc.resolve("task") + " (" + e.getMessage() + ")"), Map.of(), catchUp,

@@ -138,9 +138,12 @@ class BackgroundThreadsTest {
         assumeTrue(Files.isDirectory(Path.of("/proc/self/task")), "Linux only");
         assumeTrue(SchedulingClass.mayLeaveIdle(Path.of("/proc/self")), "this process may not leave the idle class");
         java.util.concurrent.CountDownLatch end = new java.util.concurrent.CountDownLatch(1);
+        // The JVM gives a thread its kernel name just before run(): once each has counted down, /proc shows it.
+        java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(3);
         List<Thread> threads = new ArrayList<>();
         for (String name : List.of("bgtest-journal", "bgtest-metering", "bgtest-ledger")) {
             Thread t = new Thread(() -> {
+                running.countDown();
                 try {
                     end.await();
                 } catch (InterruptedException e) {
@@ -151,6 +154,7 @@ class BackgroundThreadsTest {
             t.start();
             threads.add(t);
         }
+        assertTrue(running.await(10, java.util.concurrent.TimeUnit.SECONDS), "test threads running");
         java.util.concurrent.atomic.AtomicLong waiting = new java.util.concurrent.atomic.AtomicLong();
         java.util.concurrent.atomic.AtomicLong stalled = new java.util.concurrent.atomic.AtomicLong();
         try (BackgroundThreads bg = BackgroundThreads.start(Path.of("/proc/self"),
