@@ -117,9 +117,9 @@ public final class BackgroundThreads implements AutoCloseable {
         try {
             tids = SchedulingClass.threads(proc.resolve("task"), names);
             // A thread gets its kernel name when it first runs: on a loaded machine a thread just started may not
-            // have it yet. The catch-up threads exist in every node, so wait a little for them.
-            for (int i = 0; i < 10 && !tids.keySet().containsAll(catchUp.stream().map(SchedulingClass::comm).toList());
-                 i++) {
+            // have it yet. Every node has all of them (an open proxy too), so wait a little for the missing.
+            List<String> all = names.stream().map(SchedulingClass::comm).toList();
+            for (int i = 0; i < 10 && !tids.keySet().containsAll(all); i++) {
                 java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
                 tids = SchedulingClass.threads(proc.resolve("task"), names);
             }
